@@ -1,0 +1,282 @@
+#-------------------------------------------------------------------------
+#
+# Makefile for treestore_fdw
+#
+#	  Two halves:
+#	  - the PostgreSQL extension (src/, sql/, expected/), built by PGXS;
+#	    PG_CONFIG selects the server;
+#	  - the storage engine (engine/, plain C11), its tests and benchmarks,
+#	    built by the explicit rules below into build/ (and, with
+#	    AddressSanitizer and UndefinedBehaviorSanitizer, into build-asan/).
+#
+#	  Main targets:
+#	    all            engine library, test and benchmark programs, extension
+#	    deps           install missing Debian packages (test/install-deps.sh)
+#	    test           deps, build, then every suite in TEST_SUITES; prints
+#	                   the total "N passed, N failed" last
+#	    test-engine    engine unit and model-based tests, normal and ASan builds
+#	    asan           the sanitizer build only
+#	    bench          every target in BENCH_TARGETS
+#	    bench-engine   engine benchmark against LMDB and SQLite (RESULT lines)
+#	    demo           deps, build, demo (placeholder until the PostgreSQL side)
+#	    clean          remove build/, build-asan/ and PGXS's products
+#
+#-------------------------------------------------------------------------
+
+all:
+.DEFAULT_GOAL := all
+
+#-------------------------------------------------------------------------
+# PostgreSQL extension (PGXS)
+#
+# Included only when pg_config is found, so that the engine targets work
+# without PostgreSQL; `make test` installs it first (make deps) and then runs
+# its suites in a sub-make, which reads this file again with pg_config present.
+#-------------------------------------------------------------------------
+
+EXTENSION = treestore_fdw
+
+SRC_C := $(wildcard src/*.c)
+ifneq ($(SRC_C),)
+MODULE_big = treestore_fdw
+OBJS = $(SRC_C:.c=.o)
+PG_CPPFLAGS += -Iengine
+SHLIB_LINK += build/libtreestore.a -lpthread
+endif
+
+DATA = $(wildcard sql/treestore_fdw--*.sql)
+
+# pg_regress topics: sql/<topic>.sql with expected/<topic>.out.
+REGRESS_SQL := $(filter-out sql/treestore_fdw--%,$(wildcard sql/*.sql))
+ifneq ($(REGRESS_SQL),)
+REGRESS = $(patsubst sql/%.sql,%,$(REGRESS_SQL))
+endif
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(PGXS),)
+include $(PGXS)
+ifneq ($(SRC_C),)
+# The module links the engine library: build it first.  PGXS tracks no
+# header dependencies, so every src/ object depends on every header.
+$(MODULE_big)$(DLSUFFIX): build/libtreestore.a
+$(OBJS) $(OBJS:.o=.bc): $(wildcard src/*.h engine/*.h)
+endif
+else
+install installcheck uninstall:
+	@echo "$(PG_CONFIG) not found: run 'make deps' (installs postgresql-server-dev-15) or set PG_CONFIG=/path/to/pg_config" >&2
+	@exit 1
+endif
+
+#-------------------------------------------------------------------------
+# Storage engine
+#
+# PGXS defines CC, CFLAGS, CPPFLAGS and a %.o: %.c rule; the engine uses its
+# own variables and pattern rules whose targets are under build/, so neither
+# affects the other.  -fPIC: the engine library is linked into the
+# extension's shared library.
+#-------------------------------------------------------------------------
+
+ENGINE_CC ?= $(CC)
+ENGINE_AR ?= ar
+ENGINE_WARNINGS = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wpointer-arith -Wvla
+ENGINE_CFLAGS ?= -std=c11 -D_GNU_SOURCE -O2 -g $(ENGINE_WARNINGS) -pthread -fPIC -Iengine
+ASAN_FLAGS ?= -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+# The sanitizer build: the same flags with ASAN_FLAGS replacing -O2 -g.
+ENGINE_ASAN_CFLAGS = $(filter-out -O2 -g,$(ENGINE_CFLAGS)) $(ASAN_FLAGS)
+
+# Test programs: -Itest/engine; test functions are static, so prototypes are
+# not required.
+TEST_CFLAGS = $(ENGINE_CFLAGS) -Wno-missing-prototypes -Itest/engine
+TEST_ASAN_CFLAGS = $(ENGINE_ASAN_CFLAGS) -Wno-missing-prototypes -Itest/engine
+TEST_LIBS = -lpthread
+BENCH_CFLAGS = $(ENGINE_CFLAGS) -Wno-missing-prototypes -Itest/bench
+BENCH_LIBS = -llmdb -lsqlite3 -lpthread -lm
+
+ENGINE_SRCS := $(wildcard engine/*.c)
+ENGINE_OBJS := $(patsubst engine/%.c,build/engine/%.o,$(ENGINE_SRCS))
+ENGINE_ASAN_OBJS := $(patsubst engine/%.c,build-asan/engine/%.o,$(ENGINE_SRCS))
+ENGINE_LIB := build/libtreestore.a
+ENGINE_ASAN_LIB := build-asan/libtreestore.a
+
+# test/engine/test_X.c is the program test_X; any other test/engine/*.c is a
+# helper (a fault-injecting vfs, a model, ...) linked into every test program.
+TEST_SRCS := $(wildcard test/engine/test_*.c)
+TEST_HELPER_SRCS := $(filter-out $(TEST_SRCS),$(wildcard test/engine/*.c))
+TEST_PROGS := $(patsubst test/engine/%.c,build/test/%,$(TEST_SRCS))
+TEST_ASAN_PROGS := $(patsubst test/engine/%.c,build-asan/test/%,$(TEST_SRCS))
+TEST_HELPER_OBJS := $(patsubst test/engine/%.c,build/test/helpers/%.o,$(TEST_HELPER_SRCS))
+TEST_HELPER_ASAN_OBJS := $(patsubst test/engine/%.c,build-asan/test/helpers/%.o,$(TEST_HELPER_SRCS))
+
+# test/bench/bench_X.c is the program build/bench/bench_X.
+BENCH_SRCS := $(wildcard test/bench/bench_*.c)
+BENCH_PROGS := $(patsubst test/bench/%.c,build/bench/%,$(BENCH_SRCS))
+
+# Helper objects are reached only through pattern rules; keep make from
+# deleting them as intermediate files.
+.SECONDARY: $(TEST_HELPER_OBJS) $(TEST_HELPER_ASAN_OBJS)
+
+.PHONY: engine engine-tests asan bench-programs
+engine: $(ENGINE_LIB)
+engine-tests: $(TEST_PROGS)
+bench-programs: $(BENCH_PROGS)
+asan: $(ENGINE_ASAN_LIB) $(TEST_ASAN_PROGS)
+
+all: engine engine-tests bench-programs
+
+build/engine/%.o: engine/%.c
+	@mkdir -p $(@D)
+	$(ENGINE_CC) $(ENGINE_CFLAGS) -MMD -MP -c -o $@ $<
+
+build-asan/engine/%.o: engine/%.c
+	@mkdir -p $(@D)
+	$(ENGINE_CC) $(ENGINE_ASAN_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(ENGINE_LIB): $(ENGINE_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(ENGINE_AR) rcs $@ $^
+
+$(ENGINE_ASAN_LIB): $(ENGINE_ASAN_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(ENGINE_AR) rcs $@ $^
+
+build/test/helpers/%.o: test/engine/%.c
+	@mkdir -p $(@D)
+	$(ENGINE_CC) $(TEST_CFLAGS) -MMD -MP -c -o $@ $<
+
+build-asan/test/helpers/%.o: test/engine/%.c
+	@mkdir -p $(@D)
+	$(ENGINE_CC) $(TEST_ASAN_CFLAGS) -MMD -MP -c -o $@ $<
+
+build/test/test_%: test/engine/test_%.c $(TEST_HELPER_OBJS) $(ENGINE_LIB)
+	@mkdir -p $(@D)
+	$(ENGINE_CC) $(TEST_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(TEST_HELPER_OBJS) $(ENGINE_LIB) $(TEST_LIBS)
+
+build-asan/test/test_%: test/engine/test_%.c $(TEST_HELPER_ASAN_OBJS) $(ENGINE_ASAN_LIB)
+	@mkdir -p $(@D)
+	$(ENGINE_CC) $(TEST_ASAN_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(TEST_HELPER_ASAN_OBJS) $(ENGINE_ASAN_LIB) $(TEST_LIBS)
+
+build/bench/bench_%: test/bench/bench_%.c $(ENGINE_LIB)
+	@mkdir -p $(@D)
+	$(ENGINE_CC) $(BENCH_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(ENGINE_LIB) $(BENCH_LIBS)
+
+-include $(wildcard build/engine/*.d build-asan/engine/*.d \
+	build/test/*.d build-asan/test/*.d \
+	build/test/helpers/*.d build-asan/test/helpers/*.d build/bench/*.d)
+
+#-------------------------------------------------------------------------
+# Dependencies
+#-------------------------------------------------------------------------
+
+.PHONY: deps
+deps:
+	bash test/install-deps.sh
+
+#-------------------------------------------------------------------------
+# Tests
+#
+# Every suite is a target test-<suite> listed in TEST_SUITES.  A suite builds
+# what it needs, runs, and prints its own closing line "N passed, N failed"
+# (the last such line of its output counts); it exits non-zero if anything
+# failed.  `make test` installs the dependencies, builds everything, runs each
+# suite (continuing after a failing one) and prints the total as its last
+# line.  A suite that fails without a closing line counts as 1 failed, and so
+# does a failing build.  To add a suite: define test-<suite> and append it to
+# TEST_SUITES.
+#-------------------------------------------------------------------------
+
+TEST_SUITES = engine
+
+.PHONY: test test-engine
+# Programs whose source is gone (renamed or deleted tests) are removed first.
+STALE_TEST_PROGS = $(filter-out $(TEST_PROGS) $(TEST_ASAN_PROGS), \
+	$(filter-out %.d,$(wildcard build/test/test_* build-asan/test/test_*)))
+
+test-engine: engine-tests asan
+	$(if $(strip $(STALE_TEST_PROGS)),rm -f $(STALE_TEST_PROGS))
+	bash test/run_tests.sh build/test build-asan/test
+
+test: SHELL := /bin/bash
+test: deps
+	@mkdir -p build/test-logs; \
+	passed=0; failed=0; summary=(); \
+	echo "=== build (make all)"; \
+	if ! $(MAKE) --no-print-directory all; then \
+		echo "=== build FAILED (make all)"; failed=$$((failed + 1)); \
+		summary+=("build: FAILED"); \
+	fi; \
+	for suite in $(TEST_SUITES); do \
+		echo "=== suite $$suite (make test-$$suite)"; \
+		log=build/test-logs/$$suite.log; \
+		$(MAKE) --no-print-directory test-$$suite 2>&1 | tee $$log; \
+		rc=$${PIPESTATUS[0]}; \
+		line=$$(grep -E '^[0-9]+ passed, [0-9]+ failed$$' $$log | tail -n 1); \
+		p=0; f=0; \
+		if [ -n "$$line" ]; then read -r p _ f _ <<<"$$line"; fi; \
+		if [ $$rc -ne 0 ] && [ $$f -eq 0 ]; then \
+			echo "=== suite $$suite exited with status $$rc without reporting a failure: counted as 1 failed"; \
+			f=1; \
+		elif [ $$rc -eq 0 ] && [ -z "$$line" ]; then \
+			echo "=== suite $$suite printed no closing line: counted as 1 failed"; \
+			f=1; \
+		fi; \
+		passed=$$((passed + p)); failed=$$((failed + f)); \
+		summary+=("$$suite: $$p passed, $$f failed"); \
+	done; \
+	echo "=== summary"; \
+	for s in "$${summary[@]}"; do echo "  $$s"; done; \
+	echo "$$passed passed, $$failed failed"; \
+	[ $$failed -eq 0 ]
+
+#-------------------------------------------------------------------------
+# Benchmarks
+#
+# bench-engine runs build/bench/bench_engine --dir $(BENCH_DIR) $(BENCH_ARGS)
+# (for example BENCH_ARGS="--keys 100000 --sync 1"); BENCH_DIR is emptied
+# first and is on the same disk as the repository by default.  The program
+# prints a table and then "RESULT engine <name> <value>" lines.  `make bench`
+# runs every target in BENCH_TARGETS, one after another.
+#-------------------------------------------------------------------------
+
+BENCH_DIR ?= $(CURDIR)/build/bench-data
+BENCH_ARGS ?=
+BENCH_TARGETS = bench-engine
+
+.PHONY: bench bench-engine
+bench:
+	@for t in $(BENCH_TARGETS); do $(MAKE) --no-print-directory $$t || exit 1; done
+
+bench-engine: deps
+	@test -f test/bench/bench_engine.c || { echo "test/bench/bench_engine.c does not exist yet" >&2; exit 1; }
+	@$(MAKE) --no-print-directory build/bench/bench_engine
+	@case "$(BENCH_DIR)" in ""|/) echo "refusing BENCH_DIR='$(BENCH_DIR)'" >&2; exit 1;; esac
+	rm -rf "$(BENCH_DIR)"
+	mkdir -p "$(BENCH_DIR)"
+	build/bench/bench_engine --dir "$(BENCH_DIR)" $(BENCH_ARGS)
+
+#-------------------------------------------------------------------------
+# Demo (placeholder: the PostgreSQL demo arrives with the PostgreSQL
+# integration issue)
+#-------------------------------------------------------------------------
+
+.PHONY: demo
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@echo
+	@echo "The engine is built (build/libtreestore.a)."
+	@echo "make demo will start a private PostgreSQL with treestore_fdw, load sample"
+	@echo "PageIndex documents and run sample queries once the PostgreSQL integration"
+	@echo "(src/, sql/) lands; it is not there yet."
+
+#-------------------------------------------------------------------------
+# Clean
+#-------------------------------------------------------------------------
+
+.PHONY: clean clean-build
+clean: clean-build
+clean-build:
+	rm -rf build build-asan

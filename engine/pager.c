@@ -1,0 +1,730 @@
+/*-------------------------------------------------------------------------
+ *
+ * pager.c
+ *	  Pages of the data file, checksums, meta pages and the buffer cache.
+ *
+ * INVARIANTS
+ *	  1. A page that reaches a caller from disk has passed ts_page_verify:
+ *	     its CRC32C, its own page number and its expected type.  A page that
+ *	     fails is reported as TS_CORRUPT with its number; it is never cached.
+ *	  2. A committed page is immutable: the cache never writes a page some
+ *	     snapshot can reach.  Only frames marked dirty (pages allocated by the
+ *	     commit in progress, which no snapshot references) are written, by
+ *	     ts_pager_flush, and a dirty frame is never evicted.
+ *	  3. A meta page is written only after every page it references is
+ *	     written and (with sync) fdatasync'ed; meta pages alternate by txnid
+ *	     so a torn meta write leaves the previous meta intact.
+ *
+ * THE CACHE
+ *	  Frames are found through a two-level radix table indexed by page
+ *	  number, read without a lock.  A reader pins a frame by incrementing its
+ *	  pin count and then re-checking that the frame still holds the page; the
+ *	  evictor (under the cache mutex) claims an unpinned frame by swinging its
+ *	  pin count from 0 to a large negative value, so a concurrent pin either
+ *	  happened first (eviction skips the frame) or sees a negative count and
+ *	  retries through the slow path.  Misses are read under the mutex.
+ *	  Replacement is CLOCK.  When every frame is pinned or dirty the cache
+ *	  grows past its capacity rather than fail, and shrinks back at the next
+ *	  evictions.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crc32c.h"
+#include "error.h"
+#include "pager.h"
+
+#define RADIX_BITS	16
+#define RADIX_SIZE	(1u << RADIX_BITS)
+#define MAX_PAGES	((uint64_t) RADIX_SIZE * RADIX_SIZE)	/* 2^32 pages */
+#define EVICTING	(INT32_MIN / 2)
+#define NO_PAGE		UINT64_MAX
+
+struct ts_pager
+{
+	ts_vfs	   *vfs;
+	ts_file    *file;
+	char		path[4096];
+	size_t		capacity;		/* frames wanted */
+
+	pthread_mutex_t lock;		/* frames[], clock hand, radix chunk creation */
+	ts_frame  **frames;
+	size_t		nframes;
+	size_t		frames_cap;
+	size_t		hand;
+
+	_Atomic(ts_frame *) *radix[RADIX_SIZE];
+
+	_Atomic uint64_t hits;
+	_Atomic uint64_t misses;
+};
+
+/* ---------- page checksums ---------- */
+
+void
+ts_page_seal(uint8_t *page)
+{
+	wr32(page + PH_CRC, ts_crc32c(0, page + 4, TS_PAGE_SIZE - 4));
+}
+
+int
+ts_page_verify(const uint8_t *page, uint64_t pgno, int type, const char *file)
+{
+	uint32_t	crc = ts_crc32c(0, page + 4, TS_PAGE_SIZE - 4);
+
+	if (crc != rd32(page + PH_CRC))
+		return ts_error(TS_CORRUPT, "page %llu of %s: checksum mismatch (stored %08x, computed %08x)",
+						(unsigned long long) pgno, file, rd32(page + PH_CRC), crc);
+	if (rd64(page + PH_PGNO) != pgno)
+		return ts_error(TS_CORRUPT, "page %llu of %s: page claims to be page %llu",
+						(unsigned long long) pgno, file,
+						(unsigned long long) rd64(page + PH_PGNO));
+	if (type != 0 && page[PH_TYPE] != type)
+		return ts_error(TS_CORRUPT, "page %llu of %s: type %d where type %d was expected",
+						(unsigned long long) pgno, file, page[PH_TYPE], type);
+	if (page[PH_TYPE] == TS_PT_BRANCH || page[PH_TYPE] == TS_PT_LEAF)
+	{
+		uint16_t	n = rd16(page + PH_NKEYS),
+					lower = rd16(page + PH_LOWER),
+					upper = rd16(page + PH_UPPER);
+
+		if (lower != TS_PH_SIZE + 2 * n || upper < lower || upper > TS_PAGE_SIZE)
+			return ts_error(TS_CORRUPT, "page %llu of %s: bad slot area (nkeys %u, lower %u, upper %u)",
+							(unsigned long long) pgno, file, n, lower, upper);
+		for (uint16_t i = 0; i < n; i++)
+		{
+			uint16_t	off = rd16(page + TS_PH_SIZE + 2 * i);
+			size_t		sz;
+
+			if (off < upper || off > TS_PAGE_SIZE - 4)
+				return ts_error(TS_CORRUPT, "page %llu of %s: cell %u out of bounds",
+								(unsigned long long) pgno, file, i);
+			if (page[PH_TYPE] == TS_PT_LEAF)
+			{
+				uint16_t	vl = rd16(page + off + 2);
+
+				sz = 4 + (size_t) rd16(page + off) + (vl == TS_VAL_OVERFLOW ? 16 : vl);
+			}
+			else
+				sz = (off + 10 <= TS_PAGE_SIZE) ? 10 + (size_t) rd16(page + off + 8) : TS_PAGE_SIZE;
+			if (off + sz > TS_PAGE_SIZE)
+				return ts_error(TS_CORRUPT, "page %llu of %s: cell %u overruns the page",
+								(unsigned long long) pgno, file, i);
+		}
+	}
+	return 0;
+}
+
+/* ---------- radix table ---------- */
+
+static inline _Atomic(ts_frame *) *
+slot_of(ts_pager *pg, uint64_t pgno, int create)
+{
+	_Atomic(ts_frame *) *chunk = pg->radix[pgno >> RADIX_BITS];
+
+	if (chunk == NULL)
+	{
+		if (!create)
+			return NULL;
+		chunk = calloc(RADIX_SIZE, sizeof(*chunk));
+		if (chunk == NULL)
+			return NULL;
+		pg->radix[pgno >> RADIX_BITS] = chunk;
+	}
+	return &chunk[pgno & (RADIX_SIZE - 1)];
+}
+
+static inline ts_frame *
+lookup(ts_pager *pg, uint64_t pgno)
+{
+	_Atomic(ts_frame *) *chunk = pg->radix[pgno >> RADIX_BITS];
+
+	if (chunk == NULL)
+		return NULL;
+	return atomic_load_explicit(&chunk[pgno & (RADIX_SIZE - 1)], memory_order_acquire);
+}
+
+/* ---------- frames ---------- */
+
+static ts_frame *
+frame_alloc(ts_pager *pg)
+{
+	ts_frame   *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return NULL;
+	f->data = aligned_alloc(TS_PAGE_SIZE, TS_PAGE_SIZE);
+	if (f->data == NULL)
+	{
+		free(f);
+		return NULL;
+	}
+	atomic_store(&f->pgno, NO_PAGE);
+	if (pg->nframes == pg->frames_cap)
+	{
+		size_t		ncap = pg->frames_cap ? pg->frames_cap * 2 : 1024;
+		ts_frame  **nf = realloc(pg->frames, ncap * sizeof(*nf));
+
+		if (nf == NULL)
+		{
+			free(f->data);
+			free(f);
+			return NULL;
+		}
+		pg->frames = nf;
+		pg->frames_cap = ncap;
+	}
+	pg->frames[pg->nframes++] = f;
+	return f;
+}
+
+/*
+ * Take an unused frame: a new one while under capacity, else evict by
+ * CLOCK.  Caller holds the lock.  The frame comes back with pin == EVICTING
+ * and no page; the caller finishes with frame_publish.
+ */
+static ts_frame *
+frame_claim(ts_pager *pg)
+{
+	if (pg->nframes < pg->capacity)
+	{
+		ts_frame   *f = frame_alloc(pg);
+
+		if (f)
+			atomic_store(&f->pin, EVICTING);
+		return f;
+	}
+	/* two sweeps: the first clears reference bits */
+	for (size_t step = 0; step < 2 * pg->nframes + 1; step++)
+	{
+		ts_frame   *f;
+		int32_t		expect = 0;
+
+		if (pg->hand >= pg->nframes)
+			pg->hand = 0;
+		f = pg->frames[pg->hand++];
+		if (f->dirty || atomic_load(&f->pin) != 0)
+			continue;
+		if (atomic_exchange(&f->ref, 0))
+			continue;
+		if (!atomic_compare_exchange_strong(&f->pin, &expect, EVICTING))
+			continue;
+		{
+			uint64_t	old = atomic_load(&f->pgno);
+
+			if (old != NO_PAGE)
+			{
+				_Atomic(ts_frame *) *s = slot_of(pg, old, 0);
+
+				if (s)
+					atomic_store_explicit(s, NULL, memory_order_release);
+			}
+			atomic_store(&f->pgno, NO_PAGE);
+		}
+		return f;
+	}
+	/* everything pinned or dirty: grow */
+	{
+		ts_frame   *f = frame_alloc(pg);
+
+		if (f)
+			atomic_store(&f->pin, EVICTING);
+		return f;
+	}
+}
+
+/* Make a claimed frame hold `pgno`, pinned once, visible to lookups. */
+static int
+frame_publish(ts_pager *pg, ts_frame *f, uint64_t pgno)
+{
+	_Atomic(ts_frame *) *s = slot_of(pg, pgno, 1);
+
+	if (s == NULL)
+		return ts_error(TS_NOMEM, "out of memory for the page table");
+	atomic_store(&f->pgno, pgno);
+	atomic_store(&f->ref, 1);
+	/* keep any stray increments from stale pinners: add, don't store */
+	atomic_fetch_add(&f->pin, 1 - EVICTING);
+	atomic_store_explicit(s, f, memory_order_release);
+	return 0;
+}
+
+/* Return a claimed frame unused. */
+static void
+frame_unclaim(ts_frame *f)
+{
+	atomic_fetch_add(&f->pin, -EVICTING);
+}
+
+/* ---------- open / close ---------- */
+
+static int
+read_meta(ts_pager *pg, int which, ts_meta *m, int *valid)
+{
+	uint8_t		page[TS_PAGE_SIZE];
+	int			rc;
+
+	*valid = 0;
+	rc = pg->vfs->read(pg->file, page, TS_PAGE_SIZE, (uint64_t) which * TS_PAGE_SIZE);
+	if (rc)
+		return ts_error(rc, "cannot read meta page %d of %s: %s", which, pg->path, strerror(rc));
+	if (ts_page_verify(page, which, TS_PT_META, pg->path) != 0)
+		return 0;
+	if (memcmp(page + MT_MAGIC, TS_MAGIC, 8) != 0)
+		return 0;
+	if (rd32(page + MT_VERSION) > TS_FORMAT_VERSION)
+		return ts_error(TS_TOO_NEW, "%s has on-disk format version %u; this build reads version %d or older",
+						pg->path, rd32(page + MT_VERSION), TS_FORMAT_VERSION);
+	if (rd32(page + MT_PAGESIZE) != TS_PAGE_SIZE)
+		return ts_error(TS_CORRUPT, "%s has page size %u; this build uses %d",
+						pg->path, rd32(page + MT_PAGESIZE), TS_PAGE_SIZE);
+	m->txnid = rd64(page + MT_TXNID);
+	m->cat_root = rd64(page + MT_CAT_ROOT);
+	m->cat_depth = rd32(page + MT_CAT_DEPTH);
+	m->next_tree = rd32(page + MT_NEXT_TREE);
+	m->fl_root = rd64(page + MT_FL_ROOT);
+	m->fl_depth = rd32(page + MT_FL_DEPTH);
+	m->page_count = rd64(page + MT_PAGE_COUNT);
+	m->free_count = rd64(page + MT_FREE_COUNT);
+	m->cat_entries = rd64(page + MT_CAT_ENTRIES);
+	m->fl_entries = rd64(page + MT_FL_ENTRIES);
+	m->ckpt_lsn = rd64(page + MT_CKPT_LSN);
+	if (m->page_count < 2 || m->page_count > MAX_PAGES ||
+		m->cat_root >= m->page_count || m->fl_root >= m->page_count ||
+		m->cat_depth > TS_MAX_DEPTH || m->fl_depth > TS_MAX_DEPTH)
+		return ts_error(TS_CORRUPT, "meta page %d of %s: fields out of range", which, pg->path);
+	*valid = 1;
+	return 0;
+}
+
+int
+ts_pager_write_meta(ts_pager *pg, const ts_meta *m)
+{
+	uint8_t		page[TS_PAGE_SIZE];
+	uint64_t	which = m->txnid & 1;
+	int			rc;
+
+	memset(page, 0, sizeof(page));
+	page[PH_TYPE] = TS_PT_META;
+	wr64(page + PH_PGNO, which);
+	wr64(page + PH_TXNID, m->txnid);
+	memcpy(page + MT_MAGIC, TS_MAGIC, 8);
+	wr32(page + MT_VERSION, TS_FORMAT_VERSION);
+	wr32(page + MT_PAGESIZE, TS_PAGE_SIZE);
+	wr64(page + MT_TXNID, m->txnid);
+	wr64(page + MT_CAT_ROOT, m->cat_root);
+	wr32(page + MT_CAT_DEPTH, m->cat_depth);
+	wr32(page + MT_NEXT_TREE, m->next_tree);
+	wr64(page + MT_FL_ROOT, m->fl_root);
+	wr32(page + MT_FL_DEPTH, m->fl_depth);
+	wr64(page + MT_PAGE_COUNT, m->page_count);
+	wr64(page + MT_FREE_COUNT, m->free_count);
+	wr64(page + MT_CAT_ENTRIES, m->cat_entries);
+	wr64(page + MT_FL_ENTRIES, m->fl_entries);
+	wr64(page + MT_CKPT_LSN, m->ckpt_lsn);
+	ts_page_seal(page);
+	rc = pg->vfs->write(pg->file, page, TS_PAGE_SIZE, which * TS_PAGE_SIZE);
+	if (rc)
+		return ts_error(rc, "cannot write meta page of %s: %s", pg->path, strerror(rc));
+	return 0;
+}
+
+int
+ts_pager_open(ts_vfs *vfs, const char *dir, size_t cache_pages, int create,
+			  ts_pager **out, ts_meta *meta)
+{
+	ts_pager   *pg;
+	uint64_t	size;
+	int			rc;
+
+	*out = NULL;
+	pg = calloc(1, sizeof(*pg));
+	if (pg == NULL)
+		return ts_error(TS_NOMEM, "out of memory");
+	pg->vfs = vfs;
+	pg->capacity = cache_pages < 16 ? 16 : cache_pages;
+	pthread_mutex_init(&pg->lock, NULL);
+	snprintf(pg->path, sizeof(pg->path), "%s/%s", dir, TS_DATA_FILE);
+
+	if (create)
+	{
+		rc = vfs->mkdir(vfs, dir);
+		if (rc)
+		{
+			ts_error(rc, "cannot create directory %s: %s", dir, strerror(rc));
+			goto fail;
+		}
+	}
+	rc = vfs->open(vfs, pg->path, create ? TS_VFS_CREATE : 0, &pg->file);
+	if (rc)
+	{
+		ts_error(rc, "cannot open %s: %s", pg->path, strerror(rc));
+		goto fail;
+	}
+	rc = vfs->size(pg->file, &size);
+	if (rc)
+	{
+		ts_error(rc, "cannot stat %s: %s", pg->path, strerror(rc));
+		goto fail;
+	}
+	if (size == 0 && create)
+	{
+		/* a new file: two valid metas of an empty database */
+		memset(meta, 0, sizeof(*meta));
+		meta->page_count = 2;
+		meta->next_tree = 1;
+		if ((rc = ts_pager_write_meta(pg, meta)) != 0)
+			goto fail;
+		meta->txnid = 1;
+		if ((rc = ts_pager_write_meta(pg, meta)) != 0)
+			goto fail;
+		if ((rc = vfs->sync(pg->file)) != 0 || (rc = vfs->sync_dir(vfs, dir)) != 0)
+		{
+			ts_error(rc, "cannot sync %s: %s", pg->path, strerror(rc));
+			goto fail;
+		}
+	}
+	else
+	{
+		ts_meta		m[2];
+		int			valid[2];
+
+		if (size < 2 * TS_PAGE_SIZE)
+		{
+			rc = ts_error(TS_CORRUPT, "%s is too short (%llu bytes) to hold its meta pages",
+						  pg->path, (unsigned long long) size);
+			goto fail;
+		}
+		for (int i = 0; i < 2; i++)
+			if ((rc = read_meta(pg, i, &m[i], &valid[i])) != 0)
+				goto fail;
+		if (!valid[0] && !valid[1])
+		{
+			rc = ts_error(TS_CORRUPT, "%s: neither meta page (0, 1) is valid", pg->path);
+			goto fail;
+		}
+		if (valid[0] && (!valid[1] || m[0].txnid > m[1].txnid))
+			*meta = m[0];
+		else
+			*meta = m[1];
+	}
+	*out = pg;
+	return 0;
+
+fail:
+	if (pg->file)
+		vfs->close(pg->file);
+	pthread_mutex_destroy(&pg->lock);
+	free(pg);
+	return rc;
+}
+
+void
+ts_pager_close(ts_pager *pg)
+{
+	if (pg == NULL)
+		return;
+	for (size_t i = 0; i < pg->nframes; i++)
+	{
+		free(pg->frames[i]->data);
+		free(pg->frames[i]);
+	}
+	free(pg->frames);
+	for (size_t i = 0; i < RADIX_SIZE; i++)
+		free(pg->radix[i]);
+	if (pg->file)
+		pg->vfs->close(pg->file);
+	pthread_mutex_destroy(&pg->lock);
+	free(pg);
+}
+
+/* ---------- page access ---------- */
+
+int
+ts_pager_get(ts_pager *pg, uint64_t pgno, int type, ts_frame **out)
+{
+	ts_frame   *f = lookup(pg, pgno);
+	int			rc;
+
+	if (f != NULL)
+	{
+		if (atomic_fetch_add(&f->pin, 1) >= 0 && atomic_load(&f->pgno) == pgno)
+		{
+			if (!atomic_load_explicit(&f->ref, memory_order_relaxed))
+				atomic_store_explicit(&f->ref, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&pg->hits, 1, memory_order_relaxed);
+			if (type != 0 && f->data[PH_TYPE] != type)
+			{
+				atomic_fetch_sub(&f->pin, 1);
+				return ts_error(TS_CORRUPT, "page %llu of %s: type %d where type %d was expected",
+								(unsigned long long) pgno, pg->path, f->data[PH_TYPE], type);
+			}
+			*out = f;
+			return 0;
+		}
+		atomic_fetch_sub(&f->pin, 1);
+	}
+	if (pgno < 2 || pgno >= MAX_PAGES)
+		return ts_error(TS_CORRUPT, "reference to page %llu of %s, which is out of range",
+						(unsigned long long) pgno, pg->path);
+
+	pthread_mutex_lock(&pg->lock);
+	f = lookup(pg, pgno);
+	if (f != NULL && atomic_fetch_add(&f->pin, 1) >= 0 && atomic_load(&f->pgno) == pgno)
+	{
+		pthread_mutex_unlock(&pg->lock);
+		atomic_fetch_add_explicit(&pg->hits, 1, memory_order_relaxed);
+		if (type != 0 && f->data[PH_TYPE] != type)
+		{
+			atomic_fetch_sub(&f->pin, 1);
+			return ts_error(TS_CORRUPT, "page %llu of %s: type %d where type %d was expected",
+							(unsigned long long) pgno, pg->path, f->data[PH_TYPE], type);
+		}
+		*out = f;
+		return 0;
+	}
+	if (f != NULL)
+		atomic_fetch_sub(&f->pin, 1);
+
+	f = frame_claim(pg);
+	if (f == NULL)
+	{
+		pthread_mutex_unlock(&pg->lock);
+		return ts_error(TS_NOMEM, "out of memory for the buffer cache");
+	}
+	rc = pg->vfs->read(pg->file, f->data, TS_PAGE_SIZE, pgno * TS_PAGE_SIZE);
+	if (rc)
+		rc = ts_error(rc, "cannot read page %llu of %s: %s",
+					  (unsigned long long) pgno, pg->path, strerror(rc));
+	else
+		rc = ts_page_verify(f->data, pgno, type, pg->path);
+	if (rc == 0)
+		rc = frame_publish(pg, f, pgno);
+	if (rc != 0)
+	{
+		frame_unclaim(f);
+		pthread_mutex_unlock(&pg->lock);
+		return rc;
+	}
+	pthread_mutex_unlock(&pg->lock);
+	atomic_fetch_add_explicit(&pg->misses, 1, memory_order_relaxed);
+	*out = f;
+	return 0;
+}
+
+void
+ts_pager_release(ts_pager *pg, ts_frame *f)
+{
+	(void) pg;
+	if (f)
+		atomic_fetch_sub_explicit(&f->pin, 1, memory_order_release);
+}
+
+int
+ts_pager_new_page(ts_pager *pg, uint64_t pgno, ts_frame **out)
+{
+	ts_frame   *f;
+	int			rc;
+
+	if (pgno < 2 || pgno >= MAX_PAGES)
+		return ts_error(TS_FULL, "%s: page number %llu is beyond the file's limit",
+						pg->path, (unsigned long long) pgno);
+	pthread_mutex_lock(&pg->lock);
+	f = lookup(pg, pgno);
+	if (f != NULL)
+	{
+		/*
+		 * A stale copy of a page freed earlier: no snapshot can reach the page,
+		 * so nobody holds this frame except a racing pinner that will fail its
+		 * page-number check.  Take it over.
+		 */
+		_Atomic(ts_frame *) *s = slot_of(pg, pgno, 0);
+
+		atomic_store(s, NULL);
+		atomic_store(&f->pgno, NO_PAGE);
+		atomic_fetch_add(&f->pin, EVICTING);
+	}
+	else
+		f = frame_claim(pg);
+	if (f == NULL)
+	{
+		pthread_mutex_unlock(&pg->lock);
+		return ts_error(TS_NOMEM, "out of memory for the buffer cache");
+	}
+	memset(f->data, 0, TS_PH_SIZE);
+	wr64(f->data + PH_PGNO, pgno);
+	f->dirty = 1;
+	rc = frame_publish(pg, f, pgno);
+	if (rc)
+	{
+		f->dirty = 0;
+		frame_unclaim(f);
+	}
+	pthread_mutex_unlock(&pg->lock);
+	*out = f;
+	return rc;
+}
+
+/* Unpublish a dirty frame and make it reusable.  Caller holds the lock. */
+static int
+drop_locked(ts_pager *pg, uint64_t pgno)
+{
+	ts_frame   *f = lookup(pg, pgno);
+	_Atomic(ts_frame *) *s;
+
+	if (f == NULL || !f->dirty)
+		return 0;
+	s = slot_of(pg, pgno, 0);
+	atomic_store(s, NULL);
+	atomic_store(&f->pgno, NO_PAGE);
+	f->dirty = 0;
+	atomic_fetch_sub(&f->pin, 1);	/* the commit's pin */
+	return 1;
+}
+
+int
+ts_pager_discard(ts_pager *pg, uint64_t pgno)
+{
+	int			r;
+
+	pthread_mutex_lock(&pg->lock);
+	r = drop_locked(pg, pgno);
+	pthread_mutex_unlock(&pg->lock);
+	return r;
+}
+
+void
+ts_pager_drop(ts_pager *pg, uint64_t *pgnos, size_t n)
+{
+	pthread_mutex_lock(&pg->lock);
+	for (size_t i = 0; i < n; i++)
+		drop_locked(pg, pgnos[i]);
+	pthread_mutex_unlock(&pg->lock);
+}
+
+#define FLUSH_RUN 64
+
+int
+ts_pager_flush(ts_pager *pg, uint64_t *pgnos, size_t n, uint64_t txnid)
+{
+	static _Thread_local uint8_t *run;
+	size_t		i = 0;
+	int			rc = 0;
+
+	if (run == NULL && (run = aligned_alloc(TS_PAGE_SIZE, FLUSH_RUN * TS_PAGE_SIZE)) == NULL)
+		return ts_error(TS_NOMEM, "out of memory");
+
+	/* coalesce consecutive page numbers into one write */
+	while (i < n && rc == 0)
+	{
+		size_t		len = 0;
+		uint64_t	start = pgnos[i];
+
+		while (i < n && len < FLUSH_RUN && pgnos[i] == start + len)
+		{
+			ts_frame   *f = lookup(pg, pgnos[i]);
+
+			if (f == NULL || !f->dirty)
+			{
+				/* discarded after allocation: not part of the commit */
+				if (len == 0)
+				{
+					i++;
+					start = i < n ? pgnos[i] : 0;
+					continue;
+				}
+				break;
+			}
+			wr64(f->data + PH_TXNID, txnid);
+			ts_page_seal(f->data);
+			memcpy(run + len * TS_PAGE_SIZE, f->data, TS_PAGE_SIZE);
+			len++;
+			i++;
+		}
+		if (len > 0)
+		{
+			rc = pg->vfs->write(pg->file, run, len * TS_PAGE_SIZE, start * TS_PAGE_SIZE);
+			if (rc)
+				rc = ts_error(rc, "cannot write pages %llu..%llu of %s: %s",
+							  (unsigned long long) start,
+							  (unsigned long long) (start + len - 1), pg->path, strerror(rc));
+		}
+	}
+	pthread_mutex_lock(&pg->lock);
+	for (size_t j = 0; j < n; j++)
+	{
+		ts_frame   *f = lookup(pg, pgnos[j]);
+
+		if (f == NULL || !f->dirty)
+			continue;
+		if (rc == 0)
+		{
+			f->dirty = 0;
+			atomic_fetch_sub(&f->pin, 1);
+		}
+		else
+			drop_locked(pg, pgnos[j]);
+	}
+	pthread_mutex_unlock(&pg->lock);
+	return rc;
+}
+
+int
+ts_pager_read_raw(ts_pager *pg, uint64_t pgno, int type, uint8_t *buf)
+{
+	int			rc;
+
+	if (pgno < 2 || pgno >= MAX_PAGES)
+		return ts_error(TS_CORRUPT, "reference to page %llu of %s, which is out of range",
+						(unsigned long long) pgno, pg->path);
+	rc = pg->vfs->read(pg->file, buf, TS_PAGE_SIZE, pgno * TS_PAGE_SIZE);
+	if (rc)
+		return ts_error(rc, "cannot read page %llu of %s: %s",
+						(unsigned long long) pgno, pg->path, strerror(rc));
+	atomic_fetch_add_explicit(&pg->misses, 1, memory_order_relaxed);
+	return ts_page_verify(buf, pgno, type, pg->path);
+}
+
+int
+ts_pager_write_raw(ts_pager *pg, uint64_t pgno, uint8_t *buf, uint64_t txnid)
+{
+	int			rc;
+
+	wr64(buf + PH_PGNO, pgno);
+	wr64(buf + PH_TXNID, txnid);
+	ts_page_seal(buf);
+	rc = pg->vfs->write(pg->file, buf, TS_PAGE_SIZE, pgno * TS_PAGE_SIZE);
+	if (rc)
+		return ts_error(rc, "cannot write page %llu of %s: %s",
+						(unsigned long long) pgno, pg->path, strerror(rc));
+	return 0;
+}
+
+int
+ts_pager_sync(ts_pager *pg)
+{
+	int			rc = pg->vfs->sync(pg->file);
+
+	if (rc)
+		return ts_error(rc, "cannot fdatasync %s: %s", pg->path, strerror(rc));
+	return 0;
+}
+
+void
+ts_pager_counters(ts_pager *pg, uint64_t *hits, uint64_t *misses, uint64_t *frames)
+{
+	*hits = atomic_load(&pg->hits);
+	*misses = atomic_load(&pg->misses);
+	*frames = pg->nframes;
+}
+
+const char *
+ts_pager_path(ts_pager *pg)
+{
+	return pg->path;
+}

@@ -1,0 +1,307 @@
+/*-------------------------------------------------------------------------
+ *
+ * treestore.h
+ *	  The TreeStore engine: public interface.  Plain C11, no PostgreSQL.
+ *
+ * DESIGN
+ *	  One environment (ts_env) is one directory holding one data file
+ *	  ("treestore.db").  The file is an array of fixed-size pages (4096 bytes),
+ *	  each carrying a CRC32C checksum that is verified whenever the page is read
+ *	  from disk.  Pages 0 and 1 are the two meta pages, written alternately; an
+ *	  open takes the newest one whose checksum holds.  The meta page names the
+ *	  catalog (a B+tree of named trees) and the freelist (a B+tree of pages freed
+ *	  by each transaction).
+ *
+ *	  Every tree is a copy-on-write B+tree: a commit never overwrites a page that
+ *	  a committed snapshot can reach; it writes new pages, then the meta page.
+ *	  A page freed by transaction T is reused only when no snapshot older than
+ *	  T remains.
+ *
+ * TRANSACTIONS
+ *	  Any number of read transactions run at once, each on the snapshot that
+ *	  was newest when it began.  A write transaction also reads that snapshot,
+ *	  but keeps its own writes in a private, ordered write set; its reads
+ *	  (ts_get, cursors) see the write set merged over the snapshot.  Commit
+ *	  applies the write set to the newest committed state under one engine-wide
+ *	  commit lock (the commit path is single-writer).  First committer wins:
+ *	  if a transaction that committed after this one's snapshot wrote any key
+ *	  this one wrote (put or delete, same tree), commit fails with TS_CONFLICT
+ *	  and nothing of this transaction is applied.
+ *
+ *	  Lifecycle (function performing each transition):
+ *
+ *	      ts_txn_begin ──► ACTIVE ──ts_txn_prepare──► PREPARED
+ *	                         │  │                       │   │
+ *	            ts_txn_abort │  │ ts_txn_commit         │   │ ts_txn_commit
+ *	                         ▼  ▼                       │   ▼
+ *	                     ABORTED COMMITTED ◄────────────┘ COMMITTED
+ *	                                    ts_txn_abort ─► ABORTED
+ *
+ *	  ts_txn_prepare performs the conflict check and reserves the write set's
+ *	  keys, so that a later ts_txn_commit of the prepared transaction cannot
+ *	  fail with TS_CONFLICT (only with an I/O error).  Any other transaction that
+ *	  writes a reserved key and tries to commit gets TS_CONFLICT.  (Durability of
+ *	  the prepared state across a crash is the write-ahead log's job.)
+ *
+ * CAVEATS
+ *	  - A transaction handle and its cursors are used by one thread at a time.
+ *	    Different transactions may be used from different threads.
+ *	  - A long-lived read transaction pins every page freed after its
+ *	    snapshot; the file grows until it ends (see ts_env_stat: oldest_reader).
+ *	  - Open the environment in the process that uses it (never across fork).
+ *
+ * BUFFER LIFETIMES
+ *	  Keys and values returned by ts_get and cursors point into memory owned by
+ *	  the transaction or cursor.  They stay valid until the next call on the
+ *	  same transaction (ts_get, ts_put, ts_del) or cursor (any move), or until
+ *	  the transaction ends, whichever comes first.
+ *
+ * ERRORS
+ *	  Every function returning int returns 0 (TS_OK) on success, a negative
+ *	  TS_* code below for engine conditions, or a positive errno for a system
+ *	  call failure.  ts_strerror() names any code; ts_last_error() gives the
+ *	  detailed message of the last failure on the calling thread (for example
+ *	  "page 1234 of treestore.db: checksum mismatch").  Nothing in the engine
+ *	  aborts the process.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TREESTORE_H
+#define TREESTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Error codes: 0 is success; engine codes in a reserved negative range. */
+#define TS_OK			 0
+#define TS_NOTFOUND		(-30900)	/* key, tree or cursor position not found */
+#define TS_EXISTS		(-30901)	/* key exists (TS_NOOVERWRITE), tree exists */
+#define TS_CONFLICT		(-30902)	/* write-write conflict: a later committer lost */
+#define TS_CORRUPT		(-30903)	/* a page or meta failed verification */
+#define TS_TOO_NEW		(-30904)	/* file written by a newer on-disk format */
+#define TS_FULL			(-30905)	/* out of space: disk full or page number limit */
+#define TS_KEY_TOO_BIG	(-30906)	/* key longer than TS_MAX_KEY, or empty */
+#define TS_BAD_TXN		(-30907)	/* wrong state: write in a read txn, finished txn */
+#define TS_INVALID		(-30908)	/* invalid argument */
+#define TS_POISONED		(-30909)	/* an earlier write or fsync failed: no more writes */
+#define TS_NOMEM		(-30910)	/* out of memory */
+#define TS_LAST_ERRCODE	TS_NOMEM
+
+#define TS_PAGE_SIZE	4096
+#define TS_MAX_KEY		980		/* bytes; keys are 1..TS_MAX_KEY bytes */
+#define TS_MAX_VALUE	((size_t) 1 << 31)	/* values may be 0 bytes to 2 GB */
+#define TS_MAX_TREE_NAME 200
+
+/* Flags */
+#define TS_RDONLY		0x01	/* ts_txn_begin: read-only transaction */
+#define TS_CREATE		0x02	/* ts_env_open: create; ts_tree_open: create tree */
+#define TS_NOOVERWRITE	0x04	/* ts_put: fail with TS_EXISTS if key is present */
+
+typedef struct ts_env ts_env;
+typedef struct ts_txn ts_txn;
+typedef struct ts_cursor ts_cursor;
+typedef struct ts_vfs ts_vfs;		/* see vfs.h */
+typedef uint32_t ts_tree;			/* handle of a named tree; stable for the env */
+
+typedef struct ts_slice
+{
+	const void *data;
+	size_t		len;
+} ts_slice;
+
+typedef struct ts_options
+{
+	size_t		cache_pages;	/* buffer cache capacity in pages; default 16384 */
+	int			sync;			/* 1 (default): fdatasync at commit; 0: never */
+	unsigned	flags;			/* TS_CREATE: create the directory and file */
+	ts_vfs	   *vfs;			/* NULL: the POSIX file system */
+} ts_options;
+
+typedef struct ts_stat
+{
+	uint64_t	txnid;			/* last committed transaction */
+	uint64_t	page_count;		/* pages in use by the file (high-water mark) */
+	uint64_t	free_pages;		/* pages on the freelist */
+	uint64_t	file_bytes;		/* page_count * TS_PAGE_SIZE */
+	uint64_t	cache_hits;
+	uint64_t	cache_misses;
+	uint64_t	cache_pages;	/* frames currently held */
+	uint64_t	oldest_reader;	/* txnid of the oldest live snapshot */
+	uint64_t	pinned_pages;	/* freed pages waiting for old readers */
+	uint64_t	commits;
+	uint64_t	conflicts;
+	uint64_t	active_txns;
+} ts_stat;
+
+typedef struct ts_treestat
+{
+	uint64_t	entries;
+	uint32_t	depth;
+	uint64_t	root;
+} ts_treestat;
+
+/* --- errors --- */
+const char *ts_strerror(int err);
+const char *ts_last_error(void);	/* detailed message, thread-local */
+
+/* --- environment --- */
+void		ts_options_init(ts_options *opt);
+
+/*
+ * Open (with TS_CREATE in opt->flags: create) the environment in directory
+ * `path`.  Errors: TS_CORRUPT (no valid meta page), TS_TOO_NEW (newer format),
+ * errno values from the file system.
+ */
+int			ts_env_open(const char *path, const ts_options *opt, ts_env **env);
+
+/* Close; every transaction must have ended.  Returns the first error seen. */
+int			ts_env_close(ts_env *env);
+int			ts_env_stat(ts_env *env, ts_stat *st);
+
+/*
+ * Verify the whole file: every checksum, every tree's ordering and balance,
+ * and that every page below page_count is reachable or free exactly once.
+ * Returns 0 or TS_CORRUPT with the first problem in ts_last_error().
+ */
+int			ts_env_check(ts_env *env);
+
+/* --- transactions --- */
+int			ts_txn_begin(ts_env *env, unsigned flags, ts_txn **txn);
+
+/*
+ * Commit: TS_CONFLICT if another transaction committed a write to a key this
+ * one wrote after this one's snapshot was taken.  The handle is freed in
+ * every case (success or failure).
+ */
+int			ts_txn_commit(ts_txn *txn);
+void		ts_txn_abort(ts_txn *txn);	/* frees the handle */
+
+/*
+ * First phase of two-phase commit: check conflicts and reserve the write
+ * set's keys under the caller's global id `gid` (at most 200 bytes).  After
+ * success, only ts_txn_commit or ts_txn_abort may follow.  Errors:
+ * TS_CONFLICT (the transaction stays ACTIVE and must be aborted).
+ */
+int			ts_txn_prepare(ts_txn *txn, const char *gid);
+uint64_t	ts_txn_snapshot(const ts_txn *txn);	/* txnid of its snapshot */
+
+/* --- named trees --- */
+
+/*
+ * Find the tree `name` (1..TS_MAX_TREE_NAME bytes).  With TS_CREATE in a
+ * write transaction, create it if missing (visible to others at commit).
+ * Errors: TS_NOTFOUND, TS_BAD_TXN (create in a read transaction).
+ */
+int			ts_tree_open(ts_txn *txn, const char *name, unsigned flags, ts_tree *tree);
+int			ts_tree_stat(ts_txn *txn, ts_tree tree, ts_treestat *st);
+
+/* --- data --- */
+int			ts_get(ts_txn *txn, ts_tree tree, const void *key, size_t klen, ts_slice *val);
+
+/* Errors: TS_KEY_TOO_BIG, TS_BAD_TXN (read-only), TS_EXISTS (TS_NOOVERWRITE). */
+int			ts_put(ts_txn *txn, ts_tree tree, const void *key, size_t klen,
+				   const void *val, size_t vlen, unsigned flags);
+
+/* Delete; TS_NOTFOUND if the key is not visible to the transaction. */
+int			ts_del(ts_txn *txn, ts_tree tree, const void *key, size_t klen);
+
+/* --- cursors --- */
+
+/*
+ * A cursor walks one tree in key order (bytewise, shorter first on a common
+ * prefix) as the transaction sees it: for a write transaction, its own writes
+ * merged over its snapshot.  Writes made through the transaction while a
+ * cursor is open are seen by the cursor's next move.  Positioning functions
+ * return TS_NOTFOUND when there is no such entry (the cursor is then
+ * unpositioned).
+ */
+int			ts_cursor_open(ts_txn *txn, ts_tree tree, ts_cursor **cur);
+void		ts_cursor_close(ts_cursor *cur);
+
+/*
+ * Restrict the cursor to keys in [lo, hi): lo NULL means from the start, hi
+ * NULL means to the end.  ts_cursor_prefix restricts it to keys starting with
+ * the prefix.  Both unposition the cursor.  The bounds are copied.
+ */
+int			ts_cursor_bounds(ts_cursor *cur, const void *lo, size_t lolen,
+							 const void *hi, size_t hilen);
+int			ts_cursor_prefix(ts_cursor *cur, const void *prefix, size_t len);
+
+int			ts_cursor_first(ts_cursor *cur);
+int			ts_cursor_last(ts_cursor *cur);
+int			ts_cursor_seek(ts_cursor *cur, const void *key, size_t klen); /* first >= key */
+int			ts_cursor_seek_le(ts_cursor *cur, const void *key, size_t klen); /* last <= key */
+int			ts_cursor_next(ts_cursor *cur);
+int			ts_cursor_prev(ts_cursor *cur);
+int			ts_cursor_get(ts_cursor *cur, ts_slice *key, ts_slice *val);
+
+/* --- order-preserving tuple keys (keys.c) --- */
+
+/*
+ * A key is a tuple of typed fields.  Its encoding's bytewise order equals the
+ * tuple order: fields compare in turn, NULL sorts before every value, a
+ * shorter tuple before a longer one that it prefixes.  Within a type:
+ * text/bytes in bytewise order, int64 and timestamps (int64 microseconds)
+ * numerically.  Every byte string round-trips, 0x00, 0xFE and 0xFF included.
+ *
+ * Encoding (each field starts with a tag byte):
+ *   0x01                       NULL
+ *   0x02 <escaped bytes> 0x00 0x01   text/bytes: 0x00 -> 0x00 0xFF,
+ *                              terminator 0x00 0x01
+ *   0x03 <8 bytes big-endian, sign bit flipped>   int64
+ *   0x04 <same as int64>       timestamp (microseconds)
+ */
+typedef enum ts_field_type
+{
+	TS_FIELD_NULL = 1,
+	TS_FIELD_TEXT = 2,
+	TS_FIELD_INT64 = 3,
+	TS_FIELD_TIMESTAMP = 4
+} ts_field_type;
+
+typedef struct ts_field
+{
+	ts_field_type type;
+	const void *data;			/* TEXT: bytes (need not be NUL-terminated) */
+	size_t		len;			/* TEXT: byte length */
+	int64_t		i;				/* INT64, TIMESTAMP */
+} ts_field;
+
+typedef struct ts_keybuf
+{
+	uint8_t		buf[TS_MAX_KEY];
+	size_t		len;
+	int			overflow;		/* set when an append did not fit */
+} ts_keybuf;
+
+void		ts_key_init(ts_keybuf *kb);
+void		ts_key_add_null(ts_keybuf *kb);
+void		ts_key_add_text(ts_keybuf *kb, const void *data, size_t len);
+void		ts_key_add_int64(ts_keybuf *kb, int64_t v);
+void		ts_key_add_timestamp(ts_keybuf *kb, int64_t usec);
+
+/*
+ * Decode the next field at *pos in key[0..len).  Text fields are unescaped
+ * into `scratch` (capacity scratch_cap) and f->data points there.  Returns 0
+ * and advances *pos, TS_NOTFOUND at the end of the key, TS_INVALID on a
+ * malformed key or a scratch buffer too small.
+ */
+int			ts_key_next_field(const void *key, size_t len, size_t *pos,
+							  ts_field *f, void *scratch, size_t scratch_cap);
+
+/*
+ * The smallest key greater than every key starting with prefix[0..len):
+ * written to out (capacity len); returns its length, or 0 if there is none
+ * (the prefix is all 0xFF).
+ */
+size_t		ts_key_prefix_end(const void *prefix, size_t len, void *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif							/* TREESTORE_H */
