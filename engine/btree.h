@@ -120,10 +120,26 @@ static inline int
 ts_keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
 {
 	size_t		n = al < bl ? al : bl;
-	int			c = memcmp(a, b, n);
+	size_t		i = 0;
 
-	if (c != 0)
-		return c;
+	/* eight bytes at a time, compared as big-endian words: no library call */
+	for (; i + 8 <= n; i += 8)
+	{
+		uint64_t	x,
+					y;
+
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		if (x != y)
+		{
+			x = __builtin_bswap64(x);
+			y = __builtin_bswap64(y);
+			return x < y ? -1 : 1;
+		}
+	}
+	for (; i < n; i++)
+		if (a[i] != b[i])
+			return a[i] < b[i] ? -1 : 1;
 	return (al > bl) - (al < bl);
 }
 

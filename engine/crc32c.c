@@ -12,11 +12,11 @@
  *	    are then combined: the CRC register is linear, so
  *	        reg(A || B) = shift_|B|(reg(A)) ^ reg_from_0(B)
  *	    where shift_n is "feed n zero bytes", a linear map on 32 bits applied
- *	    with four table lookups (tables built once for the two block sizes).
+ *	    with four table lookups (tables built once per block size).
  *	    A page checksum (4092 bytes) is one round of three 1360-byte streams.
  *
  *	  - crc32c_sw_raw: portable slicing-by-8 (eight 1 KB tables, 8 bytes per
- *	    step), used when the CPU lacks SSE4.2 or on other architectures.
+ *	    step, byte order independent), used when the CPU lacks SSE4.2 or on other architectures.
  *
  *	  Invariants: both paths compute the same function for every input
  *	  (test_crc32c checks this on random buffers); the internal "raw" helpers
@@ -50,9 +50,11 @@
 #define CRC_SHORT		256
 
 static uint32_t crc_table[8][256];	/* slicing-by-8 */
+#if defined(__x86_64__)
 static uint32_t shift_long[4][256];	/* feed CRC_LONG zero bytes */
 static uint32_t shift_page[4][256];	/* feed CRC_PAGE zero bytes */
 static uint32_t shift_short[4][256];	/* feed CRC_SHORT zero bytes */
+#endif
 static int	have_hw;
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
@@ -94,6 +96,7 @@ crc32c_sw_raw(uint32_t crc, const unsigned char *p, size_t len)
 	return crc;
 }
 
+#if defined(__x86_64__)
 /*
  * Tables applying "feed len zero bytes" to a register.  The map is linear,
  * so it is fixed by its value on the 32 basis vectors, each computed by
@@ -130,6 +133,7 @@ build_shift(uint32_t tab[4][256], size_t len)
 			tab[k][n] = r;
 		}
 }
+#endif
 
 static void
 crc32c_init(void)

@@ -178,7 +178,8 @@ free_set(ts_wctx *w, ts_u64vec *out)
 	for (size_t i = 0; i < w->pool.n; i++)
 		if ((rc = ts_u64vec_push(out, w->pool.v[i])) != 0)
 			return rc;
-	qsort(out->v, out->n, sizeof(uint64_t), cmp_u64);
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(uint64_t), cmp_u64);
 	return 0;
 }
 
@@ -239,7 +240,7 @@ ts_freelist_save(ts_wctx *w)
 		if ((rc = free_set(w, &set)) != 0)
 			break;
 		if (round > 0 && set.n == prev.n &&
-			memcmp(set.v, prev.v, set.n * sizeof(uint64_t)) == 0)
+			(set.n == 0 || memcmp(set.v, prev.v, set.n * sizeof(uint64_t)) == 0))
 			break;
 		nrec = (uint32_t) ((set.n + FL_PER_RECORD - 1) / FL_PER_RECORD);
 		for (uint32_t r = 0; r < nrec && rc == 0; r++)

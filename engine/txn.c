@@ -945,7 +945,8 @@ apply_and_write(ts_env *env, ts_txn *txn, uint64_t horizon, ts_snap **out)
 		ns->meta.next_tree = ntrees;
 
 	/* 4. pages, sync, meta, sync */
-	qsort(w.dirty.v, w.dirty.n, sizeof(uint64_t), cmp_u64);
+	if (w.dirty.n > 1)
+		qsort(w.dirty.v, w.dirty.n, sizeof(uint64_t), cmp_u64);
 	rc = ts_pager_flush(env->pager, w.dirty.v, w.dirty.n, w.txnid);
 	w.dirty.n = 0;				/* flushed or dropped */
 	if (rc == 0 && env->opt.sync)

@@ -37,6 +37,14 @@ struct ts_vfs
 	int			(*close) (ts_file *f);
 	int			(*read) (ts_file *f, void *buf, size_t n, uint64_t off);
 	int			(*write) (ts_file *f, const void *buf, size_t n, uint64_t off);
+
+	/*
+	 * Optional (may be NULL): write `n` buffers of `size` bytes each to
+	 * consecutive offsets from `off` in one call (pwritev).  The engine falls
+	 * back to one write per buffer without it.
+	 */
+	int			(*writev) (ts_file *f, const void *const *bufs, size_t n, size_t size,
+						   uint64_t off);
 	int			(*sync) (ts_file *f);
 	int			(*truncate) (ts_file *f, uint64_t size);
 	int			(*size) (ts_file *f, uint64_t *size);

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -138,6 +139,54 @@ posix_read(ts_file *f, void *buf, size_t n, uint64_t off)
 		p += got;
 		n -= (size_t) got;
 		off += (uint64_t) got;
+	}
+	return 0;
+}
+
+static int posix_write(ts_file *f, const void *buf, size_t n, uint64_t off);
+
+/* pwritev of equal-sized buffers; a short transfer finishes buffer by buffer */
+static int
+posix_writev(ts_file *f, const void *const *bufs, size_t n, size_t size, uint64_t off)
+{
+	posix_file *pf = (posix_file *) f;
+	struct iovec iov[64];
+
+	while (n > 0)
+	{
+		size_t		cnt = n < 64 ? n : 64;
+		ssize_t		put;
+
+		if (!range_ok(cnt * size, off))
+			return vfs_fail_at(EFBIG, "write", pf->path, cnt * size, off);
+		for (size_t i = 0; i < cnt; i++)
+		{
+			iov[i].iov_base = (void *) bufs[i];
+			iov[i].iov_len = size;
+		}
+		put = pwritev(pf->fd, iov, (int) cnt, (off_t) off);
+		if (put < 0 && errno != EINTR)
+			return vfs_fail_at(errno, "write", pf->path, cnt * size, off);
+		if (put < 0)
+			put = 0;
+		if ((size_t) put < cnt * size)
+		{
+			/* rare: complete the rest with plain writes */
+			size_t		done = (size_t) put;
+
+			for (size_t i = done / size; i < cnt; i++)
+			{
+				size_t		skip = i == done / size ? done % size : 0;
+				int			rc = posix_write(f, (const char *) bufs[i] + skip, size - skip,
+											 off + i * size + skip);
+
+				if (rc)
+					return rc;
+			}
+		}
+		bufs += cnt;
+		n -= cnt;
+		off += cnt * size;
 	}
 	return 0;
 }
@@ -285,6 +334,7 @@ static ts_vfs posix_vfs = {
 	.close = posix_close,
 	.read = posix_read,
 	.write = posix_write,
+	.writev = posix_writev,
 	.sync = posix_sync,
 	.truncate = posix_truncate,
 	.size = posix_size,

@@ -596,6 +596,8 @@ typedef struct cfg
 	int			prepare_pm;		/* per mille of txn ends that prepare */
 	int			short_txn_max;	/* short txns: 1..this ops */
 	int			rdonly_pm;		/* per mille of steps on a read-only txn */
+	int			put_pm;			/* write-txn operation mix, per mille: puts, */
+	int			del_pm;			/* deletes (the rest: reads, cursors) */
 } cfg;
 
 typedef struct stats
@@ -800,8 +802,12 @@ rand_key(rng_t *r, uint8_t *out)
 	return len;
 }
 
+/*
+ * A key for tree t: a hot key, an existing key of the view (about exist_pct
+ * percent), an existing key's prefix plus a few symbols, or a fresh one.
+ */
 static size_t
-gen_key(run *R, const view *v, int t, uint8_t *out)
+gen_key(run *R, const view *v, int t, uint8_t *out, unsigned exist_pct)
 {
 	rng_t	   *r = &R->r;
 	const mver *s = v->snap[t];
@@ -812,21 +818,21 @@ gen_key(run *R, const view *v, int t, uint8_t *out)
 		return (size_t) snprintf((char *) out, TS_MAX_KEY, "hot%02d",
 								 (int) rng_below(r, (uint64_t) R->c.nhot));
 	u = (unsigned) rng_below(r, 100);
-	if (u < 45 && s->n > 0)
+	if (u < exist_pct * 4 / 5 && s->n > 0)
 	{
 		const ment *e = s->a[rng_below(r, s->n)];
 
 		memcpy(out, e->key, e->klen);
 		return e->klen;
 	}
-	if (u < 55 && w && w->n > 0)
+	if (u < exist_pct && w && w->n > 0)
 	{
 		const ment *e = w->a[rng_below(r, w->n)].e;
 
 		memcpy(out, e->key, e->klen);
 		return e->klen;
 	}
-	if (u < 70 && s->n > 0)
+	if (u < exist_pct + 15 && s->n > 0)
 	{
 		const ment *e = s->a[rng_below(r, s->n)];
 		size_t		len = rng_below(r, (uint64_t) e->klen + 1),
@@ -908,7 +914,7 @@ op_put(run *R, mtx *x, int t)
 		op_del(R, x, t, 1);
 		return;
 	}
-	klen = gen_key(R, &v, t, key);
+	klen = gen_key(R, &v, t, key, 30);
 	vlen = gen_vlen(R);
 	vseed = rng_u64(&R->r);
 	flags = rng_pm(&R->r, 100) ? TS_NOOVERWRITE : 0;
@@ -946,7 +952,7 @@ op_del(run *R, mtx *x, int t, int prefer_existing)
 	if (prefer_existing || rng_pm(&R->r, 700))
 		klen = pick_visible(R, &v, t, key);
 	if (klen == 0)
-		klen = gen_key(R, &v, t, key);
+		klen = gen_key(R, &v, t, key, 55);
 	vis = view_get(&v, t, key, klen);
 	trace("T%d del %s %s (%s)", x->id, tree_names[t], kstr(key, klen), vis ? "present" : "absent");
 	rc = ts_del(x->txn, R->tree[t], key, klen);
@@ -982,7 +988,7 @@ op_get(run *R, mtx *x, int t)
 	if (rng_pm(&R->r, 600))
 		klen = pick_visible(R, &v, t, key);
 	if (klen == 0)
-		klen = gen_key(R, &v, t, key);
+		klen = gen_key(R, &v, t, key, 55);
 	vis = view_get(&v, t, key, klen);
 	trace("T%d get %s %s (%s)", x->id, tree_names[t], kstr(key, klen), vis ? "present" : "absent");
 	rc = ts_get(x->txn, R->tree[t], key, klen, &val);
@@ -1048,12 +1054,12 @@ set_random_bounds(run *R, const view *v, int t, ts_cursor *c, bnds *b, int mx_id
 		if (rng_pm(r, 700))
 		{
 			b->lo_set = 1;
-			b->lolen = gen_key(R, v, t, b->lo);
+			b->lolen = gen_key(R, v, t, b->lo, 55);
 		}
 		if (rng_pm(r, 700))
 		{
 			b->hi_set = 1;
-			b->hilen = gen_key(R, v, t, b->hi);
+			b->hilen = gen_key(R, v, t, b->hi, 55);
 		}
 		if (b->lo_set && b->hi_set)
 		{
@@ -1187,7 +1193,7 @@ random_position(run *R, uint8_t *k, size_t *kl, const view *v, int t)
 	int			mv = (int) rng_below(&R->r, 4);
 
 	if (mv == MV_SEEK || mv == MV_SEEK_LE)
-		*kl = gen_key(R, v, t, k);
+		*kl = gen_key(R, v, t, k, 55);
 	return mv;
 }
 
@@ -1207,6 +1213,7 @@ op_scan(run *R, mtx *x, int t)
 				mv,
 				fwd;
 	long		steps;
+	int			writes = 0;
 	unsigned	u = (unsigned) rng_below(r, 1000);
 
 	R->st.scans++;
@@ -1216,12 +1223,13 @@ op_scan(run *R, mtx *x, int t)
 	fwd = (mv == MV_FIRST || mv == MV_SEEK) ? 1 : 0;
 	if (rng_pm(r, 200))
 		fwd = !fwd;
-	steps = u < 700 ? (long) rng_below(r, 11) : u < 980 ? (long) rng_range(r, 10, 100) : 1000000;
+	steps = u < 700 ? (long) rng_below(r, 11) : u < 995 ? (long) rng_range(r, 10, 100) : 1000000;
 	cur_move(R, x, c, t, b, mv, k, kl, pos, &poslen, &valid);
 	while (valid && steps-- > 0)
 	{
-		if (!x->rdonly && rng_pm(r, 30))
+		if (!x->rdonly && writes < 4 && rng_pm(r, 30))
 		{
+			writes++;
 			/* a write through the transaction while the cursor is open */
 			R->st.writes_in_scan++;
 			if (rng_pm(r, 500))
@@ -1229,8 +1237,8 @@ op_scan(run *R, mtx *x, int t)
 			else
 				op_del(R, x, t, 1);
 		}
-		if (rng_pm(r, 50))
-			fwd = !fwd;
+		if (steps < 1000 && rng_pm(r, 50))
+			fwd = !fwd;			/* (not in the whole-range scans: no random walk) */
 		cur_move(R, x, c, t, b, fwd ? MV_NEXT : MV_PREV, NULL, 0, pos, &poslen, &valid);
 	}
 	ts_cursor_close(c);
@@ -1320,7 +1328,7 @@ tx_begin(run *R, int rdonly)
 	x->snap_seq = R->seq;
 	if (rdonly)
 	{
-		x->ops_left = (long) rng_range(r, 50, 3000);
+		x->ops_left = (long) rng_range(r, 20, 2000);
 		R->ro[R->nr++] = x;
 		R->st.ro_txns++;
 	}
@@ -1805,18 +1813,23 @@ w_step(run *R, mtx *x)
 	}
 	u = (unsigned) rng_below(&R->r, 1000);
 	t = (int) rng_below(&R->r, NT);
-	if (u < 330)
+	if (u < (unsigned) R->c.put_pm)
 		op_put(R, x, t);
-	else if (u < 490)
+	else if (u < (unsigned) (R->c.put_pm + R->c.del_pm))
 		op_del(R, x, t, 0);
-	else if (u < 830)
-		op_get(R, x, t);
-	else if (u < 870)
-		op_scan(R, x, t);
-	else if (u < 990)
-		hc_step(R, x);
 	else
-		op_tstat(R, x, t);
+	{
+		/* the rest: 60% gets, 10% scans, 28% held cursor, 2% tree stat */
+		u = (unsigned) rng_below(&R->r, 100);
+		if (u < 60)
+			op_get(R, x, t);
+		else if (u < 70)
+			op_scan(R, x, t);
+		else if (u < 98)
+			hc_step(R, x);
+		else
+			op_tstat(R, x, t);
+	}
 }
 
 static void
@@ -2097,6 +2110,8 @@ TEST(model_smoke)
 	c.prepare_pm = 80;
 	c.short_txn_max = 30;
 	c.rdonly_pm = 200;
+	c.put_pm = 330;
+	c.del_pm = 160;
 	R = run_model(&c);
 	CHECK(R->st.commits > 100);
 	CHECK(R->st.reopens >= 5);
@@ -2114,7 +2129,7 @@ TEST(model_random)
 	c.ops = env_long("TS_MODEL_OPS", 1000000);
 	c.seed = model_seed();
 	c.maxw = 8;
-	c.maxr = 3;
+	c.maxr = 4;
 	c.hot_pm = 15;
 	c.nhot = 32;
 	c.cap = 20000;
@@ -2126,6 +2141,8 @@ TEST(model_random)
 	c.prepare_pm = 50;
 	c.short_txn_max = 60;
 	c.rdonly_pm = 200;
+	c.put_pm = 450;
+	c.del_pm = 45;
 	R = run_model(&c);
 	CHECK(R->st.steps == c.ops);
 	CHECK(R->st.commits > 0);
@@ -2159,6 +2176,8 @@ TEST(model_conflicts)
 	c.prepare_pm = 200;
 	c.short_txn_max = 20;
 	c.rdonly_pm = 250;
+	c.put_pm = 330;
+	c.del_pm = 160;
 	R = run_model(&c);
 	CHECK(R->st.conflicts > 0);
 	CHECK(R->st.reservation_conflicts > 0);
