@@ -58,11 +58,25 @@ struct ts_pager
 	size_t		frames_cap;
 	size_t		hand;
 
-	_Atomic(ts_frame *) *radix[RADIX_SIZE];
+	_Atomic(ts_frame *) *_Atomic radix[RADIX_SIZE];	/* chunks, created under lock */
 
 	_Atomic uint64_t hits;
 	_Atomic uint64_t misses;
+	_Atomic int failed;			/* a write or sync has failed */
 };
+
+/*
+ * A failed write: out of space gets its own code, anything else its errno.
+ * Either way the pager remembers it (ts_pager_failed).
+ */
+static int
+write_error(ts_pager *pg, int rc, const char *what, const char *path)
+{
+	atomic_store(&pg->failed, 1);
+	if (rc == ENOSPC || rc == EDQUOT || rc == EFBIG)
+		return ts_error(TS_FULL, "out of space writing %s of %s: %s", what, path, strerror(rc));
+	return ts_error(rc, "cannot write %s of %s: %s", what, path, strerror(rc));
+}
 
 /* ---------- page checksums ---------- */
 
@@ -125,7 +139,8 @@ ts_page_verify(const uint8_t *page, uint64_t pgno, int type, const char *file)
 static inline _Atomic(ts_frame *) *
 slot_of(ts_pager *pg, uint64_t pgno, int create)
 {
-	_Atomic(ts_frame *) *chunk = pg->radix[pgno >> RADIX_BITS];
+	_Atomic(ts_frame *) *chunk = atomic_load_explicit(&pg->radix[pgno >> RADIX_BITS],
+													   memory_order_acquire);
 
 	if (chunk == NULL)
 	{
@@ -134,7 +149,7 @@ slot_of(ts_pager *pg, uint64_t pgno, int create)
 		chunk = calloc(RADIX_SIZE, sizeof(*chunk));
 		if (chunk == NULL)
 			return NULL;
-		pg->radix[pgno >> RADIX_BITS] = chunk;
+		atomic_store_explicit(&pg->radix[pgno >> RADIX_BITS], chunk, memory_order_release);
 	}
 	return &chunk[pgno & (RADIX_SIZE - 1)];
 }
@@ -142,7 +157,8 @@ slot_of(ts_pager *pg, uint64_t pgno, int create)
 static inline ts_frame *
 lookup(ts_pager *pg, uint64_t pgno)
 {
-	_Atomic(ts_frame *) *chunk = pg->radix[pgno >> RADIX_BITS];
+	_Atomic(ts_frame *) *chunk = atomic_load_explicit(&pg->radix[pgno >> RADIX_BITS],
+													   memory_order_acquire);
 
 	if (chunk == NULL)
 		return NULL;
@@ -335,7 +351,7 @@ ts_pager_write_meta(ts_pager *pg, const ts_meta *m)
 	ts_page_seal(page);
 	rc = pg->vfs->write(pg->file, page, TS_PAGE_SIZE, which * TS_PAGE_SIZE);
 	if (rc)
-		return ts_error(rc, "cannot write meta page of %s: %s", pg->path, strerror(rc));
+		return write_error(pg, rc, "the meta page", pg->path);
 	return 0;
 }
 
@@ -438,7 +454,7 @@ ts_pager_close(ts_pager *pg)
 		free(pg->frames[i]);
 	free(pg->frames);
 	for (size_t i = 0; i < RADIX_SIZE; i++)
-		free(pg->radix[i]);
+		free(atomic_load(&pg->radix[i]));
 	if (pg->file)
 		pg->vfs->close(pg->file);
 	pthread_mutex_destroy(&pg->lock);
@@ -623,9 +639,13 @@ write_run(ts_pager *pg, const void *const *bufs, size_t n, uint64_t start)
 		for (size_t i = 0; i < n && rc == 0; i++)
 			rc = pg->vfs->write(pg->file, bufs[i], TS_PAGE_SIZE, (start + i) * TS_PAGE_SIZE);
 	if (rc)
-		return ts_error(rc, "cannot write pages %llu..%llu of %s: %s",
-						(unsigned long long) start,
-						(unsigned long long) (start + n - 1), pg->path, strerror(rc));
+	{
+		char		what[64];
+
+		snprintf(what, sizeof(what), "pages %llu..%llu",
+				 (unsigned long long) start, (unsigned long long) (start + n - 1));
+		return write_error(pg, rc, what, pg->path);
+	}
 	return 0;
 }
 
@@ -703,8 +723,12 @@ ts_pager_write_raw(ts_pager *pg, uint64_t pgno, uint8_t *buf, uint64_t txnid)
 	ts_page_seal(buf);
 	rc = pg->vfs->write(pg->file, buf, TS_PAGE_SIZE, pgno * TS_PAGE_SIZE);
 	if (rc)
-		return ts_error(rc, "cannot write page %llu of %s: %s",
-						(unsigned long long) pgno, pg->path, strerror(rc));
+	{
+		char		what[32];
+
+		snprintf(what, sizeof(what), "page %llu", (unsigned long long) pgno);
+		return write_error(pg, rc, what, pg->path);
+	}
 	return 0;
 }
 
@@ -714,8 +738,17 @@ ts_pager_sync(ts_pager *pg)
 	int			rc = pg->vfs->sync(pg->file);
 
 	if (rc)
+	{
+		atomic_store(&pg->failed, 1);
 		return ts_error(rc, "cannot fdatasync %s: %s", pg->path, strerror(rc));
+	}
 	return 0;
+}
+
+int
+ts_pager_failed(ts_pager *pg)
+{
+	return atomic_load(&pg->failed);
 }
 
 void

@@ -64,6 +64,9 @@ int			ts_pager_write_raw(ts_pager *pg, uint64_t pgno, uint8_t *buf, uint64_t txn
 int			ts_pager_write_meta(ts_pager *pg, const ts_meta *m);
 int			ts_pager_sync(ts_pager *pg);
 
+/* Has any write or sync failed since open?  (Then the engine is poisoned.) */
+int			ts_pager_failed(ts_pager *pg);
+
 /* Verify a page image read from disk: checksum, pgno, type. */
 int			ts_page_verify(const uint8_t *page, uint64_t pgno, int type, const char *file);
 void		ts_page_seal(uint8_t *page);	/* compute and store the checksum */

@@ -956,16 +956,15 @@ apply_and_write(ts_env *env, ts_txn *txn, uint64_t horizon, ts_snap **out)
 	if (rc == 0 && env->opt.sync)
 		rc = ts_pager_sync(env->pager);
 	if (rc != 0)
-	{
-		env->poisoned = 1;
 		goto fail;
-	}
 	free(touched);
 	wctx_free(&w);
 	*out = ns;
 	return 0;
 
 fail:
+	if (ts_pager_failed(env->pager))
+		env->poisoned = 1;		/* never retry after a failed write or sync */
 	ts_pager_drop(env->pager, w.dirty.v, w.dirty.n);
 	free(touched);
 	wctx_free(&w);
@@ -985,8 +984,9 @@ do_commit(ts_txn *txn)
 	if (ts_wset_count(txn->ws) == 0 && txn->ncreated == 0)
 		return 0;
 	pthread_mutex_lock(&env->commit_lock);
-	if (env->poisoned)
+	if (env->poisoned || ts_pager_failed(env->pager))
 	{
+		env->poisoned = 1;
 		pthread_mutex_unlock(&env->commit_lock);
 		return ts_error(TS_POISONED, "an earlier write or sync of %s failed; reopen the environment",
 						ts_pager_path(env->pager));

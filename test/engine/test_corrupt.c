@@ -157,6 +157,8 @@ typedef struct cmodel
 	size_t		n[CT];
 	uint64_t	txnid[2];		/* txnid of state 0 and state 1 */
 	uint64_t	page_count;		/* of state 1 */
+	uint64_t	free_pages;		/* of state 1 (ts_stat.free_pages) */
+	uint64_t	zero_pages;		/* pages below page_count that are all zeros */
 	uint8_t    *img;			/* the pristine file */
 	size_t		img_len;
 	int			newer_meta;		/* page (0/1) holding state 1's meta */
@@ -331,6 +333,7 @@ build(cmodel *m, const char *dir, size_t ncand, int ncommits, int nops, int nlas
 	CHECK_OK(ts_env_stat(env, &st));
 	m->txnid[1] = st.txnid;
 	m->page_count = st.page_count;
+	m->free_pages = st.free_pages;
 	CHECK(m->txnid[1] > m->txnid[0]);
 	CHECK_OK(ts_env_check(env));
 	CHECK_OK(ts_env_close(env));
@@ -347,6 +350,15 @@ build(cmodel *m, const char *dir, size_t ncand, int ncommits, int nops, int nlas
 				  t0, t1, m->txnid[0], m->txnid[1]);
 		m->newer_meta = t1 > t0 ? 1 : 0;
 		CHECK(rd64(m->img + (size_t) m->newer_meta * TS_PAGE_SIZE + MT_PAGE_COUNT) == m->page_count);
+	}
+	for (uint64_t p = 2; p < m->page_count; p++)	/* pages never written? */
+	{
+		const uint8_t *pg = m->img + p * TS_PAGE_SIZE;
+		size_t		i = 0;
+
+		while (i < TS_PAGE_SIZE && pg[i] == 0)
+			i++;
+		m->zero_pages += i == TS_PAGE_SIZE;
 	}
 }
 
@@ -936,8 +948,8 @@ TEST(corrupt_every_page_small)
 	memset(&ta, 0, sizeof(ta));
 	buf = malloc(m.img_len);
 	CHECK(buf != NULL);
-	printf("# small file: %" PRIu64 " pages, %zu bytes; newest meta is page %d\n",
-		   m.page_count, m.img_len, m.newer_meta);
+	printf("# small file: %" PRIu64 " pages (%" PRIu64 " free, %" PRIu64 " all zeros), %zu bytes; newest meta is page %d\n",
+		   m.page_count, m.free_pages, m.zero_pages, m.img_len, m.newer_meta);
 	CHECK(trial(&ta, work_dir, m.img, m.img_len, &m, X_CLEAN, NO_PAGE, 0, 1, "undamaged copy") == CHILD_PASS);
 	for (uint64_t pg = 0; pg < m.page_count; pg++)
 	{
@@ -973,9 +985,10 @@ TEST(corrupt_random_pages)
 	memset(&ta, 0, sizeof(ta));
 	buf = malloc(m.img_len);
 	CHECK(buf != NULL);
-	printf("# larger file: %" PRIu64 " pages, %zu bytes, %zu+%zu+%zu keys; newest meta is page %d\n",
-		   m.page_count, m.img_len, present_count(&m, 0, 1), present_count(&m, 1, 1),
-		   present_count(&m, 2, 1), m.newer_meta);
+	printf("# larger file: %" PRIu64 " pages (%" PRIu64 " free, %" PRIu64 " all zeros), %zu bytes, "
+		   "%zu+%zu+%zu keys; newest meta is page %d\n",
+		   m.page_count, m.free_pages, m.zero_pages, m.img_len, present_count(&m, 0, 1),
+		   present_count(&m, 1, 1), present_count(&m, 2, 1), m.newer_meta);
 	CHECK(m.page_count > 200);
 	CHECK(trial(&ta, work_dir, m.img, m.img_len, &m, X_CLEAN, NO_PAGE, 0, 1, "undamaged copy") == CHILD_PASS);
 	for (long i = 0; i < ntrials; i++)
