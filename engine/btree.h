@@ -69,6 +69,9 @@ int			ts_bt_put(ts_wctx *w, ts_treeinfo *t, const uint8_t *key, size_t klen,
 					  const uint8_t *val, size_t vlen);
 int			ts_bt_del(ts_wctx *w, ts_treeinfo *t, const uint8_t *key, size_t klen, int *found);
 
+/* Read an overflow chain of `total` bytes starting at `first` into dst. */
+int			ts_ovf_read(ts_pager *pg, uint64_t first, size_t total, uint8_t *dst);
+
 /* Free every page of a tree (and its overflow chains). */
 int			ts_bt_drop(ts_wctx *w, ts_treeinfo *t);
 

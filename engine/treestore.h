@@ -197,6 +197,7 @@ uint64_t	ts_txn_snapshot(const ts_txn *txn);	/* txnid of its snapshot */
  * Errors: TS_NOTFOUND, TS_BAD_TXN (create in a read transaction).
  */
 int			ts_tree_open(ts_txn *txn, const char *name, unsigned flags, ts_tree *tree);
+/* Shape of a tree in the transaction's snapshot (its own writes not counted). */
 int			ts_tree_stat(ts_txn *txn, ts_tree tree, ts_treestat *st);
 
 /* --- data --- */

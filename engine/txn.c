@@ -35,6 +35,8 @@
  *	  (no later writer can conflict with a commit its snapshot includes) and
  *	  pruned once older than every open writer's snapshot.
  *
+ *	  Cursors are in cursor.c.
+ *
  *-------------------------------------------------------------------------
  */
 #include <errno.h>
@@ -44,105 +46,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "btree.h"
 #include "error.h"
-#include "writeset.h"
+#include "txn.h"
 
 #define CAT_VALLEN 24			/* id u32, depth u32, root u64, entries u64 */
-
-typedef struct tdesc
-{
-	char	   *name;			/* NULL: no tree with this id */
-	ts_treeinfo info;
-} tdesc;
-
-typedef struct ts_snap
-{
-	int			refs;			/* under env->lock */
-	ts_meta		meta;
-	uint32_t	ntrees;			/* trees[] is indexed by id, 0 unused */
-	tdesc	   *trees;
-} ts_snap;
-
-typedef struct centry
-{
-	struct centry *next;
-	uint32_t	tree;
-	uint32_t	klen;
-	uint64_t	hash;
-	uint64_t	txnid;			/* last commit writing the key (0: none known) */
-	struct ts_txn *prepared;	/* prepared transaction reserving it */
-	uint8_t		key[];
-} centry;
-
-struct ts_env
-{
-	ts_vfs	   *vfs;
-	ts_pager   *pager;
-	ts_options	opt;
-	char	   *dir;
-
-	pthread_mutex_t lock;		/* current, txns, conflict table, counters */
-	pthread_mutex_t commit_lock;	/* one commit (or prepare) at a time */
-	ts_snap    *current;
-	struct ts_txn *txns;		/* live transactions */
-	int			nwriters;		/* live write transactions */
-	_Atomic uint32_t next_tree;
-
-	centry	  **ctab;
-	size_t		ctab_size;
-	size_t		ctab_count;
-
-	int			poisoned;
-	uint64_t	commits;
-	uint64_t	conflicts;
-};
-
-enum
-{
-	TXN_ACTIVE, TXN_PREPARED
-};
-
-typedef struct created
-{
-	char	   *name;
-	uint32_t	id;
-} created;
-
-struct ts_txn
-{
-	ts_env	   *env;
-	ts_snap    *snap;
-	unsigned	flags;
-	int			state;
-	ts_wset    *ws;				/* NULL for read-only */
-	created    *created;
-	int			ncreated;
-	ts_frame   *hold;			/* frame behind the last ts_get value */
-	uint8_t    *ovf;			/* buffer behind the last overflow value */
-	struct ts_cursor *cursors;
-	struct ts_txn *prev,
-			   *next;
-	char		gid[TS_MAX_TREE_NAME + 1];
-};
-
-struct ts_cursor
-{
-	ts_txn	   *txn;			/* NULL once the transaction ended */
-	ts_tree		tree;
-	ts_btcur	bt;
-	int			bt_pos;			/* bt is positioned (on a key) */
-	int			dir;			/* direction of the last move */
-	int			valid;
-	const ts_wentry *we;		/* current entry comes from the write set */
-	uint8_t		key[TS_MAX_KEY];	/* current key (merged cursors) */
-	size_t		klen;
-	uint8_t    *lo,
-			   *hi;
-	size_t		lolen,
-				hilen;
-	struct ts_cursor *next_in_txn;
-};
 
 /* ---------- snapshots ---------- */
 
@@ -655,19 +562,18 @@ ts_txn_snapshot(const ts_txn *txn)
 	return txn->snap->meta.txnid;
 }
 
-/* Where tree `id` stands for this transaction's reads from its snapshot. */
-static const ts_treeinfo *
-snap_tree(ts_txn *txn, ts_tree id)
+const ts_treeinfo *
+ts_txn_snap_tree(ts_txn *txn, ts_tree id)
 {
 	if (id < txn->snap->ntrees && txn->snap->trees[id].name)
 		return &txn->snap->trees[id].info;
 	return NULL;
 }
 
-static int
-tree_valid(ts_txn *txn, ts_tree id)
+int
+ts_txn_tree_valid(ts_txn *txn, ts_tree id)
 {
-	if (snap_tree(txn, id))
+	if (ts_txn_snap_tree(txn, id))
 		return 1;
 	for (int i = 0; i < txn->ncreated; i++)
 		if (txn->created[i].id == id)
@@ -721,9 +627,9 @@ ts_tree_stat(ts_txn *txn, ts_tree tree, ts_treestat *st)
 {
 	const ts_treeinfo *t;
 
-	if (txn == NULL || st == NULL || !tree_valid(txn, tree))
+	if (txn == NULL || st == NULL || !ts_txn_tree_valid(txn, tree))
 		return ts_error(TS_INVALID, "no tree with id %u", tree);
-	t = snap_tree(txn, tree);
+	t = ts_txn_snap_tree(txn, tree);
 	memset(st, 0, sizeof(*st));
 	if (t)
 	{
@@ -747,7 +653,7 @@ ts_get(ts_txn *txn, ts_tree tree, const void *key, size_t klen, ts_slice *val)
 	if (txn == NULL || val == NULL || key == NULL)
 		return ts_error(TS_INVALID, "ts_get needs a transaction, a key and a result");
 	release_value(txn);
-	if (!tree_valid(txn, tree))
+	if (!ts_txn_tree_valid(txn, tree))
 		return ts_error(TS_INVALID, "no tree with id %u", tree);
 	if (klen == 0 || klen > TS_MAX_KEY)
 		return TS_NOTFOUND;
@@ -764,7 +670,7 @@ ts_get(ts_txn *txn, ts_tree tree, const void *key, size_t klen, ts_slice *val)
 			return 0;
 		}
 	}
-	if ((t = snap_tree(txn, tree)) == NULL)
+	if ((t = ts_txn_snap_tree(txn, tree)) == NULL)
 		return TS_NOTFOUND;
 	rc = ts_bt_get(txn->env->pager, t, key, klen, &v, &vl, &txn->hold, &txn->ovf);
 	if (rc != 0)
@@ -783,7 +689,7 @@ check_writable(ts_txn *txn, ts_tree tree, size_t klen)
 		return ts_error(TS_BAD_TXN, "write in a read-only transaction");
 	if (txn->state != TXN_ACTIVE)
 		return ts_error(TS_BAD_TXN, "write in a prepared transaction");
-	if (!tree_valid(txn, tree))
+	if (!ts_txn_tree_valid(txn, tree))
 		return ts_error(TS_INVALID, "no tree with id %u", tree);
 	if (klen == 0 || klen > TS_MAX_KEY)
 		return ts_error(TS_KEY_TOO_BIG, "key of %zu bytes (allowed: 1 to %d)", klen, TS_MAX_KEY);
@@ -1067,6 +973,8 @@ int
 ts_env_stat(ts_env *env, ts_stat *st)
 {
 	uint64_t	frames;
+	ts_snap    *snap;
+	int			rc;
 
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&env->lock);
@@ -1079,509 +987,35 @@ ts_env_stat(ts_env *env, ts_stat *st)
 	st->conflicts = env->conflicts;
 	for (ts_txn *t = env->txns; t; t = t->next)
 		st->active_txns++;
+	snap = env->current;
+	snap->refs++;
 	pthread_mutex_unlock(&env->lock);
 	ts_pager_counters(env->pager, &st->cache_hits, &st->cache_misses, &frames);
 	st->cache_pages = frames;
-	return 0;
-}
 
-/* ---------- cursors ---------- */
-
-int
-ts_cursor_open(ts_txn *txn, ts_tree tree, ts_cursor **out)
-{
-	ts_cursor  *c;
-	const ts_treeinfo *t;
-	ts_treeinfo empty = {0, 0, 0};
-
-	*out = NULL;
-	if (txn == NULL || !tree_valid(txn, tree))
-		return ts_error(TS_INVALID, "no tree with id %u", tree);
-	c = calloc(1, sizeof(*c));
-	if (c == NULL)
-		return ts_error(TS_NOMEM, "out of memory");
-	c->txn = txn;
-	c->tree = tree;
-	t = snap_tree(txn, tree);
-	ts_btcur_init(&c->bt, txn->env->pager, t ? t : &empty);
-	c->next_in_txn = txn->cursors;
-	txn->cursors = c;
-	*out = c;
-	return 0;
-}
-
-void
-ts_cursor_close(ts_cursor *c)
-{
-	if (c == NULL)
-		return;
-	if (c->txn)
+	/* pinned: freelist records of commits newer than the oldest reader */
 	{
-		ts_cursor **pp = &c->txn->cursors;
+		ts_treeinfo fl = {snap->meta.fl_root, snap->meta.fl_depth, snap->meta.fl_entries};
+		ts_btcur	c;
+		uint8_t		from[12] = {0};
 
-		while (*pp && *pp != c)
-			pp = &(*pp)->next_in_txn;
-		if (*pp)
-			*pp = c->next_in_txn;
-		ts_btcur_done(&c->bt);
+		wr64be(from, st->oldest_reader + 1);
+		ts_btcur_init(&c, env->pager, &fl);
+		for (rc = ts_btcur_seek(&c, from, sizeof(from)); rc == 0; rc = ts_btcur_next(&c))
+		{
+			const uint8_t *v;
+			size_t		vl;
+
+			if ((rc = ts_btcur_val(&c, &v, &vl)) != 0)
+				break;
+			st->pinned_pages += vl / 8;
+		}
+		ts_btcur_done(&c);
 	}
-	free(c->lo);
-	free(c->hi);
-	free(c);
-}
-
-int
-ts_cursor_bounds(ts_cursor *c, const void *lo, size_t lolen, const void *hi, size_t hilen)
-{
-	if (c == NULL)
-		return ts_error(TS_INVALID, "no cursor");
-	free(c->lo);
-	free(c->hi);
-	c->lo = c->hi = NULL;
-	c->lolen = c->hilen = 0;
-	c->valid = 0;
-	if (lo && (c->lo = malloc(lolen ? lolen : 1)) == NULL)
-		return ts_error(TS_NOMEM, "out of memory");
-	if (hi && (c->hi = malloc(hilen ? hilen : 1)) == NULL)
-		return ts_error(TS_NOMEM, "out of memory");
-	if (lo)
-	{
-		memcpy(c->lo, lo, lolen);
-		c->lolen = lolen;
-	}
-	if (hi)
-	{
-		memcpy(c->hi, hi, hilen);
-		c->hilen = hilen;
-	}
-	return 0;
-}
-
-int
-ts_cursor_prefix(ts_cursor *c, const void *prefix, size_t len)
-{
-	uint8_t		end[TS_MAX_KEY + 1];
-	size_t		elen;
-
-	if (len > TS_MAX_KEY)
-		return ts_error(TS_INVALID, "prefix longer than a key");
-	elen = ts_key_prefix_end(prefix, len, end);
-	return ts_cursor_bounds(c, prefix, len, elen ? end : NULL, elen);
-}
-
-/* The current candidate key of the B+tree side, if positioned. */
-static int
-bt_key(ts_cursor *c, const uint8_t **k, size_t *kl)
-{
-	if (!c->bt_pos)
-		return 0;
-	return ts_btcur_key(&c->bt, k, kl) == 0;
-}
-
-static int
-in_bounds(ts_cursor *c, const uint8_t *k, size_t kl)
-{
-	if (c->lo && ts_keycmp(k, kl, c->lo, c->lolen) < 0)
-		return 0;
-	if (c->hi && ts_keycmp(k, kl, c->hi, c->hilen) >= 0)
-		return 0;
-	return 1;
-}
-
-/* Map a B+tree cursor result to bt_pos; pass errors through. */
-static int
-bt_result(ts_cursor *c, int rc)
-{
-	c->bt_pos = (rc == 0);
+	pthread_mutex_lock(&env->lock);
+	snap_unref(snap);
+	pthread_mutex_unlock(&env->lock);
 	return rc == TS_NOTFOUND ? 0 : rc;
-}
-
-/*
- * Settle the merged position given both sides positioned at their
- * candidates for direction dir; skip tombstones; check bounds.
- */
-static int
-settle(ts_cursor *c, int dir)
-{
-	ts_wset    *ws = c->txn->ws;
-	int			rc;
-
-	for (;;)
-	{
-		const uint8_t *bk = NULL;
-		size_t		bkl = 0;
-		int			hasb = bt_key(c, &bk, &bkl);
-		const ts_wentry *we = NULL;
-		int			cmp;
-
-		if (ws)
-			we = dir > 0 ? ts_wset_seek_ge(ws, c->tree, c->key, c->klen)
-				: ts_wset_seek_le(ws, c->tree, c->key, c->klen);
-		if (ws && c->klen == 0 && dir > 0)
-			we = ts_wset_first(ws, c->tree);
-		if (!hasb && we == NULL)
-		{
-			c->valid = 0;
-			return TS_NOTFOUND;
-		}
-		if (!hasb)
-			cmp = 1;
-		else if (we == NULL)
-			cmp = -1;
-		else
-			cmp = ts_keycmp(bk, bkl, we->key, we->klen) * dir;
-		/* cmp < 0: the tree's key comes first in direction dir */
-		if (cmp < 0)
-		{
-			if (!in_bounds(c, bk, bkl))
-			{
-				c->valid = 0;
-				return TS_NOTFOUND;
-			}
-			c->we = NULL;
-			memcpy(c->key, bk, bkl);
-			c->klen = bkl;
-			c->valid = 1;
-			return 0;
-		}
-		if (!in_bounds(c, we->key, we->klen))
-		{
-			c->valid = 0;
-			return TS_NOTFOUND;
-		}
-		memcpy(c->key, we->key, we->klen);
-		c->klen = we->klen;
-		if (cmp == 0)
-		{
-			/* the write set shadows the tree's entry: step the tree past it */
-			rc = bt_result(c, dir > 0 ? ts_btcur_next(&c->bt) : ts_btcur_prev(&c->bt));
-			if (rc != 0)
-				return rc;
-		}
-		if (we->val != NULL)
-		{
-			c->we = we;
-			c->valid = 1;
-			return 0;
-		}
-		/* a tombstone: move past it and try again */
-		{
-			const ts_wentry *nx = dir > 0 ? ts_wset_seek_gt(ws, c->tree, we->key, we->klen)
-				: ts_wset_seek_lt(ws, c->tree, we->key, we->klen);
-
-			if (nx == NULL)
-			{
-				/* no more write-set entries: only the tree is left */
-				if (!bt_key(c, &bk, &bkl) || !in_bounds(c, bk, bkl))
-				{
-					c->valid = 0;
-					return TS_NOTFOUND;
-				}
-				c->we = NULL;
-				memcpy(c->key, bk, bkl);
-				c->klen = bkl;
-				c->valid = 1;
-				return 0;
-			}
-			memcpy(c->key, nx->key, nx->klen);
-			c->klen = nx->klen;
-		}
-	}
-}
-
-/* Position the B+tree side at the first key >= k (dir > 0) or last <= k. */
-static int
-bt_seek_dir(ts_cursor *c, const uint8_t *k, size_t kl, int dir)
-{
-	int			rc;
-
-	if (dir > 0)
-		return bt_result(c, ts_btcur_seek(&c->bt, k, kl));
-	rc = bt_result(c, ts_btcur_seek(&c->bt, k, kl));
-	if (rc != 0)
-		return rc;
-	if (!c->bt_pos)
-		return bt_result(c, ts_btcur_last(&c->bt));
-	{
-		const uint8_t *bk;
-		size_t		bkl;
-
-		if (bt_key(c, &bk, &bkl) && ts_keycmp(bk, bkl, k, kl) > 0)
-			return bt_result(c, ts_btcur_prev(&c->bt));
-	}
-	return 0;
-}
-
-static int
-cursor_ready(ts_cursor *c)
-{
-	if (c == NULL)
-		return ts_error(TS_INVALID, "no cursor");
-	if (c->txn == NULL)
-		return ts_error(TS_BAD_TXN, "the cursor's transaction has ended");
-	return 0;
-}
-
-/* Fast path of read-only cursors: the B+tree alone. */
-static int
-plain_settle(ts_cursor *c, int rc)
-{
-	const uint8_t *k;
-	size_t		kl;
-
-	if ((rc = bt_result(c, rc)) != 0)
-		return rc;
-	if (!c->bt_pos || !bt_key(c, &k, &kl) || !in_bounds(c, k, kl))
-	{
-		c->valid = 0;
-		return TS_NOTFOUND;
-	}
-	c->we = NULL;
-	c->valid = 1;
-	return 0;
-}
-
-static int
-seek_dir(ts_cursor *c, const uint8_t *k, size_t kl, int dir)
-{
-	int			rc;
-
-	c->dir = dir;
-	if (c->txn->ws == NULL)
-	{
-		if (dir > 0)
-			return plain_settle(c, ts_btcur_seek(&c->bt, k, kl));
-		if ((rc = bt_seek_dir(c, k, kl, -1)) != 0)
-			return rc;
-		return plain_settle(c, c->bt_pos ? 0 : TS_NOTFOUND);
-	}
-	if ((rc = bt_seek_dir(c, k, kl, dir)) != 0)
-		return rc;
-	memcpy(c->key, k, kl);
-	c->klen = kl;
-	return settle(c, dir);
-}
-
-int
-ts_cursor_first(ts_cursor *c)
-{
-	int			rc;
-
-	if ((rc = cursor_ready(c)) != 0)
-		return rc;
-	if (c->lo)
-		return seek_dir(c, c->lo, c->lolen, 1);
-	c->dir = 1;
-	if (c->txn->ws == NULL)
-		return plain_settle(c, ts_btcur_first(&c->bt));
-	if ((rc = bt_result(c, ts_btcur_first(&c->bt))) != 0)
-		return rc;
-	c->klen = 0;
-	return settle(c, 1);
-}
-
-int
-ts_cursor_last(ts_cursor *c)
-{
-	int			rc;
-
-	if ((rc = cursor_ready(c)) != 0)
-		return rc;
-	if (c->hi)
-	{
-		/* last key < hi: seek_le(hi), stepping back if equal */
-		if ((rc = seek_dir(c, c->hi, c->hilen, -1)) == TS_NOTFOUND)
-		{
-			const uint8_t *k;
-			size_t		kl;
-
-			/* seek_le landed on hi itself (out of bounds): step back */
-			if (c->txn->ws == NULL)
-			{
-				if (bt_key(c, &k, &kl) && ts_keycmp(k, kl, c->hi, c->hilen) == 0)
-					return plain_settle(c, ts_btcur_prev(&c->bt));
-				return TS_NOTFOUND;
-			}
-			if (c->klen == c->hilen && memcmp(c->key, c->hi, c->hilen) == 0)
-			{
-				c->valid = 1;
-				return ts_cursor_prev(c);
-			}
-		}
-		return rc;
-	}
-	c->dir = -1;
-	if (c->txn->ws == NULL)
-		return plain_settle(c, ts_btcur_last(&c->bt));
-	if ((rc = bt_result(c, ts_btcur_last(&c->bt))) != 0)
-		return rc;
-	{
-		const ts_wentry *we = ts_wset_last(c->txn->ws, c->tree);
-		const uint8_t *bk;
-		size_t		bkl;
-
-		if (we && (!bt_key(c, &bk, &bkl) || ts_keycmp(we->key, we->klen, bk, bkl) > 0))
-		{
-			memcpy(c->key, we->key, we->klen);
-			c->klen = we->klen;
-		}
-		else if (bt_key(c, &bk, &bkl))
-		{
-			memcpy(c->key, bk, bkl);
-			c->klen = bkl;
-		}
-		else
-		{
-			c->valid = 0;
-			return TS_NOTFOUND;
-		}
-	}
-	return settle(c, -1);
-}
-
-int
-ts_cursor_seek(ts_cursor *c, const void *key, size_t klen)
-{
-	int			rc;
-
-	if ((rc = cursor_ready(c)) != 0)
-		return rc;
-	if (klen > TS_MAX_KEY)
-		return ts_error(TS_KEY_TOO_BIG, "seek key of %zu bytes", klen);
-	if (c->lo && ts_keycmp(key, klen, c->lo, c->lolen) < 0)
-		return seek_dir(c, c->lo, c->lolen, 1);
-	return seek_dir(c, key, klen, 1);
-}
-
-int
-ts_cursor_seek_le(ts_cursor *c, const void *key, size_t klen)
-{
-	int			rc;
-
-	if ((rc = cursor_ready(c)) != 0)
-		return rc;
-	if (klen > TS_MAX_KEY)
-		return ts_error(TS_KEY_TOO_BIG, "seek key of %zu bytes", klen);
-	if (c->hi && ts_keycmp(key, klen, c->hi, c->hilen) >= 0)
-		return ts_cursor_last(c);
-	return seek_dir(c, key, klen, -1);
-}
-
-static int
-step(ts_cursor *c, int dir)
-{
-	int			rc;
-
-	if ((rc = cursor_ready(c)) != 0)
-		return rc;
-	if (!c->valid)
-		return TS_NOTFOUND;
-	if (c->txn->ws == NULL)
-	{
-		if (c->dir != dir)
-			c->dir = dir;
-		return plain_settle(c, dir > 0 ? ts_btcur_next(&c->bt) : ts_btcur_prev(&c->bt));
-	}
-	/* merged: put the tree side strictly past the current key */
-	if (c->dir != dir || !c->bt_pos)
-	{
-		if ((rc = bt_seek_dir(c, c->key, c->klen, dir)) != 0)
-			return rc;
-		c->dir = dir;
-	}
-	for (;;)
-	{
-		const uint8_t *bk;
-		size_t		bkl;
-
-		if (!bt_key(c, &bk, &bkl) || ts_keycmp(bk, bkl, c->key, c->klen) * dir > 0)
-			break;
-		if ((rc = bt_result(c, dir > 0 ? ts_btcur_next(&c->bt) : ts_btcur_prev(&c->bt))) != 0)
-			return rc;
-	}
-	/* and the write set strictly past it too */
-	{
-		const ts_wentry *we = dir > 0 ? ts_wset_seek_gt(c->txn->ws, c->tree, c->key, c->klen)
-			: ts_wset_seek_lt(c->txn->ws, c->tree, c->key, c->klen);
-		const uint8_t *bk;
-		size_t		bkl;
-		int			hasb = bt_key(c, &bk, &bkl);
-
-		if (we == NULL && !hasb)
-		{
-			c->valid = 0;
-			return TS_NOTFOUND;
-		}
-		if (we == NULL || (hasb && ts_keycmp(bk, bkl, we->key, we->klen) * dir < 0))
-		{
-			memcpy(c->key, bk, bkl);
-			c->klen = bkl;
-		}
-		else
-		{
-			memcpy(c->key, we->key, we->klen);
-			c->klen = we->klen;
-		}
-	}
-	return settle(c, dir);
-}
-
-int
-ts_cursor_next(ts_cursor *c)
-{
-	return step(c, 1);
-}
-
-int
-ts_cursor_prev(ts_cursor *c)
-{
-	return step(c, -1);
-}
-
-int
-ts_cursor_get(ts_cursor *c, ts_slice *key, ts_slice *val)
-{
-	int			rc;
-
-	if ((rc = cursor_ready(c)) != 0)
-		return rc;
-	if (!c->valid)
-		return TS_NOTFOUND;
-	if (c->we)
-	{
-		if (key)
-		{
-			key->data = c->we->key;
-			key->len = c->we->klen;
-		}
-		if (val)
-		{
-			val->data = c->we->val;
-			val->len = c->we->vlen;
-		}
-		return 0;
-	}
-	if (key)
-	{
-		const uint8_t *k;
-		size_t		kl;
-
-		if ((rc = ts_btcur_key(&c->bt, &k, &kl)) != 0)
-			return rc;
-		key->data = k;
-		key->len = kl;
-	}
-	if (val)
-	{
-		const uint8_t *v;
-		size_t		vl;
-
-		if ((rc = ts_btcur_val(&c->bt, &v, &vl)) != 0)
-			return rc;
-		val->data = v;
-		val->len = vl;
-	}
-	return 0;
 }
 
 /* ---------- internal access for check.c ---------- */

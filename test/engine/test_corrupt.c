@@ -957,12 +957,12 @@ TEST(corrupt_every_page_small)
 		page_trial(&ta, &r, &m, buf, pg, 1);
 	}
 	report("every page of a small file", &ta);
-	CHECK_MSG(ta.failed == 0, "%d of %d trials failed (pages %s); see the lines above",
-			  ta.failed, ta.trials, ta.failed_pages);
 	free(buf);
 	model_free(&m);
 	th_rmdir(src);
 	th_rmdir(work_dir);
+	CHECK_MSG(ta.failed == 0, "%d of %d trials failed (pages %s); see the lines above",
+			  ta.failed, ta.trials, ta.failed_pages);
 }
 
 /* Random pages of a larger file. */
@@ -998,12 +998,12 @@ TEST(corrupt_random_pages)
 		page_trial(&ta, &r, &m, buf, pg, (int) rng_below(&r, 4));
 	}
 	report("random pages of a larger file", &ta);
-	CHECK_MSG(ta.failed == 0, "%d of %d trials failed (pages %s); see the lines above",
-			  ta.failed, ta.trials, ta.failed_pages);
 	free(buf);
 	model_free(&m);
 	th_rmdir(src);
 	th_rmdir(work_dir);
+	CHECK_MSG(ta.failed == 0, "%d of %d trials failed (pages %s); see the lines above",
+			  ta.failed, ta.trials, ta.failed_pages);
 }
 
 static void
@@ -1081,11 +1081,11 @@ TEST(corrupt_meta_pages)
 	/* and the untouched file still opens after all this */
 	CHECK(trial(&ta, work_dir, m.img, m.img_len, &m, X_CLEAN, NO_PAGE, 0, 1, "undamaged copy") == CHILD_PASS);
 	report("meta pages", &ta);
-	CHECK_MSG(ta.failed == 0, "%d of %d trials failed; see the lines above", ta.failed, ta.trials);
 	free(buf);
 	model_free(&m);
 	th_rmdir(src);
 	th_rmdir(work_dir);
+	CHECK_MSG(ta.failed == 0, "%d of %d trials failed; see the lines above", ta.failed, ta.trials);
 }
 
 TEST(corrupt_truncated)
@@ -1119,10 +1119,10 @@ TEST(corrupt_truncated)
 		  "cut inside the second meta page");
 	trial(&ta, work_dir, m.img, 0, &m, X_OPEN_FAILS, NO_PAGE, TS_CORRUPT, -1, "empty file");
 	report("truncated files", &ta);
-	CHECK_MSG(ta.failed == 0, "%d of %d trials failed; see the lines above", ta.failed, ta.trials);
 	model_free(&m);
 	th_rmdir(src);
 	th_rmdir(work_dir);
+	CHECK_MSG(ta.failed == 0, "%d of %d trials failed; see the lines above", ta.failed, ta.trials);
 }
 
 TEST_MAIN(corrupt_every_page_small, corrupt_random_pages, corrupt_meta_pages, corrupt_truncated)

@@ -664,8 +664,13 @@ ctr_writer(void *p)
 				int			n = 0;
 
 				rc = ts_cursor_open(txn, sh->t, &c);
-				if (rc == 0)
-					rc = ts_cursor_prefix(c, "ctr/", 4);
+				if (rc != 0)
+				{
+					tfail("writer %d: ts_cursor_open: %s", a->id, ts_strerror(rc));
+					ts_txn_abort(txn);
+					return NULL;
+				}
+				rc = ts_cursor_prefix(c, "ctr/", 4);
 				for (rc = rc ? rc : ts_cursor_first(c); rc == 0; rc = ts_cursor_next(c))
 				{
 					ts_slice	k,
