@@ -42,6 +42,8 @@ ts_strerror(int err)
 			return "engine refuses writes after an earlier write or sync failure";
 		case TS_NOMEM:
 			return "out of memory";
+		case TS_BUSY:
+			return "data file in use by another environment";
 	}
 	if (err > 0)
 		return strerror(err);

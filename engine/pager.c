@@ -387,6 +387,14 @@ ts_pager_open(ts_vfs *vfs, const char *dir, size_t cache_pages, int create,
 		ts_error(rc, "cannot open %s: %s", pg->path, strerror(rc));
 		goto fail;
 	}
+	if (vfs->lock && (rc = vfs->lock(pg->file)) != 0)
+	{
+		if (rc == EWOULDBLOCK)
+			rc = ts_error(TS_BUSY, "%s is in use by another open environment", pg->path);
+		else
+			ts_error(rc, "cannot lock %s: %s", pg->path, strerror(rc));
+		goto fail;
+	}
 	rc = vfs->size(pg->file, &size);
 	if (rc)
 	{

@@ -89,7 +89,8 @@ extern "C" {
 #define TS_INVALID		(-30908)	/* invalid argument */
 #define TS_POISONED		(-30909)	/* an earlier write or fsync failed: no more writes */
 #define TS_NOMEM		(-30910)	/* out of memory */
-#define TS_LAST_ERRCODE	TS_NOMEM
+#define TS_BUSY			(-30911)	/* the data file is open in another environment */
+#define TS_LAST_ERRCODE	TS_BUSY
 
 #define TS_PAGE_SIZE	4096
 #define TS_MAX_KEY		980		/* bytes; keys are 1..TS_MAX_KEY bytes */
@@ -154,7 +155,8 @@ void		ts_options_init(ts_options *opt);
 /*
  * Open (with TS_CREATE in opt->flags: create) the environment in directory
  * `path`.  Errors: TS_CORRUPT (no valid meta page), TS_TOO_NEW (newer format),
- * errno values from the file system.
+ * TS_BUSY (another open environment, in this or another process, holds the
+ * file), errno values from the file system.
  */
 int			ts_env_open(const char *path, const ts_options *opt, ts_env **env);
 

@@ -53,6 +53,13 @@ struct ts_vfs
 	int			(*mkdir) (ts_vfs *vfs, const char *path);	/* EEXIST is success */
 	int			(*sync_dir) (ts_vfs *vfs, const char *path);
 	int			(*exists) (ts_vfs *vfs, const char *path);	/* 1, 0 */
+
+	/*
+	 * Optional (may be NULL): take an exclusive lock on the open file for as
+	 * long as it stays open, without waiting; EWOULDBLOCK if another open
+	 * file holds it.  Keeps two environments off one data file.
+	 */
+	int			(*lock) (ts_file *f);
 	void	   *ctx;			/* for wrappers */
 };
 

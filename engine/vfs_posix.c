@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/file.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -192,6 +193,20 @@ posix_writev(ts_file *f, const void *const *bufs, size_t n, size_t size, uint64_
 }
 
 static int
+posix_lock(ts_file *f)
+{
+	posix_file *pf = (posix_file *) f;
+
+	while (flock(pf->fd, LOCK_EX | LOCK_NB) != 0)
+	{
+		if (errno == EINTR)
+			continue;
+		return vfs_fail(errno, "lock", pf->path);
+	}
+	return 0;
+}
+
+static int
 posix_write(ts_file *f, const void *buf, size_t n, uint64_t off)
 {
 	posix_file *pf = (posix_file *) f;
@@ -335,6 +350,7 @@ static ts_vfs posix_vfs = {
 	.read = posix_read,
 	.write = posix_write,
 	.writev = posix_writev,
+	.lock = posix_lock,
 	.sync = posix_sync,
 	.truncate = posix_truncate,
 	.size = posix_size,

@@ -499,6 +499,23 @@ TEST(test_errors)
 	th_rmdir(dir);
 }
 
+TEST(test_one_environment_per_file)
+{
+	const char *dir = th_tmpdir("bt-lock");
+	ts_env	   *env = open_env(dir, 64);
+	ts_env	   *second = NULL;
+	ts_options	o;
+
+	ts_options_init(&o);
+	CHECK_ERR(ts_env_open(dir, &o, &second), TS_BUSY);
+	CHECK(second == NULL);
+	CHECK(strstr(ts_last_error(), "in use") != NULL);
+	CHECK_OK(ts_env_close(env));
+	CHECK_OK(ts_env_open(dir, &o, &second));
+	CHECK_OK(ts_env_close(second));
+	th_rmdir(dir);
+}
+
 TEST_MAIN(test_sequential_random_reverse, test_sequential_fill_factor, test_delete_everything,
 		  test_overflow_values, test_churn_bounded_and_reader, test_many_trees_catalog,
-		  test_errors)
+		  test_errors, test_one_environment_per_file)
