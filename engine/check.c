@@ -207,6 +207,27 @@ done:
 	return rc;
 }
 
+/*
+ * A free page holds no data, but it was written whole (a page of an older
+ * commit) or never (all zeros: allocated and released by the same commit):
+ * anything else means the disk changed it.
+ */
+static int
+check_free_page(ts_pager *pg, uint64_t pgno, uint8_t *buf)
+{
+	int			rc = ts_pager_read_raw(pg, pgno, 0, buf);
+
+	if (rc == TS_CORRUPT)
+	{
+		for (size_t i = 0; i < TS_PAGE_SIZE; i++)
+			if (buf[i] != 0)
+				return ts_error(TS_CORRUPT, "%s: free page %llu is damaged (%s)",
+								ts_pager_path(pg), (unsigned long long) pgno, "checksum mismatch");
+		return 0;
+	}
+	return rc;
+}
+
 static int
 check_tree(ts_pager *pg, const char *what, const ts_treeinfo *t, uint8_t *seen, uint64_t npages)
 {
@@ -232,9 +253,14 @@ ts_env_check_snapshot(ts_env *env, const ts_meta *m, uint32_t ntrees,
 				ntree = 0;
 	ts_btcur	c;
 	int			rc;
+	uint8_t    *buf = aligned_alloc(TS_PAGE_SIZE, TS_PAGE_SIZE);
 
-	if (seen == NULL)
+	if (seen == NULL || buf == NULL)
+	{
+		free(seen);
+		free(buf);
 		return ts_error(TS_NOMEM, "out of memory for %llu pages", (unsigned long long) m->page_count);
+	}
 	seen[0] = seen[1] = 1;
 	if ((rc = check_tree(pg, "the catalog", &cat, seen, m->page_count)) != 0 ||
 		(rc = check_tree(pg, "the freelist", &fl, seen, m->page_count)) != 0)
@@ -283,7 +309,10 @@ ts_env_check_snapshot(ts_env *env, const ts_meta *m, uint32_t ntrees,
 				rc = ts_error(TS_CORRUPT, "%s: page %llu is on the freelist and also in use or listed twice",
 							  ts_pager_path(pg), (unsigned long long) p);
 			else
+			{
 				seen[p] = 1;
+				rc = check_free_page(pg, p, buf);
+			}
 			if (rc)
 				break;
 			nfree++;
@@ -311,5 +340,6 @@ ts_env_check_snapshot(ts_env *env, const ts_meta *m, uint32_t ntrees,
 		}
 done:
 	free(seen);
+	free(buf);
 	return rc;
 }

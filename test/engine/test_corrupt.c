@@ -159,6 +159,7 @@ typedef struct cmodel
 	uint64_t	page_count;		/* of state 1 */
 	uint64_t	free_pages;		/* of state 1 (ts_stat.free_pages) */
 	uint64_t	zero_pages;		/* pages below page_count that are all zeros */
+	uint8_t    *is_free;		/* per page: listed on state 1's freelist */
 	uint8_t    *img;			/* the pristine file */
 	size_t		img_len;
 	int			newer_meta;		/* page (0/1) holding state 1's meta */
@@ -249,6 +250,8 @@ read_image(cmodel *m, const char *dir)
 	CHECK(fread(m->img, 1, m->img_len, f) == m->img_len);
 	fclose(f);
 }
+
+static void find_free_pages(cmodel *m);
 
 /*
  * Build a file: `ncommits` commits of `nops` random changes (some aborted
@@ -360,6 +363,7 @@ build(cmodel *m, const char *dir, size_t ncand, int ncommits, int nops, int nlas
 			i++;
 		m->zero_pages += i == TS_PAGE_SIZE;
 	}
+	find_free_pages(m);
 }
 
 static void
@@ -368,6 +372,85 @@ model_free(cmodel *m)
 	for (int t = 0; t < CT; t++)
 		free(m->k[t]);
 	free(m->img);
+	free(m->is_free);
+}
+
+/*
+ * The pages on the freelist of the pristine file, read with the layout of
+ * format.h (for diagnostics: which damaged pages are free).  The freelist
+ * is a B+tree whose values are arrays of u64 page numbers.
+ */
+static void
+fl_walk(cmodel *m, uint64_t pg, int depth, uint64_t *nfree)
+{
+	const uint8_t *p;
+	uint16_t	n;
+
+	CHECK(pg >= 2 && pg < m->page_count && depth <= TS_MAX_DEPTH);
+	p = m->img + pg * TS_PAGE_SIZE;
+	n = rd16(p + PH_NKEYS);
+	CHECK(p[PH_TYPE] == TS_PT_BRANCH || p[PH_TYPE] == TS_PT_LEAF);
+	for (uint16_t i = 0; i < n; i++)
+	{
+		uint16_t	off = rd16(p + TS_PH_SIZE + 2 * i);
+
+		if (p[PH_TYPE] == TS_PT_BRANCH)
+			fl_walk(m, rd64(p + off), depth + 1, nfree);
+		else
+		{
+			uint16_t	klen = rd16(p + off),
+						vlen = rd16(p + off + 2);
+			const uint8_t *val = p + off + 4 + klen;
+			uint8_t    *buf = NULL;
+			size_t		len = vlen;
+
+			if (vlen == TS_VAL_OVERFLOW)
+			{
+				uint64_t	next = rd64(val + 8);
+				size_t		got = 0;
+
+				len = (size_t) rd64(val);
+				buf = malloc(len ? len : 1);
+				CHECK(buf != NULL);
+				while (got < len)
+				{
+					const uint8_t *op;
+					size_t		take = len - got < TS_OVF_DATA ? len - got : TS_OVF_DATA;
+
+					CHECK(next >= 2 && next < m->page_count);
+					op = m->img + next * TS_PAGE_SIZE;
+					memcpy(buf + got, op + TS_PH_SIZE, take);
+					got += take;
+					next = rd64(op + PH_NEXT);
+				}
+				val = buf;
+			}
+			for (size_t j = 0; j + 8 <= len; j += 8)
+			{
+				uint64_t	fp = rd64(val + j);
+
+				CHECK(fp >= 2 && fp < m->page_count);
+				m->is_free[fp] = 1;
+				(*nfree)++;
+			}
+			free(buf);
+		}
+	}
+}
+
+static void
+find_free_pages(cmodel *m)
+{
+	const uint8_t *meta = m->img + (size_t) m->newer_meta * TS_PAGE_SIZE;
+	uint64_t	root = rd64(meta + MT_FL_ROOT),
+				nfree = 0;
+
+	m->is_free = calloc(m->page_count, 1);
+	CHECK(m->is_free != NULL);
+	if (root != 0)
+		fl_walk(m, root, 1, &nfree);
+	CHECK_MSG(nfree == m->free_pages, "the freelist lists %" PRIu64 " pages, ts_stat.free_pages says %" PRIu64,
+			  nfree, m->free_pages);
 }
 
 static size_t
@@ -640,15 +723,35 @@ open_copy(const char *dir, ts_env **env)
 	return ts_env_open(dir, &o, env);
 }
 
-/* Which state does the open environment show?  -1 if neither. */
+/*
+ * Which state does the open environment show (0, 1)?  `state` is the one
+ * expected (-1: either).  ts_env_stat reads the freelist (pinned_pages), so
+ * it too may fail with TS_CORRUPT; then the expected state is assumed.
+ * Returns -1 after recording a failure.
+ */
 static int
-state_of(ts_env *env, const cmodel *m)
+state_of(vctx *v, ts_env *env, const cmodel *m, int state)
 {
 	ts_stat		st;
+	int			rc = ts_env_stat(env, &st),
+				s;
 
-	if (ts_env_stat(env, &st) != 0)
+	if (rc != 0)
+	{
+		if (!is_corrupt(v, rc, "ts_env_stat"))
+			vfail(v, "ts_env_stat: %d (%s)", rc, ts_strerror(rc));
+		else if (state < 0)
+			vfail(v, "ts_env_stat failed (%s), so the state opened cannot be told", ts_last_error());
+		return v->failed ? -1 : state;
+	}
+	s = st.txnid == m->txnid[1] ? 1 : st.txnid == m->txnid[0] ? 0 : -1;
+	if (s < 0 || (state >= 0 && s != state))
+	{
+		vfail(v, "opened at txnid %" PRIu64 ", expected %" PRIu64 " (the state %s the last commit)",
+			  st.txnid, m->txnid[state < 0 ? 1 : state], state == 0 ? "before" : "after");
 		return -1;
-	return st.txnid == m->txnid[1] ? 1 : st.txnid == m->txnid[0] ? 0 : -1;
+	}
+	return s;
 }
 
 enum
@@ -690,16 +793,9 @@ child_main(const char *dir, const cmodel *m, int kind, uint64_t pg, int want, in
 		vfail(&v, "ts_env_open: %d (%s): %s", rc, ts_strerror(rc), ts_last_error());
 		goto out;
 	}
-	s = state_of(env, m);
-	if (s < 0 || (state >= 0 && s != state))
-	{
-		ts_stat		st;
-
-		ts_env_stat(env, &st);
-		vfail(&v, "opened at txnid %" PRIu64 ", expected %" PRIu64 " (state %s the last commit)",
-			  st.txnid, m->txnid[state < 0 ? 1 : state], state == 0 ? "before" : "after");
+	s = state_of(&v, env, m, state);
+	if (s < 0)
 		goto out;
-	}
 	read_all(&v, env, m, s);
 	if (v.failed)
 		goto out;
@@ -771,6 +867,7 @@ typedef struct tally
 {
 	int			trials,
 				failed,
+				failed_free,		/* of those: the damaged page is a free page */
 				detected_by_reads,
 				detected_by_check_only;
 	char		failed_pages[512];
@@ -831,6 +928,11 @@ trial(tally *ta, const char *dir, const uint8_t *img, size_t len, const cmodel *
 	if (code != CHILD_PASS && code != CHILD_PASS_DETECTED)
 	{
 		ta->failed++;
+		if (kind == X_DATA && m->is_free[pg])
+		{
+			ta->failed_free++;
+			fprintf(stderr, "    (page %" PRIu64 " is on the freelist: not reachable from any tree)\n", pg);
+		}
 		if (ta->fp_len < sizeof(ta->failed_pages) - 32)
 			ta->fp_len += (size_t) snprintf(ta->failed_pages + ta->fp_len, sizeof(ta->failed_pages) - ta->fp_len,
 											"%s%" PRIu64, ta->fp_len ? " " : "", pg);
@@ -917,14 +1019,15 @@ page_trial(tally *ta, rng_t *r, const cmodel *m, uint8_t *buf, uint64_t pg, int 
 		trial(ta, work_dir, buf, m->img_len, m, X_ONE_META, pg, 0,
 			  (int) pg == m->newer_meta ? 0 : 1, desc);
 	else
-		trial(ta, work_dir, buf, m->img_len, m, X_DATA, pg, 0, -1, desc);
+		trial(ta, work_dir, buf, m->img_len, m, X_DATA, pg, 0, 1, desc);
 }
 
 static void
 report(const char *what, const tally *ta)
 {
-	printf("# %s: %d trials, %d failed; damaged data pages detected by reads %d, by ts_env_check only %d\n",
-		   what, ta->trials, ta->failed, ta->detected_by_reads, ta->detected_by_check_only);
+	printf("# %s: %d trials, %d failed (%d of them on a free page); damaged data pages detected by reads %d, "
+		   "by ts_env_check only %d\n", what, ta->trials, ta->failed, ta->failed_free,
+		   ta->detected_by_reads, ta->detected_by_check_only);
 	fflush(stdout);
 }
 
@@ -1110,7 +1213,13 @@ TEST(corrupt_truncated)
 	{
 		char		desc[200];
 
-		snprintf(desc, sizeof(desc), "%s (%zu of %zu bytes)", cut_names[i], cuts[i], m.img_len);
+		uint64_t	first = cuts[i] / TS_PAGE_SIZE,
+					nfree = 0;
+
+		for (uint64_t p = first; p < m.page_count; p++)
+			nfree += m.is_free[p];
+		snprintf(desc, sizeof(desc), "%s (%zu of %zu bytes; pages %" PRIu64 "..%" PRIu64 " lost, %" PRIu64 " of them free)",
+				 cut_names[i], cuts[i], m.img_len, first, m.page_count - 1, nfree);
 		trial(&ta, work_dir, m.img, cuts[i], &m, X_TRUNCATED, ANY_PAGE, 0, 1, desc);
 	}
 	/* the second meta page cut: open fails, or uses meta 0 and every data
