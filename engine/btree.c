@@ -9,7 +9,7 @@
  *
  * INVARIANTS
  *	  1. Committed pages are never modified.  A write first "touches" every
- *	     page on its path top-down: a page not yet dirty in this commit is
+ *	     page on its path top-down: a page this commit did not create is
  *	     copied to a newly allocated page, the old one is freed (to be reused
  *	     only after every snapshot that can see it has ended), and the parent
  *	     (already dirty) is pointed at the copy.
@@ -203,6 +203,7 @@ ovf_write(ts_wctx *w, const uint8_t *val, size_t vlen, uint64_t *first)
 		next = 0;
 		if (i + 1 < npages && (rc = ts_page_alloc(w, &next)) != 0)
 			goto done;
+		ts_pager_forget(w->pager, cur);
 		memset(buf, 0, TS_PAGE_SIZE);
 		buf[PH_TYPE] = TS_PT_OVERFLOW;
 		wr64(buf + PH_NEXT, next);
@@ -382,14 +383,15 @@ touch(ts_wctx *w, uint64_t pgno, int type, ts_frame **out)
 
 	if ((rc = ts_pager_get(w->pager, pgno, type, &f)) != 0)
 		return rc;
-	if (f->dirty)
+	if (f->dirty && f->born == w->txnid)
 	{
-		ts_pager_release(w->pager, f);	/* the commit's own pin keeps it */
+		/* made by this commit: still private, change it in place */
+		ts_pager_release(w->pager, f);	/* the dirty page's own pin keeps it */
 		*out = f;
 		return 0;
 	}
 	if ((rc = ts_page_alloc(w, &npg)) != 0 ||
-		(rc = ts_pager_new_page(w->pager, npg, &nf)) != 0)
+		(rc = ts_pager_new_page(w->pager, npg, w->txnid, &nf)) != 0)
 	{
 		ts_pager_release(w->pager, f);
 		return rc;
@@ -418,7 +420,7 @@ new_page(ts_wctx *w, int type, ts_frame **out)
 	int			rc;
 
 	if ((rc = ts_page_alloc(w, &pgno)) != 0 ||
-		(rc = ts_pager_new_page(w->pager, pgno, out)) != 0 ||
+		(rc = ts_pager_new_page(w->pager, pgno, w->txnid, out)) != 0 ||
 		(rc = ts_u64vec_push(&w->dirty, pgno)) != 0)
 		return rc;
 	page_init((*out)->data, type);

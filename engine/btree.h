@@ -44,10 +44,12 @@ typedef struct ts_wctx
 	uint64_t	txnid;			/* the commit's transaction id */
 	uint64_t	page_count;		/* high-water mark; allocation from the end */
 	uint64_t	reuse_horizon;	/* freelist entries with txnid <= this are reusable */
+	uint64_t	ckpt_txnid;		/* ...and on-disk ones only up to the durable checkpoint */
 	ts_u64vec	dirty;			/* pages allocated (frames) */
-	ts_u64vec	freed;			/* older pages this commit frees */
+	ts_u64vec	freed;			/* pages of the last checkpoint this commit frees */
+	ts_u64vec	freed_volatile; /* pages created since the checkpoint it frees */
 	ts_u64vec	pool;			/* reusable pages taken from the freelist */
-	ts_u64vec	taken;			/* freelist keys emptied into pool: txnid, seq pairs */
+	ts_u64vec	taken;			/* freelist keys emptied into pool: class, txnid, seq */
 	ts_treeinfo fl;				/* the freelist tree */
 	uint64_t	free_count;		/* pages on the freelist, incl. pool */
 	int			fl_busy;		/* inside freelist code: don't refill the pool */

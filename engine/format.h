@@ -22,8 +22,8 @@
  *	      24    8 next: next page of the chain (overflow pages; 0 ends it)
  *	      28    4 reserved, zero (branch, leaf)
  *
- * META PAGE (pages 0 and 1; the one with the higher txnid and a valid
- * checksum and magic is current)
+ * META PAGE (pages 0 and 1; of those with a valid checksum and magic, the
+ * one with the higher checkpoint sequence is current)
  *	      32    8 magic "TSTOREDB"
  *	      40    4 format version (TS_FORMAT_VERSION)
  *	      44    4 page size
@@ -38,7 +38,12 @@
  *	      96    8 free_count: pages on the freelist
  *	     104    8 catalog entries
  *	     112    8 freelist entries
- *	     120    8 checkpoint LSN (the write-ahead log's; 0 until it exists)
+ *	     120    8 checkpoint LSN: the log's end when this state was written
+ *	     128    8 WAL start LSN: recovery replays from here (<= checkpoint LSN:
+ *	              earlier while a prepared transaction's records are needed)
+ *	     136    8 next xid: above every transaction id used in the log
+ *	     144    8 checkpoint sequence: +1 at every meta write; the slot is
+ *	              sequence % 2 and the higher sequence is the newer meta
  *
  * LEAF PAGE: after the header, a slot array of nkeys u16 cell offsets in key
  * order growing up from byte 32 to `lower`; cells packed down from the end of
@@ -118,6 +123,9 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 #define MT_CAT_ENTRIES	104
 #define MT_FL_ENTRIES	112
 #define MT_CKPT_LSN		120
+#define MT_WAL_START	128
+#define MT_NEXT_XID		136
+#define MT_CKPT_SEQ		144
 
 static inline uint16_t
 rd16(const uint8_t *p)
@@ -199,6 +207,9 @@ typedef struct ts_meta
 	uint64_t	page_count;
 	uint64_t	free_count;
 	uint64_t	ckpt_lsn;
+	uint64_t	wal_start;
+	uint64_t	next_xid;
+	uint64_t	ckpt_seq;
 } ts_meta;
 
 #endif							/* TS_FORMAT_H */

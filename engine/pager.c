@@ -7,13 +7,17 @@
  *	  1. A page that reaches a caller from disk has passed ts_page_verify:
  *	     its CRC32C, its own page number and its expected type.  A page that
  *	     fails is reported as TS_CORRUPT with its number; it is never cached.
- *	  2. A committed page is immutable: the cache never writes a page some
- *	     snapshot can reach.  Only frames marked dirty (pages allocated by the
- *	     commit in progress, which no snapshot references) are written, by
- *	     ts_pager_flush, and a dirty frame is never evicted.
- *	  3. A meta page is written only after every page it references is
- *	     written and (with sync) fdatasync'ed; meta pages alternate by txnid
- *	     so a torn meta write leaves the previous meta intact.
+ *	  2. A committed page is immutable: a frame changes only while the commit
+ *	     that created it is being built (no snapshot can reach it yet), and
+ *	     when a later commit reuses the page after every snapshot that could
+ *	     see it has ended.
+ *	  3. A dirty frame (a page made since the last checkpoint: in memory and
+ *	     in the write-ahead log only) is never evicted; the checkpoint writes
+ *	     it (ts_pager_flush).  Pages are written to the data file only there
+ *	     and, for overflow chains, into pages that no checkpoint references.
+ *	  4. A meta page is written only after every page it references is
+ *	     written and (with sync) fdatasync'ed; meta pages alternate by
+ *	     checkpoint sequence, so a torn meta write leaves the previous one.
  *
  * THE CACHE
  *	  Frames are found through a two-level radix table indexed by page
@@ -50,6 +54,7 @@ struct ts_pager
 	ts_vfs	   *vfs;
 	ts_file    *file;
 	char		path[4096];
+	char		dir[4096];
 	size_t		capacity;		/* frames wanted */
 
 	pthread_mutex_t lock;		/* frames[], clock hand, radix chunk creation */
@@ -63,6 +68,7 @@ struct ts_pager
 	_Atomic uint64_t hits;
 	_Atomic uint64_t misses;
 	_Atomic int failed;			/* a write or sync has failed */
+	uint64_t	ndirty;			/* dirty frames (under lock) */
 };
 
 /*
@@ -157,9 +163,11 @@ slot_of(ts_pager *pg, uint64_t pgno, int create)
 static inline ts_frame *
 lookup(ts_pager *pg, uint64_t pgno)
 {
-	_Atomic(ts_frame *) *chunk = atomic_load_explicit(&pg->radix[pgno >> RADIX_BITS],
-													   memory_order_acquire);
+	_Atomic(ts_frame *) *chunk;
 
+	if (pgno >= MAX_PAGES)
+		return NULL;			/* a damaged reference: the slow path reports it */
+	chunk = atomic_load_explicit(&pg->radix[pgno >> RADIX_BITS], memory_order_acquire);
 	if (chunk == NULL)
 		return NULL;
 	return atomic_load_explicit(&chunk[pgno & (RADIX_SIZE - 1)], memory_order_acquire);
@@ -315,9 +323,13 @@ read_meta(ts_pager *pg, int which, ts_meta *m, int *valid)
 	m->cat_entries = rd64(page + MT_CAT_ENTRIES);
 	m->fl_entries = rd64(page + MT_FL_ENTRIES);
 	m->ckpt_lsn = rd64(page + MT_CKPT_LSN);
+	m->wal_start = rd64(page + MT_WAL_START);
+	m->next_xid = rd64(page + MT_NEXT_XID);
+	m->ckpt_seq = rd64(page + MT_CKPT_SEQ);
 	if (m->page_count < 2 || m->page_count > MAX_PAGES ||
 		m->cat_root >= m->page_count || m->fl_root >= m->page_count ||
-		m->cat_depth > TS_MAX_DEPTH || m->fl_depth > TS_MAX_DEPTH)
+		m->cat_depth > TS_MAX_DEPTH || m->fl_depth > TS_MAX_DEPTH ||
+		m->wal_start > m->ckpt_lsn)
 		return ts_error(TS_CORRUPT, "meta page %d of %s: fields out of range", which, pg->path);
 	*valid = 1;
 	return 0;
@@ -327,7 +339,7 @@ int
 ts_pager_write_meta(ts_pager *pg, const ts_meta *m)
 {
 	uint8_t		page[TS_PAGE_SIZE];
-	uint64_t	which = m->txnid & 1;
+	uint64_t	which = m->ckpt_seq & 1;
 	int			rc;
 
 	memset(page, 0, sizeof(page));
@@ -348,11 +360,51 @@ ts_pager_write_meta(ts_pager *pg, const ts_meta *m)
 	wr64(page + MT_CAT_ENTRIES, m->cat_entries);
 	wr64(page + MT_FL_ENTRIES, m->fl_entries);
 	wr64(page + MT_CKPT_LSN, m->ckpt_lsn);
+	wr64(page + MT_WAL_START, m->wal_start);
+	wr64(page + MT_NEXT_XID, m->next_xid);
+	wr64(page + MT_CKPT_SEQ, m->ckpt_seq);
 	ts_page_seal(page);
 	rc = pg->vfs->write(pg->file, page, TS_PAGE_SIZE, which * TS_PAGE_SIZE);
 	if (rc)
 		return write_error(pg, rc, "the meta page", pg->path);
 	return 0;
+}
+
+/*
+ * Create the data file whole or not at all: both meta pages go into a
+ * temporary file, which is synced and then renamed into place (and the
+ * directory synced), so a crash during creation leaves either no data file
+ * (the next open creates it again) or a complete one.
+ */
+static int
+create_file(ts_pager *pg)
+{
+	char		tmp[4200];
+	ts_meta		m;
+	int			rc;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", pg->path);
+	(void) pg->vfs->unlink(pg->vfs, tmp);
+	rc = pg->vfs->open(pg->vfs, tmp, TS_VFS_CREATE, &pg->file);
+	if (rc)
+		return ts_error(rc, "cannot create %s: %s", tmp, strerror(rc));
+	memset(&m, 0, sizeof(m));
+	m.page_count = 2;
+	m.next_tree = 1;
+	if ((rc = ts_pager_write_meta(pg, &m)) == 0)
+	{
+		m.ckpt_seq = 1;
+		rc = ts_pager_write_meta(pg, &m);
+	}
+	if (rc == 0 && (rc = pg->vfs->sync(pg->file)) != 0)
+		rc = ts_error(rc, "cannot sync %s: %s", tmp, strerror(rc));
+	pg->vfs->close(pg->file);
+	pg->file = NULL;
+	if (rc == 0 && (rc = pg->vfs->rename(pg->vfs, tmp, pg->path)) != 0)
+		rc = ts_error(rc, "cannot rename %s to %s: %s", tmp, pg->path, strerror(rc));
+	if (rc == 0 && (rc = pg->vfs->sync_dir(pg->vfs, pg->dir)) != 0)
+		rc = ts_error(rc, "cannot sync directory %s: %s", pg->dir, strerror(rc));
+	return rc;
 }
 
 int
@@ -371,6 +423,7 @@ ts_pager_open(ts_vfs *vfs, const char *dir, size_t cache_pages, int create,
 	pg->capacity = cache_pages < 16 ? 16 : cache_pages;
 	pthread_mutex_init(&pg->lock, NULL);
 	snprintf(pg->path, sizeof(pg->path), "%s/%s", dir, TS_DATA_FILE);
+	snprintf(pg->dir, sizeof(pg->dir), "%s", dir);
 
 	if (create)
 	{
@@ -381,7 +434,9 @@ ts_pager_open(ts_vfs *vfs, const char *dir, size_t cache_pages, int create,
 			goto fail;
 		}
 	}
-	rc = vfs->open(vfs, pg->path, create ? TS_VFS_CREATE : 0, &pg->file);
+	if (create && vfs->exists(vfs, pg->path) != 1 && (rc = create_file(pg)) != 0)
+		goto fail;
+	rc = vfs->open(vfs, pg->path, 0, &pg->file);
 	if (rc)
 	{
 		ts_error(rc, "cannot open %s: %s", pg->path, strerror(rc));
@@ -401,24 +456,6 @@ ts_pager_open(ts_vfs *vfs, const char *dir, size_t cache_pages, int create,
 		ts_error(rc, "cannot stat %s: %s", pg->path, strerror(rc));
 		goto fail;
 	}
-	if (size == 0 && create)
-	{
-		/* a new file: two valid metas of an empty database */
-		memset(meta, 0, sizeof(*meta));
-		meta->page_count = 2;
-		meta->next_tree = 1;
-		if ((rc = ts_pager_write_meta(pg, meta)) != 0)
-			goto fail;
-		meta->txnid = 1;
-		if ((rc = ts_pager_write_meta(pg, meta)) != 0)
-			goto fail;
-		if ((rc = vfs->sync(pg->file)) != 0 || (rc = vfs->sync_dir(vfs, dir)) != 0)
-		{
-			ts_error(rc, "cannot sync %s: %s", pg->path, strerror(rc));
-			goto fail;
-		}
-	}
-	else
 	{
 		ts_meta		m[2];
 		int			valid[2];
@@ -430,14 +467,25 @@ ts_pager_open(ts_vfs *vfs, const char *dir, size_t cache_pages, int create,
 			goto fail;
 		}
 		for (int i = 0; i < 2; i++)
+		{
 			if ((rc = read_meta(pg, i, &m[i], &valid[i])) != 0)
 				goto fail;
+			/* a checkpoint extends the file to its page count first */
+			if (valid[i] && m[i].page_count * TS_PAGE_SIZE > size)
+			{
+				ts_error(TS_CORRUPT, "meta page %d of %s claims %llu pages; the file holds %llu",
+						 i, pg->path, (unsigned long long) m[i].page_count,
+						 (unsigned long long) (size / TS_PAGE_SIZE));
+				valid[i] = 0;
+			}
+		}
 		if (!valid[0] && !valid[1])
 		{
-			rc = ts_error(TS_CORRUPT, "%s: neither meta page (0, 1) is valid", pg->path);
+			rc = ts_error(TS_CORRUPT, "%s: neither meta page (0, 1) is valid (%s)", pg->path,
+						  ts_last_error());
 			goto fail;
 		}
-		if (valid[0] && (!valid[1] || m[0].txnid > m[1].txnid))
+		if (valid[0] && (!valid[1] || m[0].ckpt_seq > m[1].ckpt_seq))
 			*meta = m[0];
 		else
 			*meta = m[1];
@@ -552,10 +600,11 @@ ts_pager_release(ts_pager *pg, ts_frame *f)
 }
 
 int
-ts_pager_new_page(ts_pager *pg, uint64_t pgno, ts_frame **out)
+ts_pager_new_page(ts_pager *pg, uint64_t pgno, uint64_t txnid, ts_frame **out)
 {
 	ts_frame   *f;
 	int			rc;
+	int			was_dirty = 0;
 
 	if (pgno < 2 || pgno >= MAX_PAGES)
 		return ts_error(TS_FULL, "%s: page number %llu is beyond the file's limit",
@@ -565,14 +614,20 @@ ts_pager_new_page(ts_pager *pg, uint64_t pgno, ts_frame **out)
 	if (f != NULL)
 	{
 		/*
-		 * A stale copy of a page freed earlier: no snapshot can reach the page,
-		 * so nobody holds this frame except a racing pinner that will fail its
-		 * page-number check.  Take it over.
+		 * A copy of a page freed earlier: no snapshot can reach the page, so
+		 * nobody holds this frame except a racing pinner that will fail its
+		 * page-number check.  Take it over (a dirty one keeps its pin).
 		 */
 		_Atomic(ts_frame *) *s = slot_of(pg, pgno, 0);
 
 		atomic_store(s, NULL);
 		atomic_store(&f->pgno, NO_PAGE);
+		was_dirty = f->dirty;
+		if (was_dirty)
+		{
+			atomic_fetch_sub(&f->pin, 1);
+			pg->ndirty--;
+		}
 		atomic_fetch_add(&f->pin, EVICTING);
 	}
 	else
@@ -584,53 +639,120 @@ ts_pager_new_page(ts_pager *pg, uint64_t pgno, ts_frame **out)
 	}
 	memset(f->data, 0, TS_PH_SIZE);
 	wr64(f->data + PH_PGNO, pgno);
+	wr64(f->data + PH_TXNID, txnid);
 	f->dirty = 1;
+	f->born = txnid;
 	rc = frame_publish(pg, f, pgno);
 	if (rc)
 	{
 		f->dirty = 0;
 		frame_unclaim(f);
 	}
+	else
+		pg->ndirty++;
 	pthread_mutex_unlock(&pg->lock);
 	*out = f;
 	return rc;
 }
 
 /* Unpublish a dirty frame and make it reusable.  Caller holds the lock. */
-static int
-drop_locked(ts_pager *pg, uint64_t pgno)
+static void
+drop_locked(ts_pager *pg, ts_frame *f, uint64_t pgno)
 {
-	ts_frame   *f = lookup(pg, pgno);
-	_Atomic(ts_frame *) *s;
+	_Atomic(ts_frame *) *s = slot_of(pg, pgno, 0);
 
-	if (f == NULL || !f->dirty)
-		return 0;
-	s = slot_of(pg, pgno, 0);
 	atomic_store(s, NULL);
 	atomic_store(&f->pgno, NO_PAGE);
 	f->dirty = 0;
-	atomic_fetch_sub(&f->pin, 1);	/* the commit's pin */
-	return 1;
+	pg->ndirty--;
+	atomic_fetch_sub(&f->pin, 1);	/* the dirty page's own pin */
 }
 
 int
-ts_pager_discard(ts_pager *pg, uint64_t pgno)
+ts_pager_discard(ts_pager *pg, uint64_t pgno, uint64_t txnid)
 {
-	int			r;
+	ts_frame   *f;
+	int			r = TS_FREED_ONDISK;
 
 	pthread_mutex_lock(&pg->lock);
-	r = drop_locked(pg, pgno);
+	f = lookup(pg, pgno);
+	if (f != NULL && f->dirty)
+	{
+		if (f->born == txnid)
+		{
+			drop_locked(pg, f, pgno);
+			r = TS_FREED_NEW;
+		}
+		else
+			r = TS_FREED_VOLATILE;
+	}
 	pthread_mutex_unlock(&pg->lock);
 	return r;
 }
 
 void
-ts_pager_drop(ts_pager *pg, uint64_t *pgnos, size_t n)
+ts_pager_drop(ts_pager *pg, const uint64_t *pgnos, size_t n, uint64_t txnid)
 {
 	pthread_mutex_lock(&pg->lock);
 	for (size_t i = 0; i < n; i++)
-		drop_locked(pg, pgnos[i]);
+	{
+		ts_frame   *f = lookup(pg, pgnos[i]);
+
+		if (f != NULL && f->dirty && f->born == txnid)
+			drop_locked(pg, f, pgnos[i]);
+	}
 	pthread_mutex_unlock(&pg->lock);
+}
+
+void
+ts_pager_forget(ts_pager *pg, uint64_t pgno)
+{
+	ts_frame   *f;
+
+	pthread_mutex_lock(&pg->lock);
+	f = lookup(pg, pgno);
+	if (f != NULL)
+	{
+		if (f->dirty)
+			drop_locked(pg, f, pgno);
+		else
+		{
+			_Atomic(ts_frame *) *s = slot_of(pg, pgno, 0);
+			int32_t		expect = 0;
+
+			/* unreachable page: only a racing pinner could hold it */
+			if (atomic_compare_exchange_strong(&f->pin, &expect, EVICTING))
+			{
+				atomic_store(s, NULL);
+				atomic_store(&f->pgno, NO_PAGE);
+				atomic_fetch_add(&f->pin, -EVICTING);
+			}
+		}
+	}
+	pthread_mutex_unlock(&pg->lock);
+}
+
+void
+ts_pager_seal(ts_pager *pg, const uint64_t *pgnos, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+	{
+		ts_frame   *f = lookup(pg, pgnos[i]);
+
+		if (f != NULL && f->dirty)
+			ts_page_seal(f->data);
+	}
+}
+
+uint64_t
+ts_pager_dirty_count(ts_pager *pg)
+{
+	uint64_t	n;
+
+	pthread_mutex_lock(&pg->lock);
+	n = pg->ndirty;
+	pthread_mutex_unlock(&pg->lock);
+	return n;
 }
 
 #define FLUSH_RUN 64
@@ -658,20 +780,25 @@ write_run(ts_pager *pg, const void *const *bufs, size_t n, uint64_t start)
 }
 
 int
-ts_pager_flush(ts_pager *pg, uint64_t *pgnos, size_t n, uint64_t txnid)
+ts_pager_flush(ts_pager *pg, const uint64_t *pgnos, size_t n)
 {
 	const void *run[FLUSH_RUN];
 	size_t		len = 0;
-	uint64_t	start = 0;
+	uint64_t	start = 0,
+				prev = 0;
 	int			rc = 0;
 
 	/* coalesce consecutive page numbers into one write */
 	for (size_t i = 0; i < n && rc == 0; i++)
 	{
-		ts_frame   *f = lookup(pg, pgnos[i]);
+		ts_frame   *f;
 
+		if (i > 0 && pgnos[i] == prev)
+			continue;			/* listed twice */
+		prev = pgnos[i];
+		f = lookup(pg, pgnos[i]);
 		if (f == NULL || !f->dirty)
-			continue;			/* discarded after allocation: not part of the commit */
+			continue;			/* freed and dropped since */
 		if (len > 0 && (pgnos[i] != start + len || len == FLUSH_RUN))
 		{
 			rc = write_run(pg, run, len, start);
@@ -679,12 +806,12 @@ ts_pager_flush(ts_pager *pg, uint64_t *pgnos, size_t n, uint64_t txnid)
 		}
 		if (len == 0)
 			start = pgnos[i];
-		wr64(f->data + PH_TXNID, txnid);
-		ts_page_seal(f->data);
 		run[len++] = f->data;
 	}
 	if (rc == 0 && len > 0)
 		rc = write_run(pg, run, len, start);
+	if (rc != 0)
+		return rc;
 
 	pthread_mutex_lock(&pg->lock);
 	for (size_t j = 0; j < n; j++)
@@ -693,16 +820,12 @@ ts_pager_flush(ts_pager *pg, uint64_t *pgnos, size_t n, uint64_t txnid)
 
 		if (f == NULL || !f->dirty)
 			continue;
-		if (rc == 0)
-		{
-			f->dirty = 0;
-			atomic_fetch_sub(&f->pin, 1);
-		}
-		else
-			drop_locked(pg, pgnos[j]);
+		f->dirty = 0;
+		pg->ndirty--;
+		atomic_fetch_sub(&f->pin, 1);
 	}
 	pthread_mutex_unlock(&pg->lock);
-	return rc;
+	return 0;
 }
 
 int
@@ -737,6 +860,19 @@ ts_pager_write_raw(ts_pager *pg, uint64_t pgno, uint8_t *buf, uint64_t txnid)
 		snprintf(what, sizeof(what), "page %llu", (unsigned long long) pgno);
 		return write_error(pg, rc, what, pg->path);
 	}
+	return 0;
+}
+
+int
+ts_pager_extend(ts_pager *pg, uint64_t npages)
+{
+	uint64_t	size;
+	int			rc = pg->vfs->size(pg->file, &size);
+
+	if (rc == 0 && size < npages * TS_PAGE_SIZE)
+		rc = pg->vfs->truncate(pg->file, npages * TS_PAGE_SIZE);
+	if (rc)
+		return write_error(pg, rc, "the file size", pg->path);
 	return 0;
 }
 

@@ -26,7 +26,8 @@ typedef struct ts_frame
 	_Atomic uint64_t pgno;
 	_Atomic int32_t pin;		/* < 0 while being evicted */
 	_Atomic uint8_t ref;		/* CLOCK reference bit */
-	uint8_t		dirty;			/* written by the current commit, not yet on disk */
+	uint8_t		dirty;			/* changed since the last checkpoint: not on disk */
+	uint64_t	born;			/* txnid of the commit that created the page */
 	uint8_t    *data;
 } ts_frame;
 
@@ -39,23 +40,41 @@ void		ts_pager_close(ts_pager *pg);
 int			ts_pager_get(ts_pager *pg, uint64_t pgno, int type, ts_frame **out);
 void		ts_pager_release(ts_pager *pg, ts_frame *f);
 
-/* A frame for a page the current commit allocated: pinned, dirty, zeroed
- * header.  Stays pinned until ts_pager_flush or ts_pager_discard. */
-int			ts_pager_new_page(ts_pager *pg, uint64_t pgno, ts_frame **out);
+/*
+ * A frame for a page commit `txnid` allocated: pinned, dirty, zeroed
+ * header stamped with its number and txnid.  It stays pinned and in memory
+ * until a checkpoint writes it (ts_pager_flush) or the commit that created
+ * it frees it (ts_pager_discard) or fails (ts_pager_drop).
+ */
+int			ts_pager_new_page(ts_pager *pg, uint64_t pgno, uint64_t txnid, ts_frame **out);
 
-/* Forget a dirty page allocated and freed in the same commit.  Returns 1 if
- * the page was such a page, 0 if it is not dirty (a committed page). */
-int			ts_pager_discard(ts_pager *pg, uint64_t pgno);
+/* What freeing a page means for the freelist (ts_pager_discard). */
+#define TS_FREED_ONDISK		0	/* part of the last checkpoint */
+#define TS_FREED_NEW		1	/* created by this commit: dropped, reuse now */
+#define TS_FREED_VOLATILE	2	/* created since the checkpoint by an earlier commit */
+
+/* Commit `txnid` frees page `pgno`: classify it, dropping it if new. */
+int			ts_pager_discard(ts_pager *pg, uint64_t pgno, uint64_t txnid);
+
+/* Drop any cached copy of a free page about to be written directly (an
+ * overflow page), so that no stale frame is ever flushed over it. */
+void		ts_pager_forget(ts_pager *pg, uint64_t pgno);
+
+/* Compute the checksums of the listed pages (a commit's, once final). */
+void		ts_pager_seal(ts_pager *pg, const uint64_t *pgnos, size_t n);
 
 /*
- * Write the listed dirty pages (sorted, each once) with their checksums,
- * stamping txnid, then unpin them.  On failure every dirty page of the list
- * is dropped from the cache.
+ * Checkpoint: write the listed pages that are still dirty (sorted; sealed
+ * by their commits), then mark them clean and unpin them.  On failure they
+ * stay dirty (they are committed state) and the pager is failed.
  */
-int			ts_pager_flush(ts_pager *pg, uint64_t *pgnos, size_t n, uint64_t txnid);
+int			ts_pager_flush(ts_pager *pg, const uint64_t *pgnos, size_t n);
 
-/* Drop the listed dirty pages without writing them (failed commit). */
-void		ts_pager_drop(ts_pager *pg, uint64_t *pgnos, size_t n);
+/* Drop the listed pages created by commit `txnid` (which failed). */
+void		ts_pager_drop(ts_pager *pg, const uint64_t *pgnos, size_t n, uint64_t txnid);
+
+/* Pages dirty now (changed since the last checkpoint). */
+uint64_t	ts_pager_dirty_count(ts_pager *pg);
 
 /* Uncached I/O for overflow pages: read+verify, or stamp+checksum+write. */
 int			ts_pager_read_raw(ts_pager *pg, uint64_t pgno, int type, uint8_t *buf);
@@ -63,6 +82,10 @@ int			ts_pager_write_raw(ts_pager *pg, uint64_t pgno, uint8_t *buf, uint64_t txn
 
 int			ts_pager_write_meta(ts_pager *pg, const ts_meta *m);
 int			ts_pager_sync(ts_pager *pg);
+
+/* Make the file at least npages long (a checkpoint, before its meta page:
+ * an open refuses a meta page that counts more pages than the file has). */
+int			ts_pager_extend(ts_pager *pg, uint64_t npages);
 
 /* Has any write or sync failed since open?  (Then the engine is poisoned.) */
 int			ts_pager_failed(ts_pager *pg);

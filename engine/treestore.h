@@ -13,9 +13,21 @@
  *	  by each transaction).
  *
  *	  Every tree is a copy-on-write B+tree: a commit never overwrites a page that
- *	  a committed snapshot can reach; it writes new pages, then the meta page.
- *	  A page freed by transaction T is reused only when no snapshot older than
- *	  T remains.
+ *	  a committed snapshot can reach.  A page freed by transaction T is reused
+ *	  only when no snapshot older than T remains.
+ *
+ * DURABILITY
+ *	  A commit appends its writes to the write-ahead log ("wal-*" segment files
+ *	  in the same directory, wal.h), fdatasyncs the log (concurrent committers
+ *	  share one fdatasync: group commit) and only then becomes visible and
+ *	  returns.  Its pages stay in memory; a checkpoint writes them to the data
+ *	  file, syncs, writes the meta page, syncs, and drops the log behind it.
+ *	  Opening the environment replays the log from the last checkpoint: every
+ *	  commit that returned success survives a crash, and nothing of one that
+ *	  did not is visible.  With sync = 0 nothing is fdatasync'ed (a crash may
+ *	  lose recent commits, never mix states); with async_commit, a commit
+ *	  returns before its fdatasync, which follows within async_flush_ms.
+ *	  The log is the engine's own: PostgreSQL does not replicate it.
  *
  * TRANSACTIONS
  *	  Any number of read transactions run at once, each on the snapshot that
@@ -40,8 +52,9 @@
  *	  ts_txn_prepare performs the conflict check and reserves the write set's
  *	  keys, so that a later ts_txn_commit of the prepared transaction cannot
  *	  fail with TS_CONFLICT (only with an I/O error).  Any other transaction that
- *	  writes a reserved key and tries to commit gets TS_CONFLICT.  (Durability of
- *	  the prepared state across a crash is the write-ahead log's job.)
+ *	  writes a reserved key and tries to commit gets TS_CONFLICT.  A prepared
+ *	  transaction is durable: after a crash it comes back "in doubt"
+ *	  (ts_env_prepared) until ts_env_resolve commits or aborts it.
  *
  * CAVEATS
  *	  - A transaction handle and its cursors are used by one thread at a time.
@@ -98,7 +111,8 @@ extern "C" {
 #define TS_MAX_TREE_NAME 200
 
 /* Flags */
-#define TS_RDONLY		0x01	/* ts_txn_begin: read-only transaction */
+#define TS_RDONLY		0x01	/* ts_txn_begin: read-only transaction; ts_env_open:
+								 * replay the log in memory, write nothing */
 #define TS_CREATE		0x02	/* ts_env_open: create; ts_tree_open: create tree */
 #define TS_NOOVERWRITE	0x04	/* ts_put: fail with TS_EXISTS if key is present */
 
@@ -120,6 +134,18 @@ typedef struct ts_options
 	int			sync;			/* 1 (default): fdatasync at commit; 0: never */
 	unsigned	flags;			/* TS_CREATE: create the directory and file */
 	ts_vfs	   *vfs;			/* NULL: the POSIX file system */
+
+	/* write-ahead log and checkpoints */
+	uint64_t	wal_segment_size;	/* rotate segments at; default 100 MB */
+	int			wal_keep_segments;	/* kept behind the checkpoint; default 3 */
+	uint64_t	checkpoint_wal_bytes;	/* checkpoint after this much WAL; default 256 MB */
+	uint32_t	checkpoint_interval_ms; /* and at least this often; default 600000 (10 min), 0: never */
+	size_t		max_dirty_pages;	/* force a checkpoint above; default cache_pages / 2 */
+	int			async_commit;	/* 1: commit returns before its fdatasync (loss window
+								 * up to async_flush_ms); default 0 */
+	uint32_t	async_flush_ms; /* default 200 */
+	int			accept_wal_loss;	/* 1: recovery ends the log at corruption instead of
+									 * failing (operator's choice); default 0 */
 } ts_options;
 
 typedef struct ts_stat
@@ -136,6 +162,17 @@ typedef struct ts_stat
 	uint64_t	commits;
 	uint64_t	conflicts;
 	uint64_t	active_txns;
+	/* write-ahead log and checkpoints */
+	uint64_t	wal_bytes;		/* of all segment files */
+	uint64_t	wal_end_lsn;	/* end of the log written */
+	uint64_t	wal_flushed_lsn;	/* end of the log made durable */
+	uint64_t	wal_flushes;	/* write + fdatasync batches (group commits) */
+	uint64_t	checkpoint_txnid;	/* last checkpoint's transaction */
+	uint64_t	checkpoint_lsn;
+	uint64_t	checkpoints;
+	uint64_t	dirty_pages;	/* changed since the last checkpoint */
+	uint64_t	prepared;		/* prepared transactions not yet resolved */
+	int			poisoned;		/* 1: a write or sync failed; reopen */
 } ts_stat;
 
 typedef struct ts_treestat
@@ -170,6 +207,20 @@ int			ts_env_stat(ts_env *env, ts_stat *st);
  * Returns 0 or TS_CORRUPT with the first problem in ts_last_error().
  */
 int			ts_env_check(ts_env *env);
+
+/*
+ * Checkpoint now: write every page changed since the last checkpoint, sync,
+ * write the meta page, sync, and remove WAL segments no longer needed.
+ */
+int			ts_env_checkpoint(ts_env *env);
+
+/*
+ * Prepared transactions found by recovery ("in doubt"): their global ids,
+ * one after another as NUL-terminated strings in a malloc'ed buffer (*n of
+ * them; free the buffer).  Resolve each with ts_env_resolve.
+ */
+int			ts_env_prepared(ts_env *env, char **gids, size_t *n);
+int			ts_env_resolve(ts_env *env, const char *gid, int commit);
 
 /* --- transactions --- */
 int			ts_txn_begin(ts_env *env, unsigned flags, ts_txn **txn);

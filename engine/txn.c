@@ -49,12 +49,12 @@
 #include "error.h"
 #include "txn.h"
 
-#define CAT_VALLEN 24			/* id u32, depth u32, root u64, entries u64 */
+#define TS_CAT_VALLEN 24			/* id u32, depth u32, root u64, entries u64 */
 
 /* ---------- snapshots ---------- */
 
-static void
-snap_free(ts_snap *s)
+void
+ts_snap_free(ts_snap *s)
 {
 	if (s == NULL)
 		return;
@@ -65,15 +65,15 @@ snap_free(ts_snap *s)
 }
 
 /* Drop a reference; caller holds env->lock. */
-static void
-snap_unref(ts_snap *s)
+void
+ts_snap_unref(ts_snap *s)
 {
 	if (--s->refs == 0)
-		snap_free(s);
+		ts_snap_free(s);
 }
 
-static int
-snap_copy(const ts_snap *src, uint32_t ntrees, ts_snap **out)
+int
+ts_snap_copy(const ts_snap *src, uint32_t ntrees, ts_snap **out)
 {
 	ts_snap    *s = calloc(1, sizeof(*s));
 
@@ -92,7 +92,7 @@ snap_copy(const ts_snap *src, uint32_t ntrees, ts_snap **out)
 		s->trees[i].info = src->trees[i].info;
 		if (src->trees[i].name && (s->trees[i].name = strdup(src->trees[i].name)) == NULL)
 		{
-			snap_free(s);
+			ts_snap_free(s);
 			return ts_error(TS_NOMEM, "out of memory");
 		}
 	}
@@ -110,8 +110,8 @@ cat_decode(const uint8_t *v, uint32_t *id, ts_treeinfo *t)
 	t->entries = rd64(v + 16);
 }
 
-static void
-cat_encode(uint8_t *v, uint32_t id, const ts_treeinfo *t)
+void
+ts_cat_encode(uint8_t *v, uint32_t id, const ts_treeinfo *t)
 {
 	wr32(v, id);
 	wr32(v + 4, t->depth);
@@ -151,7 +151,7 @@ snap_load(ts_pager *pg, const ts_meta *m, ts_snap **out)
 
 		if ((rc = ts_btcur_key(&c, &k, &kl)) != 0 || (rc = ts_btcur_val(&c, &v, &vl)) != 0)
 			break;
-		if (vl != CAT_VALLEN || kl > TS_MAX_TREE_NAME)
+		if (vl != TS_CAT_VALLEN || kl > TS_MAX_TREE_NAME)
 		{
 			rc = ts_error(TS_CORRUPT, "%s: catalog entry of %zu bytes", ts_pager_path(pg), vl);
 			break;
@@ -175,7 +175,7 @@ snap_load(ts_pager *pg, const ts_meta *m, ts_snap **out)
 	ts_btcur_done(&c);
 	if (rc != TS_NOTFOUND)
 	{
-		snap_free(s);
+		ts_snap_free(s);
 		return rc;
 	}
 	*out = s;
@@ -190,6 +190,29 @@ ts_options_init(ts_options *opt)
 	memset(opt, 0, sizeof(*opt));
 	opt->cache_pages = 16384;
 	opt->sync = 1;
+	opt->wal_segment_size = (uint64_t) 100 << 20;
+	opt->wal_keep_segments = 3;
+	opt->checkpoint_wal_bytes = (uint64_t) 256 << 20;
+	opt->checkpoint_interval_ms = 600000;
+	opt->async_flush_ms = 200;
+}
+
+static void
+env_free(ts_env *env)
+{
+	if (env->head)
+		ts_snap_unref(env->head);
+	if (env->current)
+		ts_snap_unref(env->current);
+	if (env->wal)
+		ts_wal_close(env->wal);
+	ts_pager_close(env->pager);
+	ts_u64vec_free(&env->ckpt_dirty);
+	pthread_mutex_destroy(&env->lock);
+	pthread_mutex_destroy(&env->commit_lock);
+	pthread_cond_destroy(&env->bg_cond);
+	free(env->dir);
+	free(env);
 }
 
 int
@@ -210,23 +233,51 @@ ts_env_open(const char *path, const ts_options *opt, ts_env **out)
 		return ts_error(TS_NOMEM, "out of memory");
 	}
 	env->opt = *opt;
+	env->read_only = (opt->flags & TS_RDONLY) != 0;
+	if (env->read_only && (opt->flags & TS_CREATE))
+	{
+		free(env->dir);
+		free(env);
+		return ts_error(TS_INVALID, "TS_RDONLY and TS_CREATE do not go together");
+	}
+	if (env->opt.wal_segment_size == 0)
+		env->opt.wal_segment_size = (uint64_t) 100 << 20;
+	if (env->opt.wal_keep_segments < 1)
+		env->opt.wal_keep_segments = 1;
+	if (env->opt.max_dirty_pages == 0)
+		env->opt.max_dirty_pages = env->opt.cache_pages / 2 > 1024 ? env->opt.cache_pages / 2 : 1024;
+	if (env->opt.async_flush_ms == 0)
+		env->opt.async_flush_ms = 200;
 	env->vfs = opt->vfs ? opt->vfs : ts_vfs_posix();
 	pthread_mutex_init(&env->lock, NULL);
 	pthread_mutex_init(&env->commit_lock, NULL);
+	pthread_cond_init(&env->bg_cond, NULL);
 	rc = ts_pager_open(env->vfs, path, opt->cache_pages, (opt->flags & TS_CREATE) != 0,
 					   &env->pager, &meta);
 	if (rc == 0)
 		rc = snap_load(env->pager, &meta, &env->current);
 	if (rc != 0)
 	{
-		ts_pager_close(env->pager);
-		pthread_mutex_destroy(&env->lock);
-		pthread_mutex_destroy(&env->commit_lock);
-		free(env->dir);
-		free(env);
+		env_free(env);
 		return rc;
 	}
+	env->head = env->current;
+	env->current->refs++;
+	env->head_lsn = meta.ckpt_lsn;
+	env->ckpt_txnid = meta.txnid;
+	env->ckpt_lsn = meta.ckpt_lsn;
+	env->ckpt_start = meta.wal_start;
+	env->ckpt_seq = meta.ckpt_seq;
 	atomic_store(&env->next_tree, meta.next_tree > 0 ? meta.next_tree : 1);
+	atomic_store(&env->next_xid, meta.next_xid > 0 ? meta.next_xid : 1);
+	if ((rc = ts_recover(env)) != 0 || (!env->read_only && (rc = ts_commit_start(env)) != 0))
+	{
+		/* recovered prepared transactions, if any, go with it */
+		while (env->txns)
+			ts_txn_end(env->txns);
+		env_free(env);
+		return rc;
+	}
 	*out = env;
 	return 0;
 }
@@ -261,22 +312,29 @@ ts_env_close(ts_env *env)
 
 	if (env == NULL)
 		return 0;
-	if (env->txns != NULL)
-		rc = ts_error(TS_BAD_TXN, "environment closed with transactions still open");
+	ts_commit_stop(env);
+	for (ts_txn *t = env->txns; t; t = t->next)
+		if (!t->recovered)
+			rc = ts_error(TS_BAD_TXN, "environment closed with transactions still open");
+	/* a clean shutdown ends with a checkpoint, so the next open replays nothing */
+	if (rc == 0 && !env->poisoned && !env->read_only)
+	{
+		pthread_mutex_lock(&env->commit_lock);
+		rc = ts_checkpoint_locked(env);
+		pthread_mutex_unlock(&env->commit_lock);
+	}
+	/* in-doubt transactions stay prepared in the log */
+	while (env->txns)
+		ts_txn_end(env->txns);
 	ctab_clear(env, 0);
 	free(env->ctab);
-	snap_unref(env->current);
-	ts_pager_close(env->pager);
-	pthread_mutex_destroy(&env->lock);
-	pthread_mutex_destroy(&env->commit_lock);
-	free(env->dir);
-	free(env);
+	env_free(env);
 	return rc;
 }
 
 /* Oldest snapshot txnid of any live transaction; caller holds env->lock. */
-static uint64_t
-oldest_snapshot(ts_env *env)
+uint64_t
+ts_env_oldest(ts_env *env)
 {
 	uint64_t	oldest = env->current->meta.txnid;
 
@@ -354,8 +412,8 @@ ctab_get(ts_env *env, uint32_t tree, const uint8_t *k, size_t kl)
 }
 
 /* Would txn conflict?  Caller holds env->lock. */
-static int
-check_conflicts(ts_env *env, ts_txn *txn)
+int
+ts_conflicts_check(ts_env *env, ts_txn *txn)
 {
 	uint64_t	snap = txn->snap->meta.txnid;
 
@@ -385,8 +443,8 @@ check_conflicts(ts_env *env, ts_txn *txn)
  * Record txn's keys: as reserved by it (prepare), or as written by commit
  * `txnid`.  Caller holds env->lock.
  */
-static int
-record_keys(ts_env *env, ts_txn *txn, int prepare, uint64_t txnid)
+int
+ts_conflicts_record(ts_env *env, ts_txn *txn, int prepare, uint64_t txnid)
 {
 	for (const ts_wentry *e = ts_wset_begin(txn->ws); e; e = ts_wset_next(txn->ws, e))
 	{
@@ -416,8 +474,8 @@ record_keys(ts_env *env, ts_txn *txn, int prepare, uint64_t txnid)
 }
 
 /* Forget a prepared transaction's reservations.  Caller holds env->lock. */
-static void
-release_keys(ts_env *env, ts_txn *txn)
+void
+ts_conflicts_release(ts_env *env, ts_txn *txn)
 {
 	for (const ts_wentry *e = ts_wset_begin(txn->ws); e; e = ts_wset_next(txn->ws, e))
 	{
@@ -485,6 +543,11 @@ ts_txn_begin(ts_env *env, unsigned flags, ts_txn **out)
 	txn->env = env;
 	txn->flags = flags;
 	txn->state = TXN_ACTIVE;
+	if (!(flags & TS_RDONLY) && env->read_only && !env->recovering)
+	{
+		free(txn);
+		return ts_error(TS_BAD_TXN, "the environment in %s is open read-only", env->dir);
+	}
 	if (!(flags & TS_RDONLY) && (txn->ws = ts_wset_new()) == NULL)
 	{
 		free(txn);
@@ -504,8 +567,8 @@ ts_txn_begin(ts_env *env, unsigned flags, ts_txn **out)
 	return 0;
 }
 
-static void
-release_value(ts_txn *txn)
+void
+ts_txn_release_value(ts_txn *txn)
 {
 	if (txn->hold)
 	{
@@ -516,12 +579,12 @@ release_value(ts_txn *txn)
 	txn->ovf = NULL;
 }
 
-static void
-txn_end(ts_txn *txn)
+void
+ts_txn_end(ts_txn *txn)
 {
 	ts_env	   *env = txn->env;
 
-	release_value(txn);
+	ts_txn_release_value(txn);
 	for (struct ts_cursor *c = txn->cursors; c; c = c->next_in_txn)
 	{
 		ts_btcur_done(&c->bt);
@@ -530,7 +593,7 @@ txn_end(ts_txn *txn)
 	}
 	pthread_mutex_lock(&env->lock);
 	if (txn->state == TXN_PREPARED)
-		release_keys(env, txn);
+		ts_conflicts_release(env, txn);
 	if (txn->prev)
 		txn->prev->next = txn->next;
 	else
@@ -539,7 +602,7 @@ txn_end(ts_txn *txn)
 		txn->next->prev = txn->prev;
 	if (txn->ws)
 		env->nwriters--;
-	snap_unref(txn->snap);
+	ts_snap_unref(txn->snap);
 	prune_conflicts(env);
 	pthread_mutex_unlock(&env->lock);
 	ts_wset_free(txn->ws);
@@ -547,13 +610,6 @@ txn_end(ts_txn *txn)
 		free(txn->created[i].name);
 	free(txn->created);
 	free(txn);
-}
-
-void
-ts_txn_abort(ts_txn *txn)
-{
-	if (txn)
-		txn_end(txn);
 }
 
 uint64_t
@@ -652,7 +708,7 @@ ts_get(ts_txn *txn, ts_tree tree, const void *key, size_t klen, ts_slice *val)
 
 	if (txn == NULL || val == NULL || key == NULL)
 		return ts_error(TS_INVALID, "ts_get needs a transaction, a key and a result");
-	release_value(txn);
+	ts_txn_release_value(txn);
 	if (!ts_txn_tree_valid(txn, tree))
 		return ts_error(TS_INVALID, "no tree with id %u", tree);
 	if (klen == 0 || klen > TS_MAX_KEY)
@@ -711,13 +767,13 @@ ts_put(ts_txn *txn, ts_tree tree, const void *key, size_t klen,
 		ts_slice	cur;
 
 		rc = ts_get(txn, tree, key, klen, &cur);
-		release_value(txn);
+		ts_txn_release_value(txn);
 		if (rc == 0)
 			return ts_error(TS_EXISTS, "key exists");
 		if (rc != TS_NOTFOUND)
 			return rc;
 	}
-	release_value(txn);
+	ts_txn_release_value(txn);
 	return ts_wset_put(txn->ws, tree, key, klen, val ? val : (const void *) "", vlen);
 }
 
@@ -730,241 +786,10 @@ ts_del(ts_txn *txn, ts_tree tree, const void *key, size_t klen)
 	if ((rc = check_writable(txn, tree, klen)) != 0)
 		return rc;
 	rc = ts_get(txn, tree, key, klen, &cur);
-	release_value(txn);
+	ts_txn_release_value(txn);
 	if (rc != 0)
 		return rc;
 	return ts_wset_put(txn->ws, tree, key, klen, NULL, 0);
-}
-
-/* ---------- commit ---------- */
-
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t	x = *(const uint64_t *) a,
-				y = *(const uint64_t *) b;
-
-	return (x > y) - (x < y);
-}
-
-static void
-wctx_free(ts_wctx *w)
-{
-	ts_u64vec_free(&w->dirty);
-	ts_u64vec_free(&w->freed);
-	ts_u64vec_free(&w->pool);
-	ts_u64vec_free(&w->taken);
-}
-
-/*
- * Apply txn's writes to the newest state and make it durable.  Caller holds
- * commit_lock, and has checked conflicts.
- */
-static int
-apply_and_write(ts_env *env, ts_txn *txn, uint64_t horizon, ts_snap **out)
-{
-	ts_snap    *cur = env->current;
-	ts_snap    *ns = NULL;
-	ts_wctx		w;
-	ts_treeinfo cat = {cur->meta.cat_root, cur->meta.cat_depth, cur->meta.cat_entries};
-	uint32_t	ntrees = atomic_load(&env->next_tree);
-	uint8_t    *touched = NULL;
-	int			rc;
-
-	memset(&w, 0, sizeof(w));
-	w.pager = env->pager;
-	w.txnid = cur->meta.txnid + 1;
-	w.page_count = cur->meta.page_count;
-	w.reuse_horizon = horizon;
-	w.fl.root = cur->meta.fl_root;
-	w.fl.depth = cur->meta.fl_depth;
-	w.fl.entries = cur->meta.fl_entries;
-	w.free_count = cur->meta.free_count;
-
-	if ((rc = snap_copy(cur, ntrees, &ns)) != 0)
-		return rc;
-	touched = calloc(ns->ntrees, 1);
-	if (touched == NULL)
-	{
-		rc = ts_error(TS_NOMEM, "out of memory");
-		goto fail;
-	}
-	for (int i = 0; i < txn->ncreated; i++)
-	{
-		uint32_t	id = txn->created[i].id;
-
-		if ((ns->trees[id].name = strdup(txn->created[i].name)) == NULL)
-		{
-			rc = ts_error(TS_NOMEM, "out of memory");
-			goto fail;
-		}
-		memset(&ns->trees[id].info, 0, sizeof(ts_treeinfo));
-		touched[id] = 1;
-	}
-
-	/* 2. the write set, in (tree, key) order */
-	for (const ts_wentry *e = ts_wset_begin(txn->ws); e; e = ts_wset_next(txn->ws, e))
-	{
-		ts_treeinfo *t;
-		int			found;
-
-		if (e->tree >= ns->ntrees || ns->trees[e->tree].name == NULL)
-		{
-			rc = ts_error(TS_INVALID, "write to tree id %u, which does not exist", e->tree);
-			goto fail;
-		}
-		t = &ns->trees[e->tree].info;
-		touched[e->tree] = 1;
-		if (e->val)
-			rc = ts_bt_put(&w, t, e->key, e->klen, e->val, e->vlen);
-		else
-			rc = ts_bt_del(&w, t, e->key, e->klen, &found);
-		if (rc != 0)
-			goto fail;
-	}
-	for (uint32_t id = 1; id < ns->ntrees; id++)
-	{
-		uint8_t		v[CAT_VALLEN];
-
-		if (!touched[id])
-			continue;
-		cat_encode(v, id, &ns->trees[id].info);
-		if ((rc = ts_bt_put(&w, &cat, (const uint8_t *) ns->trees[id].name,
-							strlen(ns->trees[id].name), v, CAT_VALLEN)) != 0)
-			goto fail;
-	}
-
-	/* 3. the freelist */
-	if ((rc = ts_freelist_save(&w)) != 0)
-		goto fail;
-
-	ns->meta.txnid = w.txnid;
-	ns->meta.cat_root = cat.root;
-	ns->meta.cat_depth = cat.depth;
-	ns->meta.cat_entries = cat.entries;
-	ns->meta.fl_root = w.fl.root;
-	ns->meta.fl_depth = w.fl.depth;
-	ns->meta.fl_entries = w.fl.entries;
-	ns->meta.page_count = w.page_count;
-	ns->meta.free_count = w.free_count;
-	if (ns->meta.next_tree < ntrees)
-		ns->meta.next_tree = ntrees;
-
-	/* 4. pages, sync, meta, sync */
-	if (w.dirty.n > 1)
-		qsort(w.dirty.v, w.dirty.n, sizeof(uint64_t), cmp_u64);
-	rc = ts_pager_flush(env->pager, w.dirty.v, w.dirty.n, w.txnid);
-	w.dirty.n = 0;				/* flushed or dropped */
-	if (rc == 0 && env->opt.sync)
-		rc = ts_pager_sync(env->pager);
-	if (rc == 0)
-		rc = ts_pager_write_meta(env->pager, &ns->meta);
-	if (rc == 0 && env->opt.sync)
-		rc = ts_pager_sync(env->pager);
-	if (rc != 0)
-		goto fail;
-	free(touched);
-	wctx_free(&w);
-	*out = ns;
-	return 0;
-
-fail:
-	if (ts_pager_failed(env->pager))
-		env->poisoned = 1;		/* never retry after a failed write or sync */
-	ts_pager_drop(env->pager, w.dirty.v, w.dirty.n);
-	free(touched);
-	wctx_free(&w);
-	snap_free(ns);
-	return rc;
-}
-
-static int
-do_commit(ts_txn *txn)
-{
-	ts_env	   *env = txn->env;
-	ts_snap    *ns = NULL;
-	uint64_t	horizon;
-	int			rc;
-
-	release_value(txn);
-	if (ts_wset_count(txn->ws) == 0 && txn->ncreated == 0)
-		return 0;
-	pthread_mutex_lock(&env->commit_lock);
-	if (env->poisoned || ts_pager_failed(env->pager))
-	{
-		env->poisoned = 1;
-		pthread_mutex_unlock(&env->commit_lock);
-		return ts_error(TS_POISONED, "an earlier write or sync of %s failed; reopen the environment",
-						ts_pager_path(env->pager));
-	}
-	pthread_mutex_lock(&env->lock);
-	rc = txn->state == TXN_PREPARED ? 0 : check_conflicts(env, txn);
-	if (rc == TS_CONFLICT)
-		env->conflicts++;
-	horizon = oldest_snapshot(env);
-	pthread_mutex_unlock(&env->lock);
-	if (rc == 0)
-		rc = apply_and_write(env, txn, horizon, &ns);
-	if (rc == 0)
-	{
-		pthread_mutex_lock(&env->lock);
-		snap_unref(env->current);
-		env->current = ns;
-		env->commits++;
-		rc = record_keys(env, txn, 0, ns->meta.txnid);
-		pthread_mutex_unlock(&env->lock);
-		if (rc != 0)
-		{
-			/* committed, but cannot track it for conflicts: stop writes */
-			env->poisoned = 1;
-			rc = 0;
-		}
-	}
-	pthread_mutex_unlock(&env->commit_lock);
-	return rc;
-}
-
-int
-ts_txn_commit(ts_txn *txn)
-{
-	int			rc;
-
-	if (txn == NULL)
-		return ts_error(TS_INVALID, "no transaction");
-	rc = txn->ws ? do_commit(txn) : 0;
-	txn_end(txn);
-	return rc;
-}
-
-int
-ts_txn_prepare(ts_txn *txn, const char *gid)
-{
-	ts_env	   *env;
-	int			rc;
-
-	if (txn == NULL || gid == NULL || strlen(gid) > TS_MAX_TREE_NAME)
-		return ts_error(TS_INVALID, "ts_txn_prepare needs a transaction and a gid of at most %d bytes",
-						TS_MAX_TREE_NAME);
-	if (txn->ws == NULL || txn->state != TXN_ACTIVE)
-		return ts_error(TS_BAD_TXN, "only an active write transaction can be prepared");
-	env = txn->env;
-	pthread_mutex_lock(&env->commit_lock);
-	pthread_mutex_lock(&env->lock);
-	rc = check_conflicts(env, txn);
-	if (rc == TS_CONFLICT)
-		env->conflicts++;
-	if (rc == 0)
-		rc = record_keys(env, txn, 1, 0);
-	if (rc == 0)
-	{
-		txn->state = TXN_PREPARED;
-		strcpy(txn->gid, gid);
-	}
-	else
-		release_keys(env, txn);
-	pthread_mutex_unlock(&env->lock);
-	pthread_mutex_unlock(&env->commit_lock);
-	return rc;
 }
 
 /* ---------- statistics ---------- */
@@ -982,11 +807,19 @@ ts_env_stat(ts_env *env, ts_stat *st)
 	st->page_count = env->current->meta.page_count;
 	st->free_pages = env->current->meta.free_count;
 	st->file_bytes = st->page_count * TS_PAGE_SIZE;
-	st->oldest_reader = oldest_snapshot(env);
+	st->oldest_reader = ts_env_oldest(env);
 	st->commits = env->commits;
 	st->conflicts = env->conflicts;
+	st->checkpoints = env->checkpoints;
+	st->checkpoint_txnid = env->ckpt_txnid;
+	st->checkpoint_lsn = env->ckpt_lsn;
+	st->poisoned = env->poisoned || ts_pager_failed(env->pager);
 	for (ts_txn *t = env->txns; t; t = t->next)
+	{
 		st->active_txns++;
+		if (t->state == TXN_PREPARED)
+			st->prepared++;
+	}
 	snap = env->current;
 	snap->refs++;
 	pthread_mutex_unlock(&env->lock);
@@ -994,26 +827,44 @@ ts_env_stat(ts_env *env, ts_stat *st)
 	st->cache_pages = frames;
 
 	/* pinned: freelist records of commits newer than the oldest reader */
+	rc = 0;
+	for (int class = 0; class < 2 && (rc == 0 || rc == TS_NOTFOUND); class++)
 	{
 		ts_treeinfo fl = {snap->meta.fl_root, snap->meta.fl_depth, snap->meta.fl_entries};
 		ts_btcur	c;
-		uint8_t		from[12] = {0};
+		uint8_t		from[13] = {0};
+		const uint8_t *k;
+		size_t		kl;
 
-		wr64be(from, st->oldest_reader + 1);
+		from[0] = (uint8_t) class;
+		wr64be(from + 1, st->oldest_reader + 1);
 		ts_btcur_init(&c, env->pager, &fl);
 		for (rc = ts_btcur_seek(&c, from, sizeof(from)); rc == 0; rc = ts_btcur_next(&c))
 		{
 			const uint8_t *v;
 			size_t		vl;
 
+			if ((rc = ts_btcur_key(&c, &k, &kl)) != 0 || kl < 1 || k[0] != class)
+				break;
 			if ((rc = ts_btcur_val(&c, &v, &vl)) != 0)
 				break;
 			st->pinned_pages += vl / 8;
 		}
 		ts_btcur_done(&c);
 	}
+	if (env->wal)
+	{
+		ts_wal_stat ws;
+
+		ts_wal_stat_get(env->wal, &ws);
+		st->wal_bytes = ws.bytes;
+		st->wal_flushes = ws.flushes;
+		st->wal_end_lsn = ts_wal_end_lsn(env->wal);
+		st->wal_flushed_lsn = ts_wal_flushed_lsn(env->wal);
+	}
+	st->dirty_pages = ts_pager_dirty_count(env->pager);
 	pthread_mutex_lock(&env->lock);
-	snap_unref(snap);
+	ts_snap_unref(snap);
 	pthread_mutex_unlock(&env->lock);
 	return rc == TS_NOTFOUND ? 0 : rc;
 }

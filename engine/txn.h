@@ -2,7 +2,9 @@
  *
  * txn.h
  *	  Internals shared by txn.c (environment, snapshots, transactions,
- *	  commit) and cursor.c (cursors merging a write set over a snapshot).
+ *	  conflicts), commit.c (commit, write-ahead logging, checkpoints),
+ *	  recovery.c (replaying the log at open) and cursor.c (cursors merging a
+ *	  write set over a snapshot).
  *
  *-------------------------------------------------------------------------
  */
@@ -13,6 +15,7 @@
 #include <stdatomic.h>
 
 #include "btree.h"
+#include "wal.h"
 #include "writeset.h"
 
 typedef struct tdesc
@@ -47,9 +50,28 @@ struct ts_env
 	ts_options	opt;
 	char	   *dir;
 
-	pthread_mutex_t lock;		/* current, txns, conflict table, counters */
-	pthread_mutex_t commit_lock;	/* one commit (or prepare) at a time */
-	ts_snap    *current;
+	pthread_mutex_t lock;		/* current, head, txns, conflict table, counters */
+	pthread_mutex_t commit_lock;	/* one commit, prepare or checkpoint at a time */
+	ts_snap    *current;		/* newest published (durable) state */
+	ts_snap    *head;			/* newest applied state: current, or ahead of it
+								 * while its log records are being flushed */
+	uint64_t	head_lsn;		/* log end of head */
+
+	/* write-ahead log and checkpoints (commit.c) */
+	ts_wal	   *wal;
+	_Atomic uint64_t next_xid;
+	uint64_t	ckpt_txnid;		/* state of the last durable checkpoint */
+	uint64_t	ckpt_lsn;
+	uint64_t	ckpt_start;		/* its WAL start */
+	uint64_t	ckpt_seq;
+	ts_u64vec	ckpt_dirty;		/* pages made since the checkpoint (under commit_lock) */
+	uint64_t	checkpoints;
+	uint64_t	ckpt_ms;		/* when the last one was taken (monotonic) */
+	pthread_t	bg;				/* checkpointer and async flusher */
+	int			bg_running;
+	int			bg_stop;
+	pthread_cond_t bg_cond;		/* with lock */
+
 	struct ts_txn *txns;		/* live transactions */
 	int			nwriters;		/* live write transactions */
 	_Atomic uint32_t next_tree;
@@ -59,6 +81,8 @@ struct ts_env
 	size_t		ctab_count;
 
 	int			poisoned;
+	int			read_only;		/* TS_RDONLY: recovery in memory, no writes */
+	int			recovering;		/* inside ts_recover */
 	uint64_t	commits;
 	uint64_t	conflicts;
 };
@@ -89,6 +113,9 @@ struct ts_txn
 	struct ts_txn *prev,
 			   *next;
 	char		gid[TS_MAX_TREE_NAME + 1];
+	uint64_t	xid;			/* in the log (0 until logged) */
+	uint64_t	first_lsn;		/* of its first log record, while prepared */
+	int			recovered;		/* prepared before a restart (in doubt) */
 };
 
 struct ts_cursor
@@ -108,6 +135,41 @@ struct ts_cursor
 				hilen;
 	struct ts_cursor *next_in_txn;
 };
+
+/* snapshots and catalog (txn.c) */
+void		ts_snap_unref(ts_snap *s);	/* caller holds env->lock */
+void		ts_snap_free(ts_snap *s);
+int			ts_snap_copy(const ts_snap *src, uint32_t ntrees, ts_snap **out);
+void		ts_cat_encode(uint8_t *v, uint32_t id, const ts_treeinfo *t);
+#define TS_CAT_VALLEN 24
+
+/* conflicts (txn.c); caller holds env->lock */
+int			ts_conflicts_check(ts_env *env, ts_txn *txn);
+int			ts_conflicts_record(ts_env *env, ts_txn *txn, int prepare, uint64_t txnid);
+void		ts_conflicts_release(ts_env *env, ts_txn *txn);
+uint64_t	ts_env_oldest(ts_env *env);
+
+/* transactions (txn.c) */
+void		ts_txn_release_value(ts_txn *txn);
+void		ts_txn_end(ts_txn *txn);
+
+/* commit, log, checkpoints (commit.c) */
+int			ts_apply_writes(ts_env *env, ts_wset *ws, const created *cr, int ncreated,
+							uint64_t horizon, ts_snap **out);
+int			ts_commit_start(ts_env *env);	/* background thread */
+void		ts_commit_stop(ts_env *env);
+int			ts_checkpoint_locked(ts_env *env);	/* caller holds commit_lock */
+
+/* the OPS record payload (commit.c) */
+int			ts_ops_next(const uint8_t *p, size_t len, size_t *pos, int *op, uint32_t *tree,
+						const uint8_t **key, size_t *klen, const uint8_t **val, size_t *vlen);
+#define TS_OP_PUT		1
+#define TS_OP_DEL		2
+#define TS_OP_CREATE	3
+
+/* recovery (recovery.c): replay the log after the checkpoint; leaves the
+ * log open for appending */
+int			ts_recover(ts_env *env);
 
 /* The tree descriptor `id` in the transaction's snapshot, or NULL. */
 const ts_treeinfo *ts_txn_snap_tree(ts_txn *txn, ts_tree id);

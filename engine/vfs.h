@@ -60,6 +60,15 @@ struct ts_vfs
 	 * file holds it.  Keeps two environments off one data file.
 	 */
 	int			(*lock) (ts_file *f);
+
+	/*
+	 * Optional (may be NULL): call fn(name, arg) for every entry of the
+	 * directory (not "." or ".."); a non-zero return from fn stops the walk
+	 * and is returned.  Without it, the log finds its segments by probing
+	 * with exists (slower once many segments have been removed).
+	 */
+	int			(*list) (ts_vfs *vfs, const char *dir,
+						 int (*fn) (const char *name, void *arg), void *arg);
 	void	   *ctx;			/* for wrappers */
 };
 

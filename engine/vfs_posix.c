@@ -20,6 +20,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -193,6 +194,23 @@ posix_writev(ts_file *f, const void *const *bufs, size_t n, size_t size, uint64_
 }
 
 static int
+posix_list(ts_vfs *vfs, const char *dir, int (*fn) (const char *name, void *arg), void *arg)
+{
+	DIR		   *d = opendir(dir);
+	struct dirent *e;
+	int			rc = 0;
+
+	(void) vfs;
+	if (d == NULL)
+		return vfs_fail(errno, "list", dir);
+	while (rc == 0 && (e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			rc = fn(e->d_name, arg);
+	closedir(d);
+	return rc;
+}
+
+static int
 posix_lock(ts_file *f)
 {
 	posix_file *pf = (posix_file *) f;
@@ -351,6 +369,7 @@ static ts_vfs posix_vfs = {
 	.write = posix_write,
 	.writev = posix_writev,
 	.lock = posix_lock,
+	.list = posix_list,
 	.sync = posix_sync,
 	.truncate = posix_truncate,
 	.size = posix_size,
