@@ -438,7 +438,7 @@ do_commit(ts_txn *txn)
 
 		if (limit < 1024)
 			limit = 1024;
-		if (limit > env->opt.max_dirty_pages)
+		if (limit > env->opt.max_dirty_pages || env->dirty_limit_set)
 			limit = env->opt.max_dirty_pages;
 		if (ts_pager_dirty_count(env->pager) > limit)
 			rc = ts_env_checkpoint(env);

@@ -96,6 +96,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 #define TS_MAX_CELL		((TS_PAGE_SIZE - TS_PH_SIZE) / 4 - 2)
 
 #define TS_MAX_DEPTH	32		/* far beyond any real tree: 4 cells/page min */
+#define TS_MAX_TREES	(1u << 20)	/* tree ids (never reused) */
 
 /* header field offsets */
 #define PH_CRC		0

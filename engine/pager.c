@@ -112,30 +112,62 @@ ts_page_verify(const uint8_t *page, uint64_t pgno, int type, const char *file)
 		uint16_t	n = rd16(page + PH_NKEYS),
 					lower = rd16(page + PH_LOWER),
 					upper = rd16(page + PH_UPPER);
+		int			leaf = page[PH_TYPE] == TS_PT_LEAF;
+		uint32_t	ends[TS_PAGE_SIZE / 4];	/* (offset << 16 | size) per cell */
 
-		if (lower != TS_PH_SIZE + 2 * n || upper < lower || upper > TS_PAGE_SIZE)
+		if (n > (TS_PAGE_SIZE - TS_PH_SIZE) / 6 || lower != TS_PH_SIZE + 2 * n ||
+			upper < lower || upper > TS_PAGE_SIZE)
 			return ts_error(TS_CORRUPT, "page %llu of %s: bad slot area (nkeys %u, lower %u, upper %u)",
 							(unsigned long long) pgno, file, n, lower, upper);
 		for (uint16_t i = 0; i < n; i++)
 		{
 			uint16_t	off = rd16(page + TS_PH_SIZE + 2 * i);
-			size_t		sz;
+			size_t		sz,
+						kl;
 
-			if (off < upper || off > TS_PAGE_SIZE - 4)
+			if (off < upper || off > TS_PAGE_SIZE - (leaf ? 4 : 10))
 				return ts_error(TS_CORRUPT, "page %llu of %s: cell %u out of bounds",
 								(unsigned long long) pgno, file, i);
-			if (page[PH_TYPE] == TS_PT_LEAF)
+			if (leaf)
 			{
 				uint16_t	vl = rd16(page + off + 2);
 
-				sz = 4 + (size_t) rd16(page + off) + (vl == TS_VAL_OVERFLOW ? 16 : vl);
+				kl = rd16(page + off);
+				sz = 4 + kl + (vl == TS_VAL_OVERFLOW ? 16 : vl);
+				if (kl == 0 || (vl != TS_VAL_OVERFLOW && sz > TS_MAX_CELL))
+					return ts_error(TS_CORRUPT, "page %llu of %s: cell %u has a bad size",
+									(unsigned long long) pgno, file, i);
 			}
 			else
-				sz = (off + 10 <= TS_PAGE_SIZE) ? 10 + (size_t) rd16(page + off + 8) : TS_PAGE_SIZE;
-			if (off + sz > TS_PAGE_SIZE)
+			{
+				kl = rd16(page + off + 8);
+				sz = 10 + kl;
+				if ((i == 0) != (kl == 0))
+					return ts_error(TS_CORRUPT, "page %llu of %s: branch cell %u has a bad key length",
+									(unsigned long long) pgno, file, i);
+			}
+			if (kl > TS_MAX_KEY || off + sz > TS_PAGE_SIZE)
 				return ts_error(TS_CORRUPT, "page %llu of %s: cell %u overruns the page",
 								(unsigned long long) pgno, file, i);
+			ends[i] = ((uint32_t) off << 16) | (uint32_t) sz;
 		}
+		/* cells must not overlap: sort by offset (insertion sort: few cells) */
+		for (int i = 1; i < n; i++)
+		{
+			uint32_t	x = ends[i];
+			int			j = i - 1;
+
+			while (j >= 0 && ends[j] > x)
+			{
+				ends[j + 1] = ends[j];
+				j--;
+			}
+			ends[j + 1] = x;
+		}
+		for (int i = 0; i + 1 < n; i++)
+			if ((ends[i] >> 16) + (ends[i] & 0xFFFF) > (ends[i + 1] >> 16))
+				return ts_error(TS_CORRUPT, "page %llu of %s: cells overlap",
+								(unsigned long long) pgno, file);
 	}
 	return 0;
 }
@@ -328,6 +360,8 @@ read_meta(ts_pager *pg, int which, ts_meta *m, int *valid)
 	m->ckpt_seq = rd64(page + MT_CKPT_SEQ);
 	if (m->page_count < 2 || m->page_count > MAX_PAGES ||
 		m->cat_root >= m->page_count || m->fl_root >= m->page_count ||
+		(m->cat_root == 0) != (m->cat_depth == 0) || (m->fl_root == 0) != (m->fl_depth == 0) ||
+		m->next_tree > TS_MAX_TREES ||
 		m->cat_depth > TS_MAX_DEPTH || m->fl_depth > TS_MAX_DEPTH ||
 		m->wal_start > m->ckpt_lsn)
 		return ts_error(TS_CORRUPT, "meta page %d of %s: fields out of range", which, pg->path);

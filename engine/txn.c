@@ -158,7 +158,7 @@ snap_load(ts_pager *pg, const ts_meta *m, ts_snap **out)
 		}
 		cat_decode(v, &id, &ti);
 		if (id == 0 || id >= s->ntrees || s->trees[id].name != NULL ||
-			ti.root >= m->page_count || ti.depth > TS_MAX_DEPTH)
+			ti.root >= m->page_count || ti.depth > TS_MAX_DEPTH || (ti.root == 0) != (ti.depth == 0))
 		{
 			rc = ts_error(TS_CORRUPT, "%s: catalog entry for tree id %u is invalid",
 						  ts_pager_path(pg), id);
@@ -244,6 +244,7 @@ ts_env_open(const char *path, const ts_options *opt, ts_env **out)
 		env->opt.wal_segment_size = (uint64_t) 100 << 20;
 	if (env->opt.wal_keep_segments < 1)
 		env->opt.wal_keep_segments = 1;
+	env->dirty_limit_set = env->opt.max_dirty_pages != 0;
 	if (env->opt.max_dirty_pages == 0)
 		env->opt.max_dirty_pages = env->opt.cache_pages / 2 > 1024 ? env->opt.cache_pages / 2 : 1024;
 	if (env->opt.async_flush_ms == 0)
@@ -672,6 +673,8 @@ ts_tree_open(ts_txn *txn, const char *name, unsigned flags, ts_tree *tree)
 	txn->created = nc;
 	if ((nc[txn->ncreated].name = strdup(name)) == NULL)
 		return ts_error(TS_NOMEM, "out of memory");
+	if (atomic_load(&txn->env->next_tree) >= TS_MAX_TREES)
+		return ts_error(TS_FULL, "no tree ids left (%u trees have been created)", TS_MAX_TREES);
 	nc[txn->ncreated].id = atomic_fetch_add(&txn->env->next_tree, 1);
 	*tree = nc[txn->ncreated].id;
 	txn->ncreated++;

@@ -82,6 +82,7 @@ struct ts_env
 
 	int			poisoned;
 	int			read_only;		/* TS_RDONLY: recovery in memory, no writes */
+	int			dirty_limit_set;	/* max_dirty_pages given: it alone is the limit */
 	int			recovering;		/* inside ts_recover */
 	uint64_t	commits;
 	uint64_t	conflicts;
