@@ -36,7 +36,8 @@
  *	  the oldest position still needed, keeping wal_keep_segments.
  *	  Taken every checkpoint_interval_ms, after checkpoint_wal_bytes of log,
  *	  when the pages made since the last one exceed an eighth of the file
- *	  (at least 1024) or max_dirty_pages, on ts_env_checkpoint and at close.
+ *	  (at least CKPT_MIN_DIRTY) or max_dirty_pages, on ts_env_checkpoint and
+ *	  at close.
  *
  *-------------------------------------------------------------------------
  */
@@ -49,6 +50,8 @@
 #include "txn.h"
 
 #define OPS_CHUNK	(1 << 20)	/* log write sets in records of about 1 MB */
+#define CKPT_MIN_DIRTY 8192		/* pages (32 MB): checkpointing a small database more
+								 * often costs commits more than it saves space */
 
 #define OP_PUT TS_OP_PUT
 #define OP_DEL TS_OP_DEL
@@ -431,13 +434,13 @@ do_commit(ts_txn *txn)
 	 * Too many pages made since the checkpoint: checkpoint now.  Both memory
 	 * (dirty pages stay in the cache) and the file (pages the checkpoint
 	 * uses cannot be reused before the next one) grow with them; an eighth
-	 * of the file keeps the file within about 1.15 times its live pages.
+	 * of the file keeps a large file within about 1.15 times its live pages.
 	 */
 	{
 		uint64_t	limit = pages / 8;
 
-		if (limit < 1024)
-			limit = 1024;
+		if (limit < CKPT_MIN_DIRTY)
+			limit = CKPT_MIN_DIRTY;
 		if (limit > env->opt.max_dirty_pages || env->dirty_limit_set)
 			limit = env->opt.max_dirty_pages;
 		if (ts_pager_dirty_count(env->pager) > limit)

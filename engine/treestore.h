@@ -142,7 +142,7 @@ typedef struct ts_options
 	uint32_t	checkpoint_interval_ms; /* and at least this often; default 600000 (10 min), 0: never */
 	size_t		max_dirty_pages;	/* force a checkpoint above this many pages changed since
 									 * the last one; default: an eighth of the file (at
-									 * least 1024), at most cache_pages / 2 */
+									 * least 8192), at most cache_pages / 2 */
 	int			async_commit;	/* 1: commit returns before its fdatasync (loss window
 								 * up to async_flush_ms); default 0 */
 	uint32_t	async_flush_ms; /* default 200 */
