@@ -56,6 +56,22 @@ ts_u64vec_push(ts_u64vec *a, uint64_t x)
 	return 0;
 }
 
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t	x = *(const uint64_t *) a,
+				y = *(const uint64_t *) b;
+
+	return (x > y) - (x < y);
+}
+
+void
+ts_u64vec_sort(ts_u64vec *a)
+{
+	if (a->n > 1)
+		qsort(a->v, a->n, sizeof(uint64_t), cmp_u64);
+}
+
 void
 ts_u64vec_free(ts_u64vec *a)
 {

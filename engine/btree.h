@@ -24,6 +24,7 @@ typedef struct ts_u64vec
 
 int			ts_u64vec_push(ts_u64vec *a, uint64_t x);
 void		ts_u64vec_free(ts_u64vec *a);
+void		ts_u64vec_sort(ts_u64vec *a);	/* ascending */
 
 /* Where a tree lives. */
 typedef struct ts_treeinfo

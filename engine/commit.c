@@ -66,15 +66,6 @@ now_ms(void)
 	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t	x = *(const uint64_t *) a,
-				y = *(const uint64_t *) b;
-
-	return (x > y) - (x < y);
-}
-
 static void
 wctx_free(ts_wctx *w)
 {
@@ -645,8 +636,7 @@ ts_checkpoint_locked(ts_env *env)
 	if (rc == 0 && (head->meta.txnid != env->ckpt_txnid || end != env->ckpt_lsn ||
 					start != env->ckpt_start || env->ckpt_dirty.n > 0))
 	{
-		if (env->ckpt_dirty.n > 1)
-			qsort(env->ckpt_dirty.v, env->ckpt_dirty.n, sizeof(uint64_t), cmp_u64);
+		ts_u64vec_sort(&env->ckpt_dirty);
 		rc = ts_pager_flush(env->pager, env->ckpt_dirty.v, env->ckpt_dirty.n);
 		if (rc == 0)
 			rc = ts_pager_extend(env->pager, head->meta.page_count);

@@ -196,15 +196,6 @@ ts_page_free(ts_wctx *w, uint64_t pgno)
 	}
 }
 
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t	x = *(const uint64_t *) a,
-				y = *(const uint64_t *) b;
-
-	return (x > y) - (x < y);
-}
-
 /* a ∪ b, sorted, into out */
 static int
 union_sorted(const ts_u64vec *a, const ts_u64vec *b, ts_u64vec *out)
@@ -218,8 +209,7 @@ union_sorted(const ts_u64vec *a, const ts_u64vec *b, ts_u64vec *out)
 	for (size_t i = 0; b && i < b->n; i++)
 		if ((rc = ts_u64vec_push(out, b->v[i])) != 0)
 			return rc;
-	if (out->n > 1)
-		qsort(out->v, out->n, sizeof(uint64_t), cmp_u64);
+	ts_u64vec_sort(out);
 	return 0;
 }
 
