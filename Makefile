@@ -19,6 +19,11 @@
 #	    test-crash     crash suite (test/crash/): crash simulator and kill
 #	                   loop, normal and ASan builds
 #	    test-fuzz      the fuzz suite: `make fuzz` with FUZZ_SECONDS=30
+#	    test-pg        the extension's pg_regress and isolation tests
+#	                   (test/pg/run_regress.sh)
+#	    test-pg-crash  crash tests in a real PostgreSQL: kill -9 of the
+#	                   treestore worker and of the postmaster, immediate and
+#	                   fast shutdowns under load (test/pg_crash/)
 #	    fuzz           build every test/fuzz/fuzz_*.c with clang and libFuzzer
 #	                   (ASan, UBSan) into build-fuzz/, run each for
 #	                   FUZZ_SECONDS (default 30)
@@ -28,7 +33,11 @@
 #	    bench-engine   engine benchmark against LMDB and SQLite (RESULT lines)
 #	    bench-wal      durable-commit, group-commit and recovery benchmark
 #	                   (test/bench/bench_wal.c; RESULT wal lines)
-#	    demo           deps, build, demo (placeholder until the PostgreSQL side)
+#	    bench-sql      treestore.nodes against a native table with pgbench
+#	                   (test/bench/bench_sql.sh; RESULT sql lines)
+#	    demo           deps, build, start a private PostgreSQL with the
+#	                   extension, load sample documents, run queries
+#	                   (test/demo/demo.sh; DEMO_DIR, DEMO_PORT)
 #	    clean          remove build/, build-asan/, build-fuzz/ and PGXS's
 #	                   products
 #
@@ -47,12 +56,16 @@ all:
 
 EXTENSION = treestore_fdw
 
-SRC_C := $(wildcard src/*.c)
+# src/treestore.pb-c.[ch] are generated from src/treestore.proto by
+# protoc-c (never committed).
+SRC_C := $(filter-out %.pb-c.c,$(wildcard src/*.c))
+PROTO_GEN = src/treestore.pb-c.c src/treestore.pb-c.h
 ifneq ($(SRC_C),)
 MODULE_big = treestore_fdw
-OBJS = $(SRC_C:.c=.o)
-PG_CPPFLAGS += -Iengine
-SHLIB_LINK += build/libtreestore.a -lpthread
+OBJS = $(SRC_C:.c=.o) src/treestore.pb-c.o
+PG_CPPFLAGS += -Iengine -Isrc
+SHLIB_LINK += build/libtreestore.a -lprotobuf-c -lpthread
+EXTRA_CLEAN = $(PROTO_GEN)
 endif
 
 DATA = $(wildcard sql/treestore_fdw--*.sql)
@@ -71,7 +84,9 @@ ifneq ($(SRC_C),)
 # The module links the engine library: build it first.  PGXS tracks no
 # header dependencies, so every src/ object depends on every header.
 $(MODULE_big)$(DLSUFFIX): build/libtreestore.a
-$(OBJS) $(OBJS:.o=.bc): $(wildcard src/*.h engine/*.h)
+$(OBJS) $(OBJS:.o=.bc): $(filter-out %.pb-c.h,$(wildcard src/*.h)) $(wildcard engine/*.h) src/treestore.pb-c.h
+$(PROTO_GEN) &: src/treestore.proto
+	protoc-c --proto_path=src --c_out=src src/treestore.proto
 endif
 else
 install installcheck uninstall:
@@ -246,7 +261,7 @@ deps:
 # TEST_SUITES.
 #-------------------------------------------------------------------------
 
-TEST_SUITES = engine crash fuzz
+TEST_SUITES = engine crash fuzz pg
 
 .PHONY: test test-engine test-crash test-fuzz
 # Programs whose source is gone (renamed or deleted tests) are removed first.
@@ -270,6 +285,33 @@ test-crash: crash-tests crash-asan
 
 test-fuzz:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+# The PostgreSQL suite (test/pg/run_regress.sh): builds and installs the
+# extension, then runs the pg_regress topics (sql/<topic>.sql, in the order
+# of test/pg/schedule) and the isolation specs (test/isolation/specs/), each
+# on a temporary instance run as user postgres when we are root.  Results:
+# build/pg-regress/.
+.PHONY: test-pg
+test-pg:
+	@bash test/pg/run_regress.sh
+
+# The PostgreSQL crash suite (test/pg_crash/test_pg_crash.py): builds and
+# installs the extension, then runs a private cluster under /tmp/tscrash-*
+# (as user postgres when we are root) whose treestore worker and postmaster
+# are killed under load; checks that acknowledged commits survive and that
+# ledger and treestore.tool_results agree.  Rounds, clients and seed come
+# from TS_PGCRASH_* (see the script's header), e.g. a longer soak:
+#   make test-pg-crash TS_PGCRASH_WORKER_ROUNDS=50 TS_PGCRASH_POSTMASTER_ROUNDS=50
+# A failing build counts as 1 failed.
+.PHONY: test-pg-crash
+test-pg-crash:
+	@if ! { $(MAKE) --no-print-directory treestore_fdw$(DLSUFFIX) && \
+		$(MAKE) --no-print-directory install >build/pg-crash-install.log 2>&1; }; then \
+		echo "not ok pg-crash: building or installing the extension failed (see build/pg-crash-install.log)"; \
+		echo "0 passed, 1 failed"; exit 1; \
+	fi
+	@/usr/bin/python3 test/pg_crash/test_pg_crash.py
+TEST_SUITES += pg-crash
 
 test: SHELL := /bin/bash
 test: deps
@@ -386,9 +428,15 @@ fuzz:
 BENCH_DIR ?= $(CURDIR)/build/bench-data
 BENCH_ARGS ?=
 BENCH_WAL_ARGS ?=
-BENCH_TARGETS = bench-engine $(if $(wildcard test/bench/bench_wal.c),bench-wal)
+BENCH_TARGETS = bench-engine $(if $(wildcard test/bench/bench_wal.c),bench-wal) bench-sql
 
-.PHONY: bench bench-engine bench-wal
+.PHONY: bench bench-engine bench-wal bench-sql
+# bench-sql: treestore.nodes against a native table with pgbench
+# (test/bench/bench_sql.sh; RESULT sql lines).
+bench-sql: deps
+	@$(MAKE) --no-print-directory engine
+	bash test/bench/bench_sql.sh
+
 bench:
 	@for t in $(BENCH_TARGETS); do $(MAKE) --no-print-directory $$t || exit 1; done
 
@@ -415,12 +463,8 @@ bench-wal: deps
 
 .PHONY: demo
 demo: deps
-	@$(MAKE) --no-print-directory all
-	@echo
-	@echo "The engine is built (build/libtreestore.a)."
-	@echo "make demo will start a private PostgreSQL with treestore_fdw, load sample"
-	@echo "PageIndex documents and run sample queries once the PostgreSQL integration"
-	@echo "(src/, sql/) lands; it is not there yet."
+	@$(MAKE) --no-print-directory engine
+	bash test/demo/demo.sh
 
 #-------------------------------------------------------------------------
 # Clean

@@ -11,6 +11,13 @@
  *	  set is searched afresh at every move, so writes made while the cursor
  *	  is open are seen by its next move.
  *
+ *	  After a rollback to a savepoint or a renewed snapshot, a positioned
+ *	  cursor keeps its position key and is re-read there in the new view
+ *	  (ts_cursors_refresh): on the write set's entry, on the tree's entry,
+ *	  or, if the key is no longer visible, "gone" (ts_cursor_get returns
+ *	  TS_NOTFOUND; next and prev move to the neighbours of the key, as if
+ *	  it had been deleted while the cursor was on it).
+ *
  *-------------------------------------------------------------------------
  */
 #include <stdlib.h>
@@ -138,6 +145,7 @@ settle(ts_cursor *c, int dir)
 	ts_wset    *ws = c->txn->ws;
 	int			rc;
 
+	c->gone = 0;
 	for (;;)
 	{
 		const uint8_t *bk = NULL;
@@ -261,6 +269,7 @@ plain_settle(ts_cursor *c, int rc)
 	const uint8_t *k;
 	size_t		kl;
 
+	c->gone = 0;
 	if ((rc = bt_result(c, rc)) != 0)
 		return rc;
 	if (!c->bt_pos || !bt_key(c, &k, &kl) || !in_bounds(c, k, kl))
@@ -410,6 +419,9 @@ step(ts_cursor *c, int dir)
 		return TS_NOTFOUND;
 	if (c->txn->ws == NULL)
 	{
+		/* gone: the key is not in the tree, so >= is > and <= is < */
+		if (c->gone)
+			return seek_dir(c, c->key, c->klen, dir);
 		if (c->dir != dir)
 			c->dir = dir;
 		return plain_settle(c, dir > 0 ? ts_btcur_next(&c->bt) : ts_btcur_prev(&c->bt));
@@ -477,8 +489,10 @@ ts_cursor_get(ts_cursor *c, ts_slice *key, ts_slice *val)
 
 	if ((rc = cursor_ready(c)) != 0)
 		return rc;
-	if (!c->valid)
+	if (!c->valid || c->gone)
 		return TS_NOTFOUND;
+	if (c->we && c->we->val == NULL)
+		return TS_NOTFOUND;		/* deleted by the transaction while the cursor was on it */
 	if (c->we)
 	{
 		if (key)
@@ -514,4 +528,92 @@ ts_cursor_get(ts_cursor *c, ts_slice *key, ts_slice *val)
 		val->len = vl;
 	}
 	return 0;
+}
+
+/* ---------- after a rollback or a renewed snapshot ---------- */
+
+void
+ts_cursors_detach(ts_txn *txn)
+{
+	for (ts_cursor *c = txn->cursors; c; c = c->next_in_txn)
+	{
+		const uint8_t *k;
+		size_t		kl;
+
+		/* read-only cursors keep their key in the B+tree cursor only */
+		if (c->valid && !c->gone && txn->ws == NULL)
+		{
+			if (ts_btcur_key(&c->bt, &k, &kl) == 0)
+			{
+				memcpy(c->key, k, kl);
+				c->klen = kl;
+			}
+			else
+				c->valid = 0;
+		}
+		ts_btcur_done(&c->bt);
+		c->bt_pos = 0;
+	}
+}
+
+/* Re-read a positioned cursor at c->key in the transaction's current view. */
+static int
+reposition(ts_cursor *c)
+{
+	int			dir = c->dir < 0 ? -1 : 1;
+	const uint8_t *bk;
+	size_t		bkl;
+	int			rc;
+
+	c->we = NULL;
+	c->gone = 0;
+	c->dir = dir;
+	if (c->txn->ws)
+	{
+		const ts_wentry *e = ts_wset_get(c->txn->ws, c->tree, c->key, c->klen);
+
+		if (e)
+		{
+			/* the write set decides; the tree side is sought again at the next move */
+			c->bt_pos = 0;
+			if (e->val)
+				c->we = e;
+			else
+				c->gone = 1;
+			return 0;
+		}
+	}
+	if ((rc = bt_seek_dir(c, c->key, c->klen, dir)) != 0)
+	{
+		c->valid = 0;
+		return rc;
+	}
+	if (!bt_key(c, &bk, &bkl) || ts_keycmp(bk, bkl, c->key, c->klen) != 0)
+		c->gone = 1;			/* the tree side already lies beyond the key */
+	return 0;
+}
+
+int
+ts_cursors_refresh(ts_txn *txn, int resnap)
+{
+	int			first = 0;
+
+	for (ts_cursor *c = txn->cursors; c; c = c->next_in_txn)
+	{
+		int			rc;
+
+		if (resnap)
+		{
+			const ts_treeinfo *t = ts_txn_snap_tree(txn, c->tree);
+			ts_treeinfo empty = {0, 0, 0};
+
+			ts_btcur_init(&c->bt, txn->env->pager, t ? t : &empty);
+			c->bt_pos = 0;
+		}
+		if (!c->valid)
+			continue;
+		if ((rc = reposition(c)) != 0 && first == 0)
+			first = rc;
+	}
+	return first;
 }

@@ -56,18 +56,27 @@
  *	  transaction is durable: after a crash it comes back "in doubt"
  *	  (ts_env_prepared) until ts_env_resolve commits or aborts it.
  *
+ *	  Savepoints (ts_txn_savepoint, ts_txn_rollback_to, ts_txn_release)
+ *	  undo the writes of an ACTIVE write transaction back to a mark, as SQL
+ *	  savepoints do.  ts_txn_renew moves a transaction's reads to the newest
+ *	  committed state (a statement snapshot, for READ COMMITTED) while its
+ *	  writes are still checked for conflicts against the snapshot it began
+ *	  with.
+ *
  * CAVEATS
  *	  - A transaction handle and its cursors are used by one thread at a time.
  *	    Different transactions may be used from different threads.
  *	  - A long-lived read transaction pins every page freed after its
- *	    snapshot; the file grows until it ends (see ts_env_stat: oldest_reader).
+ *	    snapshot; the file grows until it ends or renews its snapshot
+ *	    (ts_txn_renew; see ts_env_stat: oldest_reader).
  *	  - Open the environment in the process that uses it (never across fork).
  *
  * BUFFER LIFETIMES
  *	  Keys and values returned by ts_get and cursors point into memory owned by
  *	  the transaction or cursor.  They stay valid until the next call on the
- *	  same transaction (ts_get, ts_put, ts_del) or cursor (any move), or until
- *	  the transaction ends, whichever comes first.
+ *	  same transaction (ts_get, ts_put, ts_del, ts_txn_rollback_to,
+ *	  ts_txn_renew) or cursor (any move), or until the transaction ends,
+ *	  whichever comes first.
  *
  * ERRORS
  *	  Every function returning int returns 0 (TS_OK) on success, a negative
@@ -242,7 +251,69 @@ void		ts_txn_abort(ts_txn *txn);	/* frees the handle */
  * TS_CONFLICT (the transaction stays ACTIVE and must be aborted).
  */
 int			ts_txn_prepare(ts_txn *txn, const char *gid);
-uint64_t	ts_txn_snapshot(const ts_txn *txn);	/* txnid of its snapshot */
+/* txnid of the snapshot it reads (after ts_txn_renew, the renewed one) */
+uint64_t	ts_txn_snapshot(const ts_txn *txn);
+
+/*
+ * Savepoints.  ts_txn_savepoint returns in *mark a handle on the current
+ * state of an ACTIVE write transaction: its writes (ts_put, ts_del) and the
+ * trees it created (ts_tree_open with TS_CREATE).  ts_txn_rollback_to
+ * undoes everything done after `mark` was taken: the transaction's writes
+ * are exactly what they were then (a key it had not written is unwritten
+ * again, a key it had written has its earlier value or deletion back) and
+ * trees created since no longer exist for it (their handles become
+ * invalid; their ids are not reused).  Its reads, cursors, commit and
+ * prepare see the restored state only: a rolled-back write is never logged,
+ * applied, or counted in a conflict.
+ *
+ * Marks nest as a stack.  Rolling back to a mark keeps it live (rolling back
+ * to it again works) and invalidates the marks taken after it.
+ * ts_txn_release forgets `mark` and every later one while keeping the
+ * writes (RELEASE SAVEPOINT); rolling back to a mark taken before stays
+ * possible and undoes them too.
+ *
+ * Cost: nothing while no mark is live.  While one is, the first change to
+ * each key after each mark saves the key's previous state (memory in
+ * proportion to the writes made under marks, not to the number of rewrites
+ * of a key under one mark).  A rollback frees the memory taken by the
+ * writes it undoes; the rest is freed at commit, abort, or once no mark is
+ * live (ts_txn_release of the oldest live mark).
+ *
+ * Open cursors of the transaction stay at their current key and see the
+ * restored writes from there: if that key is no longer visible,
+ * ts_cursor_get returns TS_NOTFOUND and ts_cursor_next/prev go on to its
+ * neighbours.
+ *
+ * Errors: TS_INVALID (mark is not a live mark of this transaction: taken
+ * in another transaction, invalidated by a rollback to an earlier mark or
+ * by ts_txn_release, or never issued), TS_BAD_TXN (read-only or prepared
+ * transaction), TS_NOMEM (ts_txn_savepoint).  A handle that has been
+ * committed or aborted is freed and must not be passed at all.
+ */
+int			ts_txn_savepoint(ts_txn *txn, uint64_t *mark);
+int			ts_txn_rollback_to(ts_txn *txn, uint64_t mark);
+int			ts_txn_release(ts_txn *txn, uint64_t mark);
+
+/*
+ * Statement snapshot (READ COMMITTED): from now on the transaction reads the
+ * newest committed state, as a transaction beginning now would; its own
+ * writes stay, and still shadow what it reads.  The reference to its
+ * previous snapshot is dropped, so the pages only that snapshot pinned can
+ * be reused.  Conflict detection does not move: commit and prepare still
+ * fail with TS_CONFLICT if another transaction committed, after this one
+ * BEGAN, a key this one wrote, even if this one read that commit after
+ * renewing (no lost update, at the cost of failing some updates that
+ * PostgreSQL's READ COMMITTED would let through).
+ *
+ * Works for read-only and write transactions.  Open cursors stay at their
+ * current key, now read in the new snapshot (as after a rollback, above).
+ * ts_tree_stat and ts_txn_snapshot describe the new snapshot; a tree
+ * created by another transaction since becomes visible to ts_tree_open.
+ * Errors: TS_BAD_TXN (prepared transaction), and I/O errors from
+ * re-reading a cursor's position (that cursor is unpositioned; the renew
+ * itself has happened).
+ */
+int			ts_txn_renew(ts_txn *txn);
 
 /* --- named trees --- */
 

@@ -11,6 +11,26 @@
  *	  current when it began; every page reachable from it stays unchanged and
  *	  allocated until the last such transaction ends (freelist.c, invariant 1).
  *
+ * STATEMENT SNAPSHOTS (ts_txn_renew, for READ COMMITTED)
+ *	  A transaction has two snapshot txnids: `snap`, what it reads, and
+ *	  `base`, the snapshot it began with.  ts_txn_renew moves `snap` to the
+ *	  newest published state and drops the reference to the old one (its
+ *	  pages become reusable once no one else reads it: ts_env_oldest, the
+ *	  page reuse horizon, looks at `snap`).  `base` never moves: the
+ *	  conflict check and the pruning of the conflict table (below) use it,
+ *	  so a key committed by another transaction after `base` and written by
+ *	  this one is still a conflict, whatever it read.  Open cursors are
+ *	  re-read on the new snapshot at their current key (cursor.c).
+ *
+ * SAVEPOINTS (ts_txn_savepoint, ts_txn_rollback_to, ts_txn_release)
+ *	  A mark is a write-set mark (writeset.c, SAVEPOINTS) whose tag is the
+ *	  number of trees the transaction had created; rollback restores the
+ *	  write set and forgets the trees created since (their ids are not
+ *	  reused, as with an aborted transaction's).  Open cursors stay at their
+ *	  current key and see the restored writes (cursor.c).  Conflicts and
+ *	  commit only ever look at the write set, so a rolled-back write is
+ *	  neither checked, logged nor applied.
+ *
  * COMMIT (one at a time, under commit_lock)
  *	  1. Conflict check against the conflict table (below), and the reuse
  *	     horizon: the oldest snapshot of any live transaction.
@@ -33,7 +53,19 @@
  *	  txnid than its snapshot or is reserved by another prepared transaction.
  *	  Entries are recorded only while some other write transaction is open
  *	  (no later writer can conflict with a commit its snapshot includes) and
- *	  pruned once older than every open writer's snapshot.
+ *	  pruned once older than every open writer's snapshot.  "Snapshot" here
+ *	  is always the conflict base (txn->base, the snapshot it began with),
+ *	  which ts_txn_renew does not move.
+ *
+ *	  A commit is applied and recorded under the locks but published (made
+ *	  the snapshot new transactions read) only after its log flush
+ *	  (commit.c), so a writer beginning in between reads a snapshot without
+ *	  it.  A commit that skipped recording (it was the only writer) leaves
+ *	  its txnid in txn->unrecorded until it is published; a writer that
+ *	  begins meanwhile records that transaction's keys first (its write set
+ *	  lives until ts_txn_end, after the publication).  Without this, such a
+ *	  writer could overwrite the commit's keys without a conflict: a lost
+ *	  update.
  *
  *	  Cursors are in cursor.c.
  *
@@ -333,7 +365,11 @@ ts_env_close(ts_env *env)
 	return rc;
 }
 
-/* Oldest snapshot txnid of any live transaction; caller holds env->lock. */
+/*
+ * Oldest snapshot txnid of any live transaction (the snapshot it reads: a
+ * renewed transaction no longer pins its begin snapshot's pages); the page
+ * reuse horizon.  Caller holds env->lock.
+ */
 uint64_t
 ts_env_oldest(ts_env *env)
 {
@@ -416,7 +452,7 @@ ctab_get(ts_env *env, uint32_t tree, const uint8_t *k, size_t kl)
 int
 ts_conflicts_check(ts_env *env, ts_txn *txn)
 {
-	uint64_t	snap = txn->snap->meta.txnid;
+	uint64_t	snap = txn->base;	/* not the renewed read snapshot */
 
 	for (int i = 0; i < txn->ncreated; i++)
 	{
@@ -447,12 +483,21 @@ ts_conflicts_check(ts_env *env, ts_txn *txn)
 int
 ts_conflicts_record(ts_env *env, ts_txn *txn, int prepare, uint64_t txnid)
 {
+	if (!prepare && txn->state != TXN_PREPARED && env->nwriters <= 1)
+	{
+		/*
+		 * No other writer now.  One that begins before this commit is
+		 * published would not see it: ts_txn_begin records the keys then.
+		 */
+		if (txn->unrecorded == 0)
+			env->unrecorded++;
+		txn->unrecorded = txnid;
+		return 0;
+	}
 	for (const ts_wentry *e = ts_wset_begin(txn->ws); e; e = ts_wset_next(txn->ws, e))
 	{
 		centry	   *c;
 
-		if (!prepare && txn->state != TXN_PREPARED && env->nwriters <= 1)
-			return 0;			/* no other writer can conflict with us */
 		c = prepare ? ctab_get(env, e->tree, e->key, e->klen)
 			: ctab_find(env, e->tree, e->key, e->klen, key_hash(e->tree, e->key, e->klen));
 		if (c == NULL)
@@ -500,8 +545,8 @@ prune_conflicts(ts_env *env)
 		if (t->ws)
 		{
 			writers++;
-			if (t->snap->meta.txnid < horizon)
-				horizon = t->snap->meta.txnid;
+			if (t->base < horizon)	/* its conflict base, not its read snapshot */
+				horizon = t->base;
 		}
 	if (writers == 0)
 	{
@@ -526,6 +571,35 @@ prune_conflicts(ts_env *env)
 				pp = &e->next;
 		}
 	}
+}
+
+/*
+ * A writer begins reading snapshot `snap`: record the keys of the commits
+ * that skipped recording and are not in it (applied, not yet published).
+ * Caller holds env->lock.
+ */
+static int
+record_unpublished(ts_env *env, uint64_t snap)
+{
+	for (ts_txn *t = env->txns; t && env->unrecorded > 0; t = t->next)
+	{
+		if (t->unrecorded == 0)
+			continue;
+		if (t->unrecorded > snap)
+			for (const ts_wentry *e = ts_wset_begin(t->ws); e; e = ts_wset_next(t->ws, e))
+			{
+				centry	   *c = ctab_get(env, e->tree, e->key, e->klen);
+
+				if (c == NULL)
+					return ts_error(TS_NOMEM, "out of memory");
+				if (c->txnid < t->unrecorded)
+					c->txnid = t->unrecorded;
+			}
+		/* recorded, or published: every later snapshot includes it */
+		t->unrecorded = 0;
+		env->unrecorded--;
+	}
+	return 0;
 }
 
 /* ---------- transactions ---------- */
@@ -555,8 +629,21 @@ ts_txn_begin(ts_env *env, unsigned flags, ts_txn **out)
 		return ts_error(TS_NOMEM, "out of memory");
 	}
 	pthread_mutex_lock(&env->lock);
+	if (txn->ws && env->unrecorded > 0)
+	{
+		int			rc = record_unpublished(env, env->current->meta.txnid);
+
+		if (rc != 0)
+		{
+			pthread_mutex_unlock(&env->lock);
+			ts_wset_free(txn->ws);
+			free(txn);
+			return rc;
+		}
+	}
 	txn->snap = env->current;
 	txn->snap->refs++;
+	txn->base = txn->snap->meta.txnid;
 	txn->next = env->txns;
 	if (env->txns)
 		env->txns->prev = txn;
@@ -595,6 +682,8 @@ ts_txn_end(ts_txn *txn)
 	pthread_mutex_lock(&env->lock);
 	if (txn->state == TXN_PREPARED)
 		ts_conflicts_release(env, txn);
+	if (txn->unrecorded)
+		env->unrecorded--;
 	if (txn->prev)
 		txn->prev->next = txn->next;
 	else
@@ -617,6 +706,89 @@ uint64_t
 ts_txn_snapshot(const ts_txn *txn)
 {
 	return txn->snap->meta.txnid;
+}
+
+/* ---------- savepoints and statement snapshots ---------- */
+
+static int
+check_active_writer(ts_txn *txn, const char *what)
+{
+	if (txn == NULL)
+		return ts_error(TS_INVALID, "%s needs a transaction", what);
+	if (txn->ws == NULL)
+		return ts_error(TS_BAD_TXN, "%s in a read-only transaction", what);
+	if (txn->state != TXN_ACTIVE)
+		return ts_error(TS_BAD_TXN, "%s in a prepared transaction", what);
+	return 0;
+}
+
+int
+ts_txn_savepoint(ts_txn *txn, uint64_t *mark)
+{
+	int			rc;
+
+	if ((rc = check_active_writer(txn, "ts_txn_savepoint")) != 0)
+		return rc;
+	if (mark == NULL)
+		return ts_error(TS_INVALID, "ts_txn_savepoint needs a result");
+	/* the tag: how many trees it had created */
+	return ts_wset_mark(txn->ws, (uint64_t) txn->ncreated, mark);
+}
+
+int
+ts_txn_rollback_to(ts_txn *txn, uint64_t mark)
+{
+	uint64_t	ncreated;
+	int			rc;
+
+	if ((rc = check_active_writer(txn, "ts_txn_rollback_to")) != 0)
+		return rc;
+	ts_txn_release_value(txn);
+	if ((rc = ts_wset_rollback(txn->ws, mark, &ncreated)) != 0)
+		return rc;
+	/* trees created since: forgotten (their ids stay unused, as after an abort) */
+	while ((uint64_t) txn->ncreated > ncreated)
+		free(txn->created[--txn->ncreated].name);
+	return ts_cursors_refresh(txn, 0);
+}
+
+int
+ts_txn_release(ts_txn *txn, uint64_t mark)
+{
+	int			rc;
+
+	if ((rc = check_active_writer(txn, "ts_txn_release")) != 0)
+		return rc;
+	return ts_wset_release(txn->ws, mark);
+}
+
+int
+ts_txn_renew(ts_txn *txn)
+{
+	ts_env	   *env;
+	ts_snap    *old;
+	int			same;
+
+	if (txn == NULL)
+		return ts_error(TS_INVALID, "ts_txn_renew needs a transaction");
+	if (txn->state != TXN_ACTIVE)
+		return ts_error(TS_BAD_TXN, "ts_txn_renew in a prepared transaction");
+	env = txn->env;
+	ts_txn_release_value(txn);
+	pthread_mutex_lock(&env->lock);
+	same = txn->snap == env->current;
+	pthread_mutex_unlock(&env->lock);
+	if (same)
+		return 0;
+	/* unpin the cursors' pages while the old snapshot still protects them */
+	ts_cursors_detach(txn);
+	pthread_mutex_lock(&env->lock);
+	old = txn->snap;
+	txn->snap = env->current;
+	txn->snap->refs++;
+	ts_snap_unref(old);			/* its pages may be reused from now on */
+	pthread_mutex_unlock(&env->lock);
+	return ts_cursors_refresh(txn, 1);
 }
 
 const ts_treeinfo *

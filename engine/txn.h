@@ -79,6 +79,7 @@ struct ts_env
 	centry	  **ctab;
 	size_t		ctab_size;
 	size_t		ctab_count;
+	int			unrecorded;		/* transactions with txn->unrecorded set */
 
 	int			poisoned;
 	int			read_only;		/* TS_RDONLY: recovery in memory, no writes */
@@ -102,7 +103,10 @@ typedef struct created
 struct ts_txn
 {
 	ts_env	   *env;
-	ts_snap    *snap;
+	ts_snap    *snap;			/* what it reads: its begin snapshot, or the one
+								 * its last ts_txn_renew took */
+	uint64_t	base;			/* txnid of its begin snapshot: the conflict base
+								 * (first committer wins), kept by ts_txn_renew */
 	unsigned	flags;
 	int			state;
 	ts_wset    *ws;				/* NULL for read-only */
@@ -114,6 +118,10 @@ struct ts_txn
 	struct ts_txn *prev,
 			   *next;
 	char		gid[TS_MAX_TREE_NAME + 1];
+	uint64_t	unrecorded;		/* its commit, whose keys ts_conflicts_record skipped
+								 * (no other writer then); recorded by the next
+								 * writer to begin before that commit is
+								 * published, if any (txn.c, CONFLICTS) */
 	uint64_t	xid;			/* in the log (0 until logged) */
 	uint64_t	first_lsn;		/* of its first log record, while prepared */
 	int			recovered;		/* prepared before a restart (in doubt) */
@@ -128,7 +136,11 @@ struct ts_cursor
 	int			dir;			/* direction of the last move */
 	int			valid;
 	const ts_wentry *we;		/* current entry comes from the write set */
-	uint8_t		key[TS_MAX_KEY];	/* current key (merged cursors) */
+	int			gone;			/* positioned at key, which a rollback or renew
+								 * took away: ts_cursor_get says TS_NOTFOUND,
+								 * moves go on from key */
+	uint8_t		key[TS_MAX_KEY];	/* current key (merged cursors; read-only ones
+									 * only while gone) */
 	size_t		klen;
 	uint8_t    *lo,
 			   *hi;
@@ -177,5 +189,17 @@ const ts_treeinfo *ts_txn_snap_tree(ts_txn *txn, ts_tree id);
 
 /* Does tree `id` exist for the transaction (snapshot or created by it)? */
 int			ts_txn_tree_valid(ts_txn *txn, ts_tree id);
+
+/*
+ * Cursors after a change of what the transaction sees (cursor.c).
+ * ts_cursors_detach, before ts_txn_renew drops the old snapshot: remember
+ * each positioned cursor's key and unpin its pages.  ts_cursors_refresh,
+ * after a rollback (resnap 0) or a renew (resnap 1, after detach): each
+ * positioned cursor stays at its key, now read in the new view (if the key
+ * is no longer there, `gone`).  Returns the first I/O error; a cursor that
+ * hit one is unpositioned.
+ */
+void		ts_cursors_detach(ts_txn *txn);
+int			ts_cursors_refresh(ts_txn *txn, int resnap);
 
 #endif							/* TS_TXN_H */

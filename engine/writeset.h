@@ -8,10 +8,19 @@
  *	  (the order of treestore.h).  Each entry holds the latest put of that
  *	  key in the transaction, or a tombstone (val == NULL) for a delete.
  *
- *	  Entries are never removed: a ts_wentry pointer stays valid, at the same
- *	  address, until ts_wset_free; a replacement updates val/vlen in place
- *	  (so a later put makes an earlier val pointer stale, but never the
- *	  entry or its key).  Key and value bytes are copied.
+ *	  Entries are never removed except by a rollback: a ts_wentry pointer
+ *	  stays valid, at the same address, until ts_wset_free or a
+ *	  ts_wset_rollback to a mark taken before the entry was made; a
+ *	  replacement updates val/vlen in place (so a later put makes an earlier
+ *	  val pointer stale, but never the entry or its key).  Key and value
+ *	  bytes are copied.
+ *
+ *	  Savepoints: ts_wset_mark takes a mark; ts_wset_rollback restores the
+ *	  exact contents the set had when the mark was taken (entries made since
+ *	  disappear, entries changed since get their earlier value or tombstone
+ *	  back) and gives back the memory taken since; ts_wset_release forgets
+ *	  marks, keeping the writes.  While no mark is live nothing is logged
+ *	  (writeset.c, SAVEPOINTS).
  *
  *	  Not thread-safe: a set belongs to one transaction, used by one thread
  *	  at a time.
@@ -79,5 +88,24 @@ size_t		ts_wset_count(const ts_wset *ws);	/* entries incl. tombstones */
  * separately allocated large values.  For memory accounting and limits.
  */
 size_t		ts_wset_bytes(const ts_wset *ws);
+
+/*
+ * Savepoints.  ts_wset_mark takes a mark of the set's current contents and
+ * returns its handle in *mark (handles are unique in the process, never 0)
+ * with the caller's `tag` attached; TS_NOMEM.  Marks form a stack.
+ *
+ * ts_wset_rollback restores the contents at `mark`, which stays live; the
+ * marks taken after it are forgotten.  *tag (if not NULL) gets its tag.
+ * Entry pointers of entries made after the mark become invalid; pointers
+ * to the other entries stay valid (their val may change).
+ *
+ * ts_wset_release forgets `mark` and every mark taken after it; the writes
+ * stay.  Both return TS_INVALID for a handle that is not a live mark of
+ * this set.  ts_wset_marks counts the live marks.
+ */
+int			ts_wset_mark(ts_wset *ws, uint64_t tag, uint64_t *mark);
+int			ts_wset_rollback(ts_wset *ws, uint64_t mark, uint64_t *tag);
+int			ts_wset_release(ts_wset *ws, uint64_t mark);
+size_t		ts_wset_marks(const ts_wset *ws);
 
 #endif							/* TS_WRITESET_H */

@@ -17,6 +17,11 @@
  *	    of the prepared transactions, predicts TS_CONFLICT (first committer
  *	    wins, prepared keys reserved).  A transaction that conflicts must
  *	    leave no trace (the keys it wrote are read back at once).
+ *	  - Savepoints: a write transaction keeps a copy of its write set for
+ *	    each live mark; a rollback puts the copy back (exactly: a key
+ *	    written only after the mark is not in the write set at all, so it
+ *	    neither conflicts nor commits), a release drops copies.  A cursor
+ *	    held across a rollback moves on from its key in the restored view.
  *	  - Entries are immutable and shared between versions; a value is kept
  *	    as (seed, length) and its bytes regenerated when compared.  Entries
  *	    no version, write set or log references are swept now and then.
@@ -48,6 +53,7 @@
 #define NT			3
 #define MAX_W		16			/* concurrent write transactions */
 #define MAX_R		8			/* concurrent read-only transactions */
+#define MAX_SP		6			/* live savepoints of a transaction */
 #define BIG_MIN		(100 * 1024)
 #define BIG_MAX		(300 * 1024)
 
@@ -599,6 +605,8 @@ typedef struct cfg
 	int			prep_finish_pm; /* per mille per step: a held prepared txn ends */
 	int			put_pm;			/* write-txn operation mix, per mille: puts, */
 	int			del_pm;			/* deletes (the rest: reads, cursors) */
+	int			sp_pm;			/* per mille of steps on savepoints (0: none, and
+								 * no random draw for them) */
 } cfg;
 
 typedef struct stats
@@ -633,7 +641,10 @@ typedef struct stats
 				checks,
 				full_verifies,
 				big_values,
-				max_keys;
+				max_keys,
+				savepoints,
+				rollbacks,
+				releases;
 } stats;
 
 typedef struct hcur
@@ -657,6 +668,9 @@ typedef struct mtx
 	mver	   *snap[NT];
 	wset		ws[NT];
 	hcur		hc;				/* a cursor held open across operations */
+	int			nsp;			/* live savepoints: */
+	uint64_t	sp_mark[MAX_SP];	/* the engine's marks */
+	wset		sp_ws[MAX_SP][NT];	/* the write set when each was taken */
 } mtx;
 
 typedef struct lrec				/* a key written by a model commit */
@@ -727,6 +741,9 @@ mark_txn(const mtx *x)
 		mark_ver(x->snap[t]);
 		for (size_t i = 0; i < x->ws[t].n; i++)
 			x->ws[t].a[i].e->mark = 1;
+		for (int s = 0; s < x->nsp; s++)
+			for (size_t i = 0; i < x->sp_ws[s][t].n; i++)
+				x->sp_ws[s][t].a[i].e->mark = 1;
 	}
 }
 
@@ -1300,8 +1317,91 @@ tx_free(mtx *x)
 	{
 		mver_unref(x->snap[t]);
 		free(x->ws[t].a);
+		for (int s = 0; s < x->nsp; s++)
+			free(x->sp_ws[s][t].a);
 	}
 	free(x);
+}
+
+/* ------------------------------------------------------------------------
+ * Savepoints
+ * ------------------------------------------------------------------------ */
+static wset
+ws_dup(const wset *w)
+{
+	wset		d = {NULL, w->n, w->n};
+
+	d.a = xmalloc((w->n ? w->n : 1) * sizeof(wsi));
+	if (w->n > 0)
+		memcpy(d.a, w->a, w->n * sizeof(wsi));
+	return d;
+}
+
+/* Forget the savepoints from index `from` on (engine marks now invalid). */
+static void
+sp_forget(mtx *x, int from)
+{
+	while (x->nsp > from)
+	{
+		x->nsp--;
+		for (int t = 0; t < NT; t++)
+			free(x->sp_ws[x->nsp][t].a);
+	}
+}
+
+/* A savepoint, a rollback to a live one, or a release. */
+static void
+op_savepoint(run *R, mtx *x)
+{
+	unsigned	u = (unsigned) rng_below(&R->r, 100);
+	uint64_t	m;
+	int			rc,
+				i;
+
+	if (x->rdonly || x->prepared)
+	{
+		trace("T%d savepoint (%s)", x->id, x->rdonly ? "read-only" : "prepared");
+		MCHECK_RC(ts_txn_savepoint(x->txn, &m), TS_BAD_TXN, "ts_txn_savepoint in a read-only transaction");
+		R->st.bad_txn++;
+		return;
+	}
+	if (x->nsp > 0 && (u < 40 || x->nsp == MAX_SP))
+	{
+		/* rollback: to the newest mark half of the time */
+		i = rng_pm(&R->r, 500) ? x->nsp - 1 : (int) rng_below(&R->r, (uint64_t) x->nsp);
+		trace("T%d rollback to savepoint %d of %d", x->id, i, x->nsp);
+		rc = ts_txn_rollback_to(x->txn, x->sp_mark[i]);
+		MCHECK_RC(rc, 0, "ts_txn_rollback_to");
+		for (int t = 0; t < NT; t++)
+		{
+			free(x->ws[t].a);
+			x->ws[t] = ws_dup(&x->sp_ws[i][t]);
+		}
+		if (i + 1 < x->nsp)
+			MCHECK_RC(ts_txn_rollback_to(x->txn, x->sp_mark[x->nsp - 1]), TS_INVALID,
+					  "ts_txn_rollback_to a mark taken after the one rolled back to");
+		sp_forget(x, i + 1);
+		R->st.rollbacks++;
+	}
+	else if (x->nsp > 0 && u < 55)
+	{
+		i = (int) rng_below(&R->r, (uint64_t) x->nsp);
+		trace("T%d release savepoint %d of %d", x->id, i, x->nsp);
+		MCHECK_RC(ts_txn_release(x->txn, x->sp_mark[i]), 0, "ts_txn_release");
+		MCHECK_RC(ts_txn_rollback_to(x->txn, x->sp_mark[i]), TS_INVALID,
+				  "ts_txn_rollback_to a released mark");
+		sp_forget(x, i);
+		R->st.releases++;
+	}
+	else
+	{
+		trace("T%d savepoint %d", x->id, x->nsp);
+		MCHECK_RC(ts_txn_savepoint(x->txn, &x->sp_mark[x->nsp]), 0, "ts_txn_savepoint");
+		for (int t = 0; t < NT; t++)
+			x->sp_ws[x->nsp][t] = ws_dup(&x->ws[t]);
+		x->nsp++;
+		R->st.savepoints++;
+	}
 }
 
 static mtx *
@@ -1813,6 +1913,11 @@ w_step(run *R, mtx *x)
 		tx_end_random(R, x);
 		return;
 	}
+	if (R->c.sp_pm > 0 && rng_pm(&R->r, (unsigned) R->c.sp_pm))
+	{
+		op_savepoint(R, x);
+		return;
+	}
 	u = (unsigned) rng_below(&R->r, 1000);
 	t = (int) rng_below(&R->r, NT);
 	if (u < (unsigned) R->c.put_pm)
@@ -1843,6 +1948,11 @@ ro_step(run *R, mtx *x)
 	if (x->ops_left-- <= 0)
 	{
 		tx_end_random(R, x);
+		return;
+	}
+	if (R->c.sp_pm > 0 && rng_pm(&R->r, (unsigned) R->c.sp_pm / 4))
+	{
+		op_savepoint(R, x);		/* TS_BAD_TXN */
 		return;
 	}
 	u = (unsigned) rng_below(&R->r, 1000);
@@ -1924,6 +2034,9 @@ print_stats(const run *R, double secs)
 		   "ts_env_check %ld, full verifies %ld; max keys in a tree %ld\n",
 		   s->prepares, s->prepared_commits, s->prepared_aborts, s->quiesces, s->reopens,
 		   s->checks, s->full_verifies, s->max_keys);
+	if (R->c.sp_pm > 0)
+		printf("#   savepoints %ld, rollbacks %ld, releases %ld\n", s->savepoints, s->rollbacks,
+			   s->releases);
 	fflush(stdout);
 }
 
@@ -2194,6 +2307,46 @@ TEST(model_conflicts)
 }
 
 /*
+ * Savepoints in the mix: write transactions take marks, roll back to them
+ * and release them while they write hot keys, hold cursors and prepare; the
+ * conflict predictions use the restored write sets, so a rolled-back write
+ * that the engine still counted (or a restored one it forgot) shows up as a
+ * wrong TS_CONFLICT outcome.
+ */
+TEST(model_savepoints)
+{
+	cfg			c;
+	run		   *R;
+	long		ops = env_long("TS_MODEL_OPS", 1000000) / 5;
+
+	memset(&c, 0, sizeof(c));
+	c.tag = "savepoints";
+	c.ops = ops < 20000 ? 20000 : ops;
+	c.seed = model_seed() + 2;
+	c.maxw = 6;
+	c.maxr = 3;
+	c.hot_pm = 200;
+	c.nhot = 32;
+	c.cap = 3000;
+	c.quiesce_every = 10000;
+	c.reopen_every = 2;
+	c.big_p10k = 5;
+	c.medium_pm = 40;
+	c.long_txn_pm = 60;
+	c.prepare_pm = 100;
+	c.short_txn_max = 60;
+	c.rdonly_pm = 150;
+	c.put_pm = 400;
+	c.del_pm = 150;
+	c.prep_finish_pm = 15;
+	c.sp_pm = 80;
+	R = run_model(&c);
+	CHECK(R->st.savepoints > 0 && R->st.rollbacks > 0 && R->st.releases > 0);
+	CHECK(R->st.conflicts > 0);
+	run_free(R);
+}
+
+/*
  * A read-only snapshot held while many commits rewrite its pages, with a
  * 16-page cache so that pages really are read back from disk: it must still
  * read exactly its data (freed pages are not reused under it).  After it
@@ -2320,4 +2473,4 @@ TEST(model_pinned_snapshot)
 	CHECK_MSG(st1.pinned_pages > 0, "ts_stat.pinned_pages is 0 while a snapshot 148 commits old is held");
 }
 
-TEST_MAIN(model_smoke, model_random, model_conflicts, model_pinned_snapshot)
+TEST_MAIN(model_smoke, model_random, model_conflicts, model_savepoints, model_pinned_snapshot)

@@ -2,7 +2,9 @@
  * test_writeset.c
  *	  The write set (writeset.c): randomized against a sorted-array
  *	  reference, ordering across trees, pointer stability, large values,
- *	  aliasing puts, and a few hundred thousand entries.
+ *	  aliasing puts, a few hundred thousand entries, and savepoints (marks,
+ *	  rollbacks and releases against copies of the reference; memory given
+ *	  back by a rollback).
  */
 #include <time.h>
 #include <unistd.h>
@@ -583,7 +585,207 @@ TEST(many_entries)
 	ts_wset_free(ws);
 }
 
+/* ---------- savepoints ---------- */
+
+/* A deep copy of the reference (its state at a mark). */
+typedef struct ref_copy
+{
+	ref_ent    *ents;
+	size_t		n;
+} ref_copy;
+
+static ref_copy
+ref_save(void)
+{
+	ref_copy	c = {malloc((nref ? nref : 1) * sizeof(ref_ent)), nref};
+
+	CHECK(c.ents != NULL);
+	for (size_t i = 0; i < nref; i++)
+	{
+		c.ents[i] = *ref[i];
+		if (ref[i]->val)
+		{
+			c.ents[i].val = malloc(ref[i]->vlen ? ref[i]->vlen : 1);
+			CHECK(c.ents[i].val != NULL);
+			memcpy(c.ents[i].val, ref[i]->val, ref[i]->vlen);
+		}
+	}
+	return c;
+}
+
+static void
+ref_restore(const ref_copy *c)
+{
+	ref_free();
+	for (size_t i = 0; i < c->n; i++)
+		ref_put(c->ents[i].tree, c->ents[i].key, c->ents[i].klen,
+				c->ents[i].tomb ? NULL : (c->ents[i].val ? c->ents[i].val : (const uint8_t *) ""),
+				c->ents[i].vlen);
+}
+
+static void
+ref_copy_free(ref_copy *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->ents[i].val);
+	free(c->ents);
+	c->ents = NULL;
+	c->n = 0;
+}
+
+/*
+ * Random puts (tombstones, small, slot-straddling and external values),
+ * marks, rollbacks and releases; after every rollback the set must be
+ * exactly the reference's copy from the mark: the same entries (a key
+ * first written after the mark is absent, not a tombstone), values and
+ * tombstones.  Entry pointers of entries older than a mark stay valid.
+ */
+TEST(savepoints_against_reference)
+{
+	enum
+	{
+		MAXM = 40
+	};
+	ts_wset    *ws = ts_wset_new();
+	uint64_t	marks[MAXM],
+				tag;
+	ref_copy	saved[MAXM];
+	int			nm = 0;
+	uint8_t		key[8];
+	long		counts[4] = {0};
+
+	CHECK(ws != NULL);
+	for (int op = 0; op < 120000; op++)
+	{
+		unsigned	p = (unsigned) (rng() % 100);
+
+		if (p < 70)
+		{
+			uint32_t	tree = trees[rng() % 4];
+			size_t		klen = rand_key(key, 4, 0);
+			size_t		vlen;
+			const uint8_t *val = rand_val(&vlen);
+
+			CHECK_OK(ts_wset_put(ws, tree, key, klen, val, vlen));
+			ref_put(tree, key, klen, val, vlen);
+			counts[0]++;
+		}
+		else if (p < 80 && nm < MAXM)
+		{
+			CHECK_OK(ts_wset_mark(ws, (uint64_t) nm * 10, &marks[nm]));
+			CHECK(nm == 0 || marks[nm] > marks[nm - 1]);
+			saved[nm++] = ref_save();
+			CHECK(ts_wset_marks(ws) == (size_t) nm);
+			counts[1]++;
+		}
+		else if (p < 92 && nm > 0)
+		{
+			int			i = rng() % 2 ? nm - 1 : (int) (rng() % (uint64_t) nm);
+
+			CHECK_OK(ts_wset_rollback(ws, marks[i], &tag));
+			CHECK(tag == (uint64_t) i * 10);
+			ref_restore(&saved[i]);
+			while (nm > i + 1)
+			{
+				CHECK_ERR(ts_wset_rollback(ws, marks[nm - 1], NULL), TS_INVALID);
+				ref_copy_free(&saved[--nm]);
+			}
+			CHECK(ts_wset_marks(ws) == (size_t) nm);
+			check_all(ws);
+			counts[2]++;
+		}
+		else if (p < 95 && nm > 0)
+		{
+			int			i = (int) (rng() % (uint64_t) nm);
+
+			CHECK_OK(ts_wset_release(ws, marks[i]));
+			while (nm > i)
+			{
+				CHECK_ERR(ts_wset_release(ws, marks[nm - 1]), TS_INVALID);
+				ref_copy_free(&saved[--nm]);
+			}
+			CHECK(ts_wset_marks(ws) == (size_t) nm);
+			check_all(ws);
+			counts[3]++;
+		}
+		else if (p < 96)
+		{
+			/* start over now and then, so that the set stays small */
+			ts_wset_free(ws);
+			ws = ts_wset_new();
+			CHECK(ws != NULL);
+			ref_free();
+			while (nm > 0)
+				ref_copy_free(&saved[--nm]);
+		}
+		if (op % 1000 == 0)
+			check_all(ws);
+	}
+	check_all(ws);
+	printf("# %ld puts, %ld marks, %ld rollbacks, %ld releases\n",
+		   counts[0], counts[1], counts[2], counts[3]);
+	CHECK(counts[2] > 100 && counts[3] > 100);
+	ts_wset_free(ws);			/* with live marks: LeakSanitizer checks */
+	ref_free();
+	while (nm > 0)
+		ref_copy_free(&saved[--nm]);
+}
+
+/*
+ * A rollback gives back the memory taken since its mark, and entries made
+ * before the mark keep their addresses; without a mark nothing is logged.
+ */
+TEST(savepoint_memory)
+{
+	ts_wset    *ws = ts_wset_new();
+	const ts_wentry *e0;
+	uint64_t	m;
+	size_t		before,
+				after_first = 0;
+	char		k[16];
+
+	CHECK(ws != NULL);
+	for (int i = 0; i < 1000; i++)
+	{
+		snprintf(k, sizeof(k), "base%04d", i);
+		CHECK_OK(ts_wset_put(ws, 1, k, strlen(k), valbuf, (size_t) (i % 50)));
+	}
+	CHECK_OK(ts_wset_put(ws, 1, "ext", 3, valbuf, 5000));
+	e0 = ts_wset_get(ws, 1, "base0001", 8);
+	before = ts_wset_bytes(ws);
+	CHECK_OK(ts_wset_mark(ws, 0, &m));
+	for (int round = 0; round < 50; round++)
+	{
+		for (int i = 0; i < 2000; i++)
+		{
+			snprintf(k, sizeof(k), "new%06d", i);
+			CHECK_OK(ts_wset_put(ws, (uint32_t) (i % 3), k, strlen(k), valbuf, (size_t) (i % 3000)));
+		}
+		for (int i = 0; i < 1000; i += 3)
+		{
+			snprintf(k, sizeof(k), "base%04d", i);
+			CHECK_OK(ts_wset_put(ws, 1, k, strlen(k), i % 2 ? NULL : valbuf, 3000));
+		}
+		CHECK_OK(ts_wset_put(ws, 1, "ext", 3, valbuf, 100));
+		CHECK_OK(ts_wset_rollback(ws, m, NULL));
+		CHECK(ts_wset_count(ws) == 1001);
+		CHECK(ts_wset_get(ws, 1, "base0001", 8) == e0);
+		CHECK(e0->vlen == 1);
+		CHECK(ts_wset_get(ws, 1, "ext", 3)->vlen == 5000);
+		/* the undo log's capacity is kept while the mark lives; nothing else */
+		if (round == 0)
+			after_first = ts_wset_bytes(ws);
+		CHECK_MSG(ts_wset_bytes(ws) == after_first, "round %d: %zu bytes, %zu after the first",
+				  round, ts_wset_bytes(ws), after_first);
+	}
+	/* with no mark left, the log goes: back to the bytes before the mark */
+	CHECK_OK(ts_wset_release(ws, m));
+	CHECK(ts_wset_bytes(ws) == before);
+	CHECK(ts_wset_marks(ws) == 0);
+	ts_wset_free(ws);
+}
+
 TEST_MAIN(randomized_against_reference, every_seek_at_boundaries,
 		  order_across_trees, pointers_stable_and_replace_in_place,
 		  aliasing_puts, large_values_and_bytes, rewrites_are_bounded,
-		  many_entries)
+		  many_entries, savepoints_against_reference, savepoint_memory)

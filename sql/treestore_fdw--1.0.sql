@@ -1,0 +1,136 @@
+/* treestore_fdw--1.0.sql: schema treestore, the foreign data wrapper, its
+ * server, the contract's foreign tables and functions. */
+
+\echo Use "CREATE EXTENSION treestore_fdw" to load this file. \quit
+
+CREATE SCHEMA treestore;
+GRANT USAGE ON SCHEMA treestore TO PUBLIC;
+
+-- Refuse to install without the preload: the worker would never exist.
+CREATE FUNCTION treestore.require_preload() RETURNS void
+	AS 'MODULE_PATHNAME', 'treestore_require_preload' LANGUAGE C STRICT;
+SELECT treestore.require_preload();
+DROP FUNCTION treestore.require_preload();
+
+CREATE FUNCTION treestore.fdw_handler() RETURNS fdw_handler
+	AS 'MODULE_PATHNAME', 'treestore_fdw_handler' LANGUAGE C STRICT;
+CREATE FUNCTION treestore.fdw_validator(text[], oid) RETURNS void
+	AS 'MODULE_PATHNAME', 'treestore_fdw_validator' LANGUAGE C STRICT;
+CREATE FOREIGN DATA WRAPPER treestore_fdw
+	HANDLER treestore.fdw_handler VALIDATOR treestore.fdw_validator;
+CREATE SERVER treestore FOREIGN DATA WRAPPER treestore_fdw;
+
+-- Keys come first in each table; treestore enforces them (23505, 23502).
+CREATE FOREIGN TABLE treestore.documents (
+	policy_id text NOT NULL,
+	title text,
+	latest_version_id text,
+	version_count integer,
+	created_at timestamptz DEFAULT now(),
+	updated_at timestamptz DEFAULT now(),
+	metadata jsonb DEFAULT '{}'
+) SERVER treestore OPTIONS (table 'documents');
+
+CREATE FOREIGN TABLE treestore.versions (
+	policy_id text NOT NULL,
+	version_id text NOT NULL,
+	effective_from date,
+	effective_to date,
+	doc_name text,
+	doc_description text,
+	pageindex_doc_id text,
+	pdf_sha256 text,
+	source_url text,
+	node_count integer,
+	created_at timestamptz DEFAULT now(),
+	metadata jsonb DEFAULT '{}'
+) SERVER treestore OPTIONS (table 'versions');
+
+CREATE FOREIGN TABLE treestore.nodes (
+	policy_id text NOT NULL,
+	version_id text NOT NULL,
+	node_id text NOT NULL,
+	parent_id text,
+	ordinal integer,
+	depth integer,
+	section_path text,
+	title text,
+	page_start integer,
+	page_end integer,
+	line_num integer,
+	summary text,
+	text text,
+	content_hash text,
+	metadata jsonb DEFAULT '{}'
+) SERVER treestore OPTIONS (table 'nodes');
+
+CREATE FOREIGN TABLE treestore.cross_references (
+	source_policy_id text NOT NULL,
+	source_node_id text NOT NULL,
+	target_policy_id text NOT NULL,
+	target_node_id text NOT NULL,
+	reference_type text NOT NULL,
+	context text,
+	confidence real,
+	created_at timestamptz DEFAULT now()
+) SERVER treestore OPTIONS (table 'cross_references');
+
+-- result_id: NULL (the default) is assigned by treestore.
+CREATE FOREIGN TABLE treestore.tool_results (
+	result_id bigint,
+	case_id text,
+	criterion_id text,
+	tool_name text,
+	policy_id text,
+	version_id text,
+	node_id text,
+	input jsonb,
+	output jsonb,
+	success boolean,
+	error_message text,
+	latency_ms double precision,
+	created_at timestamptz DEFAULT now()
+) SERVER treestore OPTIONS (table 'tool_results');
+
+CREATE FOREIGN TABLE treestore.trajectories (
+	case_id text NOT NULL,
+	trajectory_id text NOT NULL,
+	step_number integer NOT NULL,
+	tool_name text,
+	action text,
+	thought text,
+	observation text,
+	created_at timestamptz DEFAULT now()
+) SERVER treestore OPTIONS (table 'trajectories');
+
+CREATE FOREIGN TABLE treestore.prompts (
+	prompt_id text NOT NULL,
+	version integer NOT NULL,
+	name text,
+	template text,
+	variables text[],
+	tool_schemas jsonb,
+	created_at timestamptz DEFAULT now(),
+	deployed_at timestamptz,
+	retired_at timestamptz
+) SERVER treestore OPTIONS (table 'prompts');
+
+-- usage_id: NULL (the default) is assigned by treestore.
+CREATE FOREIGN TABLE treestore.prompt_usage (
+	usage_id bigint,
+	prompt_id text,
+	version integer,
+	case_id text,
+	filled_variables jsonb,
+	response text,
+	used_at timestamptz DEFAULT now()
+) SERVER treestore OPTIONS (table 'prompt_usage');
+
+-- Engine-wide functions.  Like the tables, usable by their owner until
+-- granted: nothing here is SECURITY DEFINER.
+CREATE FUNCTION treestore.health() RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'treestore_health' LANGUAGE C VOLATILE;
+CREATE FUNCTION treestore.checkpoint() RETURNS void
+	AS 'MODULE_PATHNAME', 'treestore_checkpoint' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION treestore.health() FROM PUBLIC;
+REVOKE ALL ON FUNCTION treestore.checkpoint() FROM PUBLIC;

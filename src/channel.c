@@ -1,0 +1,412 @@
+/*-------------------------------------------------------------------------
+ *
+ * channel.c
+ *	  A backend's end of the IPC with the TreeStore worker: a DSM segment
+ *	  holding a request queue and a response queue (shm_mq), made on first
+ *	  use and published in the backend's slot.
+ *
+ *	  Rules (each answers a hang or a wrong answer seen elsewhere):
+ *	  1. Never wait without a bound: every wait polls the worker's state and
+ *	     generation and ends at treestore.request_timeout.
+ *	  2. A request that did not finish cleanly (cancelled, timed out,
+ *	     errored in the middle) leaves the channel "busy"; the next request
+ *	     makes a new channel, so no stale or half-sent message is ever read.
+ *	  3. Responses carry the request's id; any other id is a protocol error.
+ *	  4. Transaction-end callbacks use ts_call_noerror and ts_send_nowait,
+ *	     which never raise.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "treestore_fdw.h"
+
+#include <signal.h>
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shm_mq.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "channel.h"
+
+uint64		ts_round_trips = 0;
+
+static dsm_segment *chan_seg = NULL;
+static shm_mq_handle *req_mqh = NULL;
+static shm_mq_handle *resp_mqh = NULL;
+static uint32 chan_worker_gen = 0;
+static bool chan_busy = false;	/* a request is (or was left) in flight */
+static uint64 next_request_id = 0;
+static bool exit_callback_set = false;
+
+#define POLL_MS 100
+
+static TsSlot *
+my_slot(void)
+{
+	Assert(MyBackendId >= 1 && MyBackendId <= ts_shared->nslots);
+	return &ts_shared->slots[MyBackendId - 1];
+}
+
+/* Tell the worker about our channel (handle != 0) or its end (0). */
+static void
+publish_channel(dsm_handle handle)
+{
+	TsSlot	   *slot = my_slot();
+
+	SpinLockAcquire(&slot->mutex);
+	slot->generation++;
+	slot->pid = handle ? MyProcPid : 0;
+	slot->handle = handle;
+	SpinLockRelease(&slot->mutex);
+	pg_atomic_fetch_add_u32(&ts_shared->channels_changed, 1);
+	ts_wake_worker();
+}
+
+static void
+drop_channel(void)
+{
+	if (chan_seg)
+		dsm_detach(chan_seg);
+	chan_seg = NULL;
+	req_mqh = resp_mqh = NULL;
+	chan_busy = false;
+}
+
+static void
+channel_at_exit(int code, Datum arg)
+{
+	if (chan_seg)
+	{
+		drop_channel();
+		publish_channel(0);
+	}
+}
+
+/* The worker's state and generation. */
+static TsWorkerState
+worker_state(uint32 *gen, int *pid, char *failure, size_t flen)
+{
+	TsWorkerState st;
+
+	SpinLockAcquire(&ts_shared->mutex);
+	st = ts_shared->state;
+	*gen = ts_shared->worker_generation;
+	*pid = ts_shared->worker_pid;
+	if (failure)
+		strlcpy(failure, ts_shared->failure, flen);
+	SpinLockRelease(&ts_shared->mutex);
+	return st;
+}
+
+static void
+require_preload(void)
+{
+	if (!ts_preloaded())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("treestore_fdw is not loaded at server start"),
+				 errdetail("The treestore worker and its shared memory exist only when the library is preloaded."),
+				 errhint("Add treestore_fdw to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+/*
+ * Make sure there is a usable channel to a ready worker.  With noerror,
+ * return false instead of raising.
+ */
+static bool
+ensure_channel(bool noerror, char **why)
+{
+	TimestampTz start = GetCurrentTimestamp();
+	uint32		gen;
+	int			pid;
+	char		failure[256];
+	dsm_segment *seg;
+	shm_mq	   *req,
+			   *resp;
+	MemoryContext oldcxt;
+
+	if (!ts_preloaded())
+	{
+		if (noerror)
+		{
+			*why = "treestore_fdw is not preloaded";
+			return false;
+		}
+		require_preload();
+	}
+	for (;;)
+	{
+		TsWorkerState st = worker_state(&gen, &pid, failure, sizeof(failure));
+
+		if (st == TS_WORKER_READY)
+			break;
+		if (noerror)
+		{
+			*why = "the treestore worker is not ready";
+			return false;
+		}
+		if (st == TS_WORKER_FAILED)
+			ereport(ERROR,
+					(errcode(ERRCODE_CANNOT_CONNECT_NOW),
+					 errmsg("treestore worker is not available"),
+					 errdetail("%s", failure),
+					 errhint("See the server log; the worker retries every 5 seconds.")));
+		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), ts_startup_timeout_ms))
+			ereport(ERROR,
+					(errcode(ERRCODE_CANNOT_CONNECT_NOW),
+					 errmsg("treestore worker is not ready"),
+					 errdetail("The worker is %s.",
+							   st == TS_WORKER_STARTING ? "starting up (recovering)" :
+							   st == TS_WORKER_STOPPED ? "shut down" : "not running"),
+					 errhint("Try again in a moment.")));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 POLL_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	if (chan_seg && (chan_busy || chan_worker_gen != gen))
+		drop_channel();
+	if (chan_seg)
+		return true;
+
+	if (!exit_callback_set)
+	{
+		before_shmem_exit(channel_at_exit, 0);
+		exit_callback_set = true;
+	}
+	/* the handles live as long as the channel: not in a query's context */
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	seg = dsm_create(TS_REQUEST_QUEUE_SIZE + TS_RESPONSE_QUEUE_SIZE,
+					 noerror ? DSM_CREATE_NULL_IF_MAXSEGMENTS : 0);
+	if (seg == NULL)
+	{
+		MemoryContextSwitchTo(oldcxt);
+		*why = "no dynamic shared memory segment is available";
+		return false;
+	}
+	dsm_pin_mapping(seg);
+	req = shm_mq_create(dsm_segment_address(seg), TS_REQUEST_QUEUE_SIZE);
+	resp = shm_mq_create((char *) dsm_segment_address(seg) + TS_REQUEST_QUEUE_SIZE,
+						 TS_RESPONSE_QUEUE_SIZE);
+	shm_mq_set_sender(req, MyProc);
+	shm_mq_set_receiver(resp, MyProc);
+	chan_seg = seg;
+	req_mqh = shm_mq_attach(req, seg, NULL);
+	resp_mqh = shm_mq_attach(resp, seg, NULL);
+	MemoryContextSwitchTo(oldcxt);
+	chan_worker_gen = gen;
+	chan_busy = false;
+	publish_channel(dsm_segment_handle(seg));
+	return true;
+}
+
+uint32
+ts_channel_worker_generation(void)
+{
+	char	   *why;
+
+	if (!ensure_channel(false, &why))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not connect to the treestore worker"),
+				 errdetail("%s.", why)));
+	return chan_worker_gen;
+}
+
+/* Is the worker we talk to still the one that is running and ready? */
+static bool
+worker_alive(void)
+{
+	uint32		gen;
+	int			pid;
+	TsWorkerState st = worker_state(&gen, &pid, NULL, 0);
+
+	if (st != TS_WORKER_READY || gen != chan_worker_gen || pid == 0)
+		return false;
+	return kill(pid, 0) == 0 || errno != ESRCH;
+}
+
+typedef enum CallFailure
+{
+	CALL_OK,
+	CALL_DEAD,					/* worker gone or restarted */
+	CALL_TIMEOUT,
+	CALL_DETACHED,
+	CALL_PROTOCOL
+} CallFailure;
+
+/*
+ * One round trip (or a send only).  Interrupts are checked while waiting
+ * unless noerror (then they are held by the caller anyway).
+ */
+static CallFailure
+round_trip(Treestore__Request *req, bool want_response, bool noerror,
+		   Treestore__Response **out)
+{
+	size_t		len = treestore__request__get_packed_size(req);
+	uint8	   *buf = palloc(len);
+	TimestampTz start = GetCurrentTimestamp();
+	bool		sent = false;
+
+	treestore__request__pack(req, buf);
+	chan_busy = true;
+	for (;;)
+	{
+		shm_mq_result r;
+
+		if (!sent)
+		{
+			r = shm_mq_send(req_mqh, len, buf, true, true);
+			if (r == SHM_MQ_SUCCESS)
+			{
+				sent = true;
+				if (!want_response)
+				{
+					chan_busy = false;
+					pfree(buf);
+					return CALL_OK;
+				}
+				continue;
+			}
+		}
+		else
+		{
+			Size		rlen;
+			void	   *rdata;
+
+			r = shm_mq_receive(resp_mqh, &rlen, &rdata, true);
+			if (r == SHM_MQ_SUCCESS)
+			{
+				Treestore__Response *resp =
+					treestore__response__unpack(&ts_pb_allocator, rlen, rdata);
+
+				if (resp == NULL || resp->id != req->id)
+					return CALL_PROTOCOL;
+				chan_busy = false;
+				ts_round_trips++;
+				pfree(buf);
+				*out = resp;
+				return CALL_OK;
+			}
+		}
+		if (r == SHM_MQ_DETACHED)
+			return CALL_DETACHED;
+
+		/* would block: wait, but never forever */
+		if (!worker_alive())
+			return CALL_DEAD;
+		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), ts_request_timeout_ms))
+			return CALL_TIMEOUT;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 POLL_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		if (!noerror)
+			CHECK_FOR_INTERRUPTS();
+	}
+}
+
+static const char *
+failure_text(CallFailure f)
+{
+	switch (f)
+	{
+		case CALL_DEAD:
+			return "The treestore worker exited or restarted.";
+		case CALL_TIMEOUT:
+			return "The treestore worker did not answer within treestore.request_timeout.";
+		case CALL_DETACHED:
+			return "The treestore worker closed the channel.";
+		case CALL_PROTOCOL:
+			return "The treestore worker sent a malformed or mismatched response.";
+		default:
+			return "";
+	}
+}
+
+static void
+raise_response_error(Treestore__Error *e)
+{
+	const char *s = e->sqlstate;
+	int			code = (s && strlen(s) == 5)
+		? MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4]) : ERRCODE_INTERNAL_ERROR;
+
+	ereport(ERROR,
+			(errcode(code),
+			 errmsg_internal("%s", e->message),
+			 (e->detail && e->detail[0]) ? errdetail_internal("%s", e->detail) : 0,
+			 (e->hint && e->hint[0]) ? errhint("%s", e->hint) : 0));
+}
+
+Treestore__Response *
+ts_call(Treestore__Request *req)
+{
+	Treestore__Response *resp = NULL;
+	CallFailure f;
+	char	   *why;
+
+	ensure_channel(false, &why);
+	req->id = ++next_request_id;
+	f = round_trip(req, true, false, &resp);
+	if (f != CALL_OK)
+	{
+		drop_channel();
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("lost the connection to the treestore worker"),
+				 errdetail("%s", failure_text(f))));
+	}
+	if (resp->error)
+		raise_response_error(resp->error);
+	return resp;
+}
+
+bool
+ts_call_noerror(Treestore__Request *req, Treestore__Response **out, char **why)
+{
+	Treestore__Response *resp = NULL;
+	CallFailure f;
+
+	if (!ensure_channel(true, why))
+		return false;
+	req->id = ++next_request_id;
+	f = round_trip(req, true, true, &resp);
+	if (f != CALL_OK)
+	{
+		drop_channel();
+		*why = pstrdup(failure_text(f));
+		return false;
+	}
+	if (resp->error)
+	{
+		*why = psprintf("%s (SQLSTATE %s)", resp->error->message, resp->error->sqlstate);
+		return false;
+	}
+	if (out)
+		*out = resp;
+	return true;
+}
+
+void
+ts_send_nowait(Treestore__Request *req)
+{
+	size_t		len;
+	uint8	   *buf;
+	shm_mq_result r;
+
+	/* only on an existing, idle channel: a new one would have nothing to end */
+	if (chan_seg == NULL || chan_busy || !worker_alive())
+		return;
+	req->id = ++next_request_id;
+	len = treestore__request__get_packed_size(req);
+	buf = palloc(len);
+	treestore__request__pack(req, buf);
+	r = shm_mq_send(req_mqh, len, buf, true, true);
+	if (r == SHM_MQ_WOULD_BLOCK)
+		chan_busy = true;		/* half sent: the next request makes a new channel */
+	pfree(buf);
+}

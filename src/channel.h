@@ -1,0 +1,36 @@
+/*-------------------------------------------------------------------------
+ *
+ * channel.h
+ *	  A backend's end of the IPC with the TreeStore worker.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TS_CHANNEL_H
+#define TS_CHANNEL_H
+
+#include "wire.h"
+
+/*
+ * Send req and wait for its response (allocated in the current memory
+ * context).  Errors from the worker are raised here with their SQLSTATE;
+ * a dead, restarting or silent worker raises 08006 or 57P03.
+ */
+extern Treestore__Response *ts_call(Treestore__Request *req);
+
+/* Send a request that has no response (EndTxn, CloseScan); never raises. */
+extern void ts_send_nowait(Treestore__Request *req);
+
+/*
+ * ts_call for transaction-end callbacks: never raises (interrupts are held
+ * there).  Returns false with *why set on any failure, including an error
+ * response; on success *resp (if not NULL) is the response.
+ */
+extern bool ts_call_noerror(Treestore__Request *req, Treestore__Response **resp, char **why);
+
+/* Generation of the worker the current channel talks to (0: none). */
+extern uint32 ts_channel_worker_generation(void);
+
+/* Round trips made by this backend (EXPLAIN ANALYZE shows deltas). */
+extern uint64 ts_round_trips;
+
+#endif							/* TS_CHANNEL_H */

@@ -1,0 +1,656 @@
+/*-------------------------------------------------------------------------
+ *
+ * fdw.c
+ *	  The foreign data wrapper: handler and option validator, planning
+ *	  (sizes from the engine's statistics, key-range and parameterized
+ *	  paths), scans streamed in batches, EXPLAIN.
+ *
+ *	  Every qual stays a local filter; pushdown.c turns the usable ones into
+ *	  key ranges that only narrow what is fetched.  A scan is one round
+ *	  trip for its first batch (a point lookup is one round trip in all),
+ *	  then one per further batch.  The scan of an UPDATE's or DELETE's
+ *	  target is fetched whole before the first row is returned, so that the
+ *	  statement's own writes can never feed its scan.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "treestore_fdw.h"
+
+#include "access/reloptions.h"
+#include "access/sysattr.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_foreign_table.h"
+#include "commands/defrem.h"
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
+#include "optimizer/planmain.h"
+#include "optimizer/restrictinfo.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "channel.h"
+#include "fdw.h"
+#include "pushdown.h"
+#include "tables.h"
+#include "xact.h"
+
+PG_FUNCTION_INFO_V1(treestore_fdw_handler);
+PG_FUNCTION_INFO_V1(treestore_fdw_validator);
+
+/* Costs: a round trip, a row moved, and a batch of rows. */
+#define ROUND_TRIP_COST 5.0
+#define ROW_COST 0.005
+#define STATS_TTL_MS 10000
+
+/* fdw_private of a ForeignScan, by position */
+enum FdwScanPrivateIndex
+{
+	FdwScanCondCols,			/* IntList: key column per fdw_exprs entry */
+	FdwScanCondOps,				/* IntList: KeyOp per fdw_exprs entry */
+	FdwScanCondText,			/* String: the pushed conditions, for EXPLAIN */
+	FdwScanAccess,				/* String: point lookup / key prefix / ... */
+	FdwScanMaterialize,			/* Integer: 1 = the target of UPDATE/DELETE */
+	FdwScanAttrs				/* IntList: attributes to decode; NIL: all */
+};
+
+typedef struct TsRelInfo
+{
+	const ts_store *st;
+	double		entries;
+} TsRelInfo;
+
+typedef struct TsScanState
+{
+	TsTable    *table;
+	List	   *conds;			/* KeyCond (col, op) per value */
+	List	   *value_states;	/* ExprState per fdw_exprs entry */
+	bool		materialize;
+	bool		started,
+				done;
+	uint64		scan_id;
+	MemoryContext batch_cxt;
+	const uint8 *rows;
+	size_t		rows_len,
+				pos;
+	uint64		round_trips,
+				rows_fetched;
+	bool	   *need;			/* attributes to decode (NULL: all) */
+} TsScanState;
+
+/* ---------- options ---------- */
+
+Datum
+treestore_fdw_validator(PG_FUNCTION_ARGS)
+{
+	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
+	Oid			catalog = PG_GETARG_OID(1);
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *d = (DefElem *) lfirst(lc);
+
+		if (catalog == ForeignTableRelationId && strcmp(d->defname, "table") == 0)
+		{
+			if (ts_store_find(defGetString(d)) == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("treestore has no table \"%s\"", defGetString(d)),
+						 errhint("Valid tables are: documents, versions, nodes, cross_references, tool_results, trajectories, prompts, prompt_usage.")));
+			continue;
+		}
+		if (catalog == ForeignServerRelationId && strcmp(d->defname, "batch_size") == 0)
+		{
+			int			n = (int) defGetInt64(d);
+
+			if (n < 1 || n > 100000)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("batch_size must be between 1 and 100000")));
+			continue;
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("invalid option \"%s\"", d->defname),
+				 errhint("%s",
+						 catalog == ForeignTableRelationId ? "Valid options in this context are: table." :
+						 catalog == ForeignServerRelationId ? "Valid options in this context are: batch_size." :
+						 "There are no valid options in this context.")));
+	}
+	PG_RETURN_VOID();
+}
+
+/* ---------- statistics ---------- */
+
+static double
+table_entries(const ts_store *st)
+{
+	static struct
+	{
+		double		entries;
+		TimestampTz at;
+	}			cache[16];
+	int			i = (int) (st - ts_stores);
+	TimestampTz now = GetCurrentTimestamp();
+	Treestore__Request req = TREESTORE__REQUEST__INIT;
+	Treestore__TableStats ts = TREESTORE__TABLE_STATS__INIT;
+	Treestore__Response *resp;
+
+	if (cache[i].at != 0 && !TimestampDifferenceExceeds(cache[i].at, now, STATS_TTL_MS))
+		return cache[i].entries;
+	ts_xact_request(&req, false);
+	ts.table = (char *) st->name;
+	req.op_case = TREESTORE__REQUEST__OP_TABLE_STATS;
+	req.table_stats = &ts;
+	resp = ts_call(&req);
+	ts_xact_request_sent();
+	cache[i].entries = resp->table_stats ? (double) resp->table_stats->entries : 0;
+	cache[i].at = now;
+	return cache[i].entries;
+}
+
+/* ---------- planning ---------- */
+
+static void
+tsGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	TsRelInfo  *info = palloc0(sizeof(TsRelInfo));
+	List	   *conds;
+	double		rows;
+
+	info->st = ts_table_store(foreigntableid);
+	info->entries = table_entries(info->st);
+	conds = ts_key_conds(root, baserel, info->st, foreigntableid,
+						 baserel->baserestrictinfo, false);
+	if (ts_key_conds_unique(info->st, conds))
+		rows = 1;
+	else
+		rows = info->entries * clauselist_selectivity(root, baserel->baserestrictinfo,
+													  0, JOIN_INNER, NULL);
+	baserel->tuples = info->entries;
+	baserel->rows = clamp_row_est(rows);
+	baserel->fdw_private = info;
+}
+
+/* Rows fetched from the engine and the cost of a scan returning rows. */
+static void
+scan_cost(double fetched, double rows, Cost *startup, Cost *total)
+{
+	*startup = ROUND_TRIP_COST;
+	*total = *startup + fetched * (ROW_COST + cpu_tuple_cost) +
+		(fetched / 1000.0) * ROUND_TRIP_COST + rows * cpu_tuple_cost;
+}
+
+typedef struct EcArg
+{
+	Var		   *var;
+} EcArg;
+
+static bool
+ec_matches_var(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
+			   EquivalenceMember *em, void *arg)
+{
+	Expr	   *e = em->em_expr;
+
+	if (e && IsA(e, RelabelType))
+		e = ((RelabelType *) e)->arg;
+	return equal(e, ((EcArg *) arg)->var);
+}
+
+/* Join clauses that could look up keys of baserel per outer row. */
+static List *
+join_key_clauses(PlannerInfo *root, RelOptInfo *baserel, TsRelInfo *info, Oid relid)
+{
+	List	   *out = NIL;
+	ListCell   *lc;
+
+	foreach(lc, baserel->joininfo)
+	{
+		RestrictInfo *ri = lfirst(lc);
+
+		if (!join_clause_is_movable_to(ri, baserel))
+			continue;
+		if (ts_key_conds(root, baserel, info->st, relid, list_make1(ri), true) != NIL)
+			out = lappend(out, ri);
+	}
+	if (baserel->has_eclass_joins)
+	{
+		for (int c = 0; c < info->st->nkeys; c++)
+		{
+			EcArg		arg;
+			AttrNumber	attno = get_attnum(relid, info->st->cols[c].name);
+			Oid			type;
+			int32		typmod;
+			Oid			coll;
+
+			if (attno == InvalidAttrNumber)
+				continue;
+			get_atttypetypmodcoll(relid, attno, &type, &typmod, &coll);
+			arg.var = makeVar(baserel->relid, attno, type, typmod, coll, 0);
+			out = list_concat(out, generate_implied_equalities_for_column(root, baserel,
+																		  ec_matches_var, &arg,
+																		  baserel->lateral_referencers));
+		}
+	}
+	return out;
+}
+
+static void
+tsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	TsRelInfo  *info = baserel->fdw_private;
+	List	   *conds = ts_key_conds(root, baserel, info->st, foreigntableid,
+									 baserel->baserestrictinfo, false);
+	const char *access = ts_key_access(info->st, conds);
+	double		fetched;
+	Cost		startup,
+				total;
+	List	   *jclauses;
+	List	   *outers = NIL;
+	ListCell   *lc;
+
+	/* what the key conditions leave to fetch */
+	if (strcmp(access, "full scan") == 0)
+		fetched = Max(info->entries, baserel->rows);
+	else
+		fetched = baserel->rows;
+	scan_cost(fetched, baserel->rows, &startup, &total);
+	add_path(baserel, (Path *) create_foreignscan_path(root, baserel, NULL, baserel->rows,
+													   startup, total, NIL,
+													   baserel->lateral_relids, NULL, NIL));
+
+	/* parameterized paths: one keyed lookup per outer row */
+	jclauses = join_key_clauses(root, baserel, info, foreigntableid);
+	foreach(lc, jclauses)
+	{
+		RestrictInfo *ri = lfirst(lc);
+		Relids		outer = bms_difference(ri->clause_relids, baserel->relids);
+		bool		seen = false;
+		ListCell   *lc2;
+
+		outer = bms_union(outer, baserel->lateral_relids);
+		if (bms_is_empty(outer))
+			continue;
+		foreach(lc2, outers)
+			if (bms_equal(lfirst(lc2), outer))
+				seen = true;
+		if (!seen)
+			outers = lappend(outers, outer);
+	}
+	foreach(lc, outers)
+	{
+		Relids		outer = lfirst(lc);
+		ParamPathInfo *ppi = get_baserel_parampathinfo(root, baserel, outer);
+		List	   *all = list_concat(list_copy(baserel->baserestrictinfo), ppi->ppi_clauses);
+		List	   *pconds = ts_key_conds(root, baserel, info->st, foreigntableid, all, true);
+		double		rows = ts_key_conds_unique(info->st, pconds) ? 1 : ppi->ppi_rows;
+
+		if (pconds == NIL)
+			continue;
+		scan_cost(rows, rows, &startup, &total);
+		add_path(baserel, (Path *) create_foreignscan_path(root, baserel, NULL, clamp_row_est(rows),
+														   startup, total, NIL, outer,
+														   NULL, NIL));
+	}
+}
+
+/* "col op value" for EXPLAIN, without depending on range table indexes. */
+static char *
+cond_text(const ts_store *st, List *conds)
+{
+	static const char *opname[] = {"", "=", "= ANY", "<", "<=", ">", ">="};
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, conds)
+	{
+		KeyCond    *kc = lfirst(lc);
+		Node	   *v = (Node *) kc->value;
+
+		if (buf.len > 0)
+			appendStringInfoString(&buf, " AND ");
+		appendStringInfo(&buf, "%s %s ", st->cols[kc->col].name, opname[kc->op]);
+		if (IsA(v, RelabelType))
+			v = (Node *) ((RelabelType *) v)->arg;
+		if (IsA(v, Const) && ((Const *) v)->constisnull)
+			appendStringInfoString(&buf, "NULL");
+		else if (IsA(v, Const))
+		{
+			Oid			out;
+			bool		isvarlena;
+			char	   *s;
+
+			getTypeOutputInfo(((Const *) v)->consttype, &out, &isvarlena);
+			s = OidOutputFunctionCall(out, ((Const *) v)->constvalue);
+			appendStringInfoString(&buf, kc->op == KEY_IN ? psprintf("(%s)", quote_literal_cstr(s))
+								   : quote_literal_cstr(s));
+		}
+		else if (IsA(v, Param))
+			appendStringInfo(&buf, "$%d", ((Param *) v)->paramid);
+		else
+			appendStringInfoString(&buf, "(expression)");
+	}
+	return buf.data;
+}
+
+static ForeignScan *
+tsGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
+				 ForeignPath *best_path, List *tlist, List *scan_clauses, Plan *outer_plan)
+{
+	TsRelInfo  *info = baserel->fdw_private;
+	List	   *local = extract_actual_clauses(scan_clauses, false);
+	/* outer Vars in a parameterized path become Params after we return */
+	List	   *conds = ts_key_conds(root, baserel, info->st, foreigntableid, local,
+									 best_path->path.param_info != NULL);
+	List	   *exprs = NIL,
+			   *cols = NIL,
+			   *ops = NIL;
+	bool		target = (root->parse->commandType == CMD_UPDATE ||
+						  root->parse->commandType == CMD_DELETE) &&
+		baserel->relid == (Index) root->parse->resultRelation;
+	ListCell   *lc;
+
+	Bitmapset  *used = NULL;
+	List	   *attrs = NIL;
+	List	   *priv;
+
+	foreach(lc, conds)
+	{
+		KeyCond    *kc = lfirst(lc);
+
+		exprs = lappend(exprs, kc->value);
+		cols = lappend_int(cols, kc->col);
+		ops = lappend_int(ops, kc->op);
+	}
+
+	/* decode only the columns the query uses (count(*) needs none) */
+	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &used);
+	pull_varattnos((Node *) local, baserel->relid, &used);
+	if (bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, used))
+		attrs = NIL;			/* a whole-row reference: every column */
+	else
+	{
+		int			x = -1;
+
+		while ((x = bms_next_member(used, x)) >= 0)
+		{
+			AttrNumber	a = x + FirstLowInvalidHeapAttributeNumber;
+
+			if (a > 0)
+				attrs = lappend_int(attrs, a);
+		}
+		if (attrs == NIL)
+			attrs = list_make1_int(0);	/* none: not the same as "all" */
+	}
+	priv = list_make5(cols, ops, makeString(cond_text(info->st, conds)),
+					  makeString(pstrdup(ts_key_access(info->st, conds))),
+					  makeInteger(target ? 1 : 0));
+	priv = lappend(priv, attrs);
+	return make_foreignscan(tlist, local, baserel->relid, exprs, priv, NIL, NIL, outer_plan);
+}
+
+/* ---------- scans ---------- */
+
+static void
+tsBeginForeignScan(ForeignScanState *node, int eflags)
+{
+	ForeignScan *fs = (ForeignScan *) node->ss.ps.plan;
+	TsScanState *ss = palloc0(sizeof(TsScanState));
+	List	   *cols = list_nth(fs->fdw_private, FdwScanCondCols);
+	List	   *ops = list_nth(fs->fdw_private, FdwScanCondOps);
+	ListCell   *lc1,
+			   *lc2;
+
+	node->fdw_state = ss;
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+	ss->table = ts_table_open(node->ss.ss_currentRelation);
+	forboth(lc1, cols, lc2, ops)
+	{
+		KeyCond    *kc = palloc0(sizeof(KeyCond));
+
+		kc->col = lfirst_int(lc1);
+		kc->op = lfirst_int(lc2);
+		ss->conds = lappend(ss->conds, kc);
+	}
+	ss->value_states = ExecInitExprList(fs->fdw_exprs, (PlanState *) node);
+	ss->materialize = intVal(list_nth(fs->fdw_private, FdwScanMaterialize)) != 0;
+	ss->batch_cxt = AllocSetContextCreate(node->ss.ps.state->es_query_cxt,
+										  "treestore scan batch", ALLOCSET_DEFAULT_SIZES);
+	{
+		List	   *attrs = list_nth(fs->fdw_private, FdwScanAttrs);
+
+		if (attrs != NIL)
+		{
+			ListCell   *lc;
+
+			ss->need = palloc0(sizeof(bool) * ss->table->natts);
+			foreach(lc, attrs)
+				if (lfirst_int(lc) > 0)
+					ss->need[lfirst_int(lc) - 1] = true;
+		}
+	}
+}
+
+/* Take a batch response: its rows become the current ones. */
+static void
+take_batch(TsScanState *ss, Treestore__Response *resp, bool append)
+{
+	Treestore__ScanBatch *b = resp->batch;
+
+	if (b == NULL)
+		elog(ERROR, "treestore worker answered a scan without rows");
+	ss->round_trips++;
+	ss->rows_fetched += b->nrows;
+	ss->scan_id = b->scan_id;
+	ss->done = b->done;
+	if (append && ss->rows_len > ss->pos)
+	{
+		uint8	   *both = MemoryContextAlloc(ss->batch_cxt, ss->rows_len - ss->pos + b->rows.len);
+
+		memcpy(both, ss->rows + ss->pos, ss->rows_len - ss->pos);
+		memcpy(both + ss->rows_len - ss->pos, b->rows.data, b->rows.len);
+		ss->rows = both;
+		ss->rows_len = ss->rows_len - ss->pos + b->rows.len;
+	}
+	else
+	{
+		ss->rows = b->rows.data;
+		ss->rows_len = b->rows.len;
+	}
+	ss->pos = 0;
+}
+
+static void
+fetch_more(TsScanState *ss, bool append)
+{
+	Treestore__Request req = TREESTORE__REQUEST__INIT;
+	Treestore__Fetch f = TREESTORE__FETCH__INIT;
+	MemoryContext old;
+
+	if (!append)
+		MemoryContextReset(ss->batch_cxt);
+	old = MemoryContextSwitchTo(ss->batch_cxt);
+	ts_xact_request(&req, false);
+	f.scan_id = ss->scan_id;
+	req.op_case = TREESTORE__REQUEST__OP_FETCH;
+	req.fetch = &f;
+	take_batch(ss, ts_call(&req), append);
+	ts_xact_request_sent();
+	MemoryContextSwitchTo(old);
+}
+
+static void
+start_scan(ForeignScanState *node, TsScanState *ss)
+{
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	int			n = list_length(ss->value_states);
+	Datum	   *values = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(n, 1));
+	List	   *ranges;
+	bool		all,
+				none;
+	int			i = 0;
+	ListCell   *lc;
+	Treestore__Request req = TREESTORE__REQUEST__INIT;
+	Treestore__Scan scan = TREESTORE__SCAN__INIT;
+	MemoryContext old;
+
+	ss->started = true;
+	ss->done = false;
+	ss->rows = NULL;
+	ss->rows_len = ss->pos = 0;
+	foreach(lc, ss->value_states)
+	{
+		values[i] = ExecEvalExpr((ExprState *) lfirst(lc), econtext, &nulls[i]);
+		i++;
+	}
+	MemoryContextReset(ss->batch_cxt);
+	old = MemoryContextSwitchTo(ss->batch_cxt);
+	ranges = ts_key_ranges(ss->table->store, ss->conds, values, nulls, &all, &none);
+	if (none)
+	{
+		ss->done = true;
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	ts_xact_request(&req, false);
+	scan.table = (char *) ss->table->store->name;
+	scan.n_ranges = list_length(ranges);
+	if (scan.n_ranges > 0)
+	{
+		scan.ranges = palloc(sizeof(Treestore__KeyRange *) * scan.n_ranges);
+		i = 0;
+		foreach(lc, ranges)
+		{
+			KeyRangeBuf *r = lfirst(lc);
+			Treestore__KeyRange *kr = palloc(sizeof(Treestore__KeyRange));
+
+			treestore__key_range__init(kr);
+			kr->lo.data = r->lo;
+			kr->lo.len = r->lolen;
+			kr->hi.data = r->hi;
+			kr->hi.len = r->hilen;
+			scan.ranges[i++] = kr;
+		}
+	}
+	scan.batch_rows = TS_BATCH_ROWS;
+	scan.batch_bytes = TS_BATCH_BYTES;
+	req.op_case = TREESTORE__REQUEST__OP_SCAN;
+	req.scan = &scan;
+	take_batch(ss, ts_call(&req), false);
+	ts_xact_request_sent();
+	MemoryContextSwitchTo(old);
+	while (ss->materialize && !ss->done)
+		fetch_more(ss, true);
+}
+
+static TupleTableSlot *
+tsIterateForeignScan(ForeignScanState *node)
+{
+	TsScanState *ss = node->fdw_state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+
+	if (!ss->started)
+		start_scan(node, ss);
+	for (;;)
+	{
+		const uint8 *key,
+				   *rec;
+		size_t		klen,
+					rlen;
+
+		if (ts_batch_next(ss->rows, ss->rows_len, &ss->pos, &key, &klen, &rec, &rlen))
+		{
+			ExecClearTuple(slot);
+			ts_row_decode(ss->table, key, klen, rec, rlen, slot->tts_values, slot->tts_isnull, ss->need);
+			ExecStoreVirtualTuple(slot);
+			return slot;
+		}
+		if (ss->done)
+			return ExecClearTuple(slot);
+		fetch_more(ss, false);
+	}
+}
+
+static void
+close_scan(TsScanState *ss)
+{
+	if (ss->started && !ss->done)
+	{
+		Treestore__Request req = TREESTORE__REQUEST__INIT;
+		Treestore__CloseScan cs = TREESTORE__CLOSE_SCAN__INIT;
+
+		cs.scan_id = ss->scan_id;
+		req.op_case = TREESTORE__REQUEST__OP_CLOSE_SCAN;
+		req.close_scan = &cs;
+		ts_send_nowait(&req);
+	}
+	ss->started = false;
+	ss->done = false;
+}
+
+static void
+tsReScanForeignScan(ForeignScanState *node)
+{
+	close_scan(node->fdw_state);
+}
+
+static void
+tsEndForeignScan(ForeignScanState *node)
+{
+	TsScanState *ss = node->fdw_state;
+
+	if (ss && ss->table)
+		close_scan(ss);
+}
+
+static void
+tsExplainForeignScan(ForeignScanState *node, ExplainState *es)
+{
+	ForeignScan *fs = (ForeignScan *) node->ss.ps.plan;
+	TsScanState *ss = node->fdw_state;
+	const char *conds = strVal(list_nth(fs->fdw_private, FdwScanCondText));
+
+	ExplainPropertyText("TreeStore Table",
+						ts_table_store(RelationGetRelid(node->ss.ss_currentRelation))->name, es);
+	ExplainPropertyText("Access", strVal(list_nth(fs->fdw_private, FdwScanAccess)), es);
+	if (conds[0] != '\0')
+		ExplainPropertyText("Key Conditions", conds, es);
+	if (es->analyze && ss)
+	{
+		ExplainPropertyInteger("Round Trips", NULL, (int64) ss->round_trips, es);
+		ExplainPropertyInteger("Rows Fetched", NULL, (int64) ss->rows_fetched, es);
+	}
+}
+
+Datum
+treestore_fdw_handler(PG_FUNCTION_ARGS)
+{
+	FdwRoutine *routine = makeNode(FdwRoutine);
+
+	/* scans */
+	routine->GetForeignRelSize = tsGetForeignRelSize;
+	routine->GetForeignPaths = tsGetForeignPaths;
+	routine->GetForeignPlan = tsGetForeignPlan;
+	routine->BeginForeignScan = tsBeginForeignScan;
+	routine->IterateForeignScan = tsIterateForeignScan;
+	routine->ReScanForeignScan = tsReScanForeignScan;
+	routine->EndForeignScan = tsEndForeignScan;
+	/* EXPLAIN */
+	routine->ExplainForeignScan = tsExplainForeignScan;
+	/* INSERT / UPDATE / DELETE */
+	ts_fdw_modify_routines(routine);
+	PG_RETURN_POINTER(routine);
+}

@@ -1,0 +1,73 @@
+/*-------------------------------------------------------------------------
+ *
+ * settings.c
+ *	  The treestore.* settings.
+ *
+ *	  Engine settings are read by the worker when it opens the engine
+ *	  (PGC_POSTMASTER or PGC_SIGHUP); the timeouts are per session.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "treestore_fdw.h"
+
+#include "utils/guc.h"
+
+#define DEFAULT_CACHE_MB 128
+#define MIN_CACHE_MB 1
+#define MAX_CACHE_MB (1024 * 1024)
+
+char	   *ts_data_directory = NULL;
+int			ts_cache_mb = DEFAULT_CACHE_MB;
+int			ts_checkpoint_timeout_s = 600;
+int			ts_checkpoint_wal_mb = 256;
+int			ts_wal_segment_mb = 100;
+int			ts_wal_keep_segments = 3;
+bool		ts_synchronous_commit = true;
+int			ts_request_timeout_ms = 30000;
+int			ts_startup_timeout_ms = 5000;
+
+void
+ts_settings_init(void)
+{
+	DefineCustomStringVariable("treestore.data_directory",
+							   "Directory of the TreeStore engine's files.",
+							   "A relative path is taken from the cluster's data directory.",
+							   &ts_data_directory, "treestore",
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("treestore.cache_size",
+							"Size of the engine's page cache.",
+							NULL, &ts_cache_mb, DEFAULT_CACHE_MB, MIN_CACHE_MB, MAX_CACHE_MB,
+							PGC_POSTMASTER, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomIntVariable("treestore.checkpoint_timeout",
+							"Longest time between automatic engine checkpoints.",
+							"0 turns time-based checkpoints off.",
+							&ts_checkpoint_timeout_s, 600, 0, 86400,
+							PGC_POSTMASTER, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("treestore.checkpoint_wal_size",
+							"Engine write-ahead log written that triggers a checkpoint.",
+							NULL, &ts_checkpoint_wal_mb, 256, 1, 1024 * 1024,
+							PGC_POSTMASTER, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomIntVariable("treestore.wal_segment_size",
+							"Size at which the engine starts a new write-ahead log segment.",
+							NULL, &ts_wal_segment_mb, 100, 1, 1024,
+							PGC_POSTMASTER, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomIntVariable("treestore.wal_keep_segments",
+							"Write-ahead log segments kept behind the last checkpoint.",
+							NULL, &ts_wal_keep_segments, 3, 0, 1000,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("treestore.synchronous_commit",
+							 "Make each engine commit durable before it returns.",
+							 "Off: commits return before the log is flushed (at most 200 ms of "
+							 "committed work can be lost in a crash of the server).",
+							 &ts_synchronous_commit, true,
+							 PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("treestore.request_timeout",
+							"Longest wait for the TreeStore worker to answer a request.",
+							NULL, &ts_request_timeout_ms, 30000, 100, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("treestore.startup_timeout",
+							"Longest wait for a starting TreeStore worker to become ready.",
+							NULL, &ts_startup_timeout_ms, 5000, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("treestore");
+}

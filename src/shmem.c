@@ -1,0 +1,95 @@
+/*-------------------------------------------------------------------------
+ *
+ * shmem.c
+ *	  Shared state between the backends and the TreeStore worker: the
+ *	  worker's status and one channel slot per backend.
+ *
+ *	  Requested the PostgreSQL 15 way (shmem_request_hook) and so only when
+ *	  the library is in shared_preload_libraries; ts_shared is NULL
+ *	  otherwise and every entry point says what to add (ts_preloaded).
+ *	  A slot is indexed by MyBackendId - 1 and written only by its backend;
+ *	  the worker reads it when channels_changed moves.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "treestore_fdw.h"
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+
+TsShared   *ts_shared = NULL;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static bool loaded_at_startup = false;
+
+static Size
+shared_size(void)
+{
+	return add_size(offsetof(TsShared, slots), mul_size(MaxBackends, sizeof(TsSlot)));
+}
+
+static void
+ts_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(shared_size());
+}
+
+static void
+ts_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	ts_shared = ShmemInitStruct("treestore_fdw", shared_size(), &found);
+	if (!found)
+	{
+		memset(ts_shared, 0, shared_size());
+		SpinLockInit(&ts_shared->mutex);
+		ts_shared->state = TS_WORKER_NONE;
+		ts_shared->worker_procno = -1;
+		pg_atomic_init_u32(&ts_shared->channels_changed, 0);
+		ts_shared->nslots = MaxBackends;
+		for (int i = 0; i < MaxBackends; i++)
+			SpinLockInit(&ts_shared->slots[i].mutex);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+ts_shmem_init(void)
+{
+	loaded_at_startup = process_shared_preload_libraries_in_progress;
+	if (!loaded_at_startup)
+		return;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = ts_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = ts_shmem_startup;
+}
+
+bool
+ts_preloaded(void)
+{
+	return ts_shared != NULL;
+}
+
+/* Set the worker's latch, if there is a worker. */
+void
+ts_wake_worker(void)
+{
+	int			procno;
+
+	SpinLockAcquire(&ts_shared->mutex);
+	procno = ts_shared->worker_procno;
+	SpinLockRelease(&ts_shared->mutex);
+	if (procno >= 0)
+		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+}

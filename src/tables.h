@@ -1,0 +1,55 @@
+/*-------------------------------------------------------------------------
+ *
+ * tables.h
+ *	  Foreign tables <-> engine rows (tables.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TS_TABLES_H
+#define TS_TABLES_H
+
+#include "access/tupdesc.h"
+#include "utils/rel.h"
+
+#include "stores.h"
+#include "treestore.h"
+
+typedef struct TsTable
+{
+	const ts_store *store;
+	Oid			relid;
+	int			natts;
+	int			col_of_att[MaxTupleAttributeNumber];	/* attnum - 1 -> column, -1 dropped */
+	AttrNumber	att_of_col[TS_STORE_MAX_COLS];	/* column -> attnum */
+} TsTable;
+
+/* Map rel's columns onto its store; raises on any mismatch. */
+extern TsTable *ts_table_open(Relation rel);
+
+/* The store a foreign table maps to (option "table", else its name). */
+extern const ts_store *ts_table_store(Oid relid);
+
+/*
+ * Encode a row given by attribute (values/isnull indexed by attnum - 1).
+ * key empty (*klen 0): an assigned-id table's NULL id.  A NULL in another
+ * key column raises 23502.
+ */
+extern void ts_row_encode(TsTable *t, Datum *values, bool *isnull,
+						  uint8 *key, size_t *klen, ts_buf *rec);
+
+/*
+ * Decode a row into values/isnull by attribute (palloc'd in the current
+ * context); need (by attribute, NULL: all) limits which are converted, the
+ * others read as NULL.
+ */
+extern void ts_row_decode(TsTable *t, const uint8 *key, size_t klen,
+						  const uint8 *rec, size_t rlen, Datum *values, bool *isnull,
+						  const bool *need);
+
+/* Append a key column's value to a key being built (pushdown bounds). */
+extern void ts_key_append(ts_keybuf *kb, ts_coltype type, Datum value);
+
+/* The PostgreSQL type of a column type. */
+extern Oid	ts_coltype_oid(ts_coltype type);
+
+#endif							/* TS_TABLES_H */

@@ -1,0 +1,96 @@
+/*-------------------------------------------------------------------------
+ *
+ * treestore_fdw.h
+ *	  Declarations shared by the PostgreSQL side of treestore_fdw.
+ *
+ *	  Who does what:
+ *	    treestore_fdw.c  _PG_init: one init call per module below
+ *	    settings.c       the treestore.* settings (GUCs)
+ *	    shmem.c          shared state: worker status, one channel slot per
+ *	                     backend
+ *	    worker.c         the background worker: owns the engine, serves
+ *	                     sessions (worker_ops.c executes their requests)
+ *	    channel.c        a backend's end of the IPC: requests, responses,
+ *	                     timeouts, a dead or restarted worker
+ *	    wire.c           protobuf-c glue and the row batch format
+ *	    xact.c           PostgreSQL transactions -> engine transactions
+ *	                     (two-phase commit, savepoints, snapshots)
+ *	    tables.c         foreign tables <-> engine rows (Datums, keys)
+ *	    fdw.c            FDW handler, planning, scans, EXPLAIN
+ *	    fdw_modify.c     INSERT / UPDATE / DELETE
+ *	    pushdown.c       which quals become key ranges
+ *	    functions.c      SQL-callable functions (health, stats, checkpoint)
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TREESTORE_FDW_H
+#define TREESTORE_FDW_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "port/atomics.h"
+#include "storage/dsm.h"
+#include "storage/spin.h"
+
+/* ---------- settings.c ---------- */
+extern char *ts_data_directory;
+extern int	ts_cache_mb;
+extern int	ts_checkpoint_timeout_s;
+extern int	ts_checkpoint_wal_mb;
+extern int	ts_wal_segment_mb;
+extern int	ts_wal_keep_segments;
+extern bool ts_synchronous_commit;
+extern int	ts_request_timeout_ms;
+extern int	ts_startup_timeout_ms;
+
+extern void ts_settings_init(void);
+
+/* ---------- shmem.c ---------- */
+
+typedef enum TsWorkerState
+{
+	TS_WORKER_NONE = 0,			/* not started yet */
+	TS_WORKER_STARTING,			/* opening the engine, recovering */
+	TS_WORKER_READY,
+	TS_WORKER_FAILED,			/* could not open: see failure */
+	TS_WORKER_STOPPED			/* shut down */
+} TsWorkerState;
+
+/* One backend's channel: a DSM segment holding its two queues. */
+typedef struct TsSlot
+{
+	slock_t		mutex;
+	uint32		generation;		/* bumped for every new channel or exit */
+	int			pid;			/* 0: no channel */
+	dsm_handle	handle;
+} TsSlot;
+
+typedef struct TsShared
+{
+	slock_t		mutex;			/* protects the fields up to slots */
+	TsWorkerState state;
+	int			worker_pid;
+	int			worker_procno;	/* for SetLatch */
+	uint32		worker_generation;	/* bumped at every worker start */
+	TimestampTz started_at;
+	char		failure[256];	/* why the worker is not ready */
+	pg_atomic_uint32 channels_changed;
+	int			nslots;
+	TsSlot		slots[FLEXIBLE_ARRAY_MEMBER];
+} TsShared;
+
+extern TsShared *ts_shared;
+
+extern void ts_shmem_init(void);
+extern void ts_wake_worker(void);
+extern bool ts_preloaded(void);
+
+/* ---------- worker.c ---------- */
+extern void ts_worker_register(void);
+PGDLLEXPORT void ts_worker_main(Datum arg);
+
+/* ---------- xact.c ---------- */
+extern void ts_xact_init(void);
+
+#endif							/* TREESTORE_FDW_H */

@@ -1,0 +1,35 @@
+/*-------------------------------------------------------------------------
+ *
+ * wire.h
+ *	  The IPC wire format: protobuf-c messages (treestore.proto) allocated
+ *	  in the current memory context, and row batches.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TS_WIRE_H
+#define TS_WIRE_H
+
+#include "lib/stringinfo.h"
+
+#include "treestore.pb-c.h"
+
+/* Incompatible wire changes bump this; the worker checks it at attach. */
+#define TS_WIRE_VERSION 1
+
+/* Queue sizes of a session's channel. */
+#define TS_REQUEST_QUEUE_SIZE (64 * 1024)
+#define TS_RESPONSE_QUEUE_SIZE (256 * 1024)
+
+/* Rows a scan batch holds at most (count and bytes). */
+#define TS_BATCH_ROWS 1000
+#define TS_BATCH_BYTES (64 * 1024)
+
+extern ProtobufCAllocator ts_pb_allocator;
+
+extern void ts_batch_add(StringInfo buf, const void *key, size_t klen,
+						 const void *rec, size_t rlen);
+extern bool ts_batch_next(const uint8 *data, size_t len, size_t *pos,
+						  const uint8 **key, size_t *klen,
+						  const uint8 **rec, size_t *rlen);
+
+#endif							/* TS_WIRE_H */

@@ -1,0 +1,562 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  The TreeStore background worker: owns the engine and serves every
+ *	  backend's requests.
+ *
+ * LIFECYCLE
+ *	  Registered from _PG_init; started after PostgreSQL's own recovery
+ *	  (BgWorkerStart_RecoveryFinished), so the commit log is final when it
+ *	  resolves in-doubt transactions.  STARTING: open the engine (which
+ *	  replays its log), create the tables' trees, settle every in-doubt
+ *	  transaction whose PostgreSQL transaction has ended; then READY.
+ *	  SIGTERM: end the sessions' transactions, checkpoint, close, exit 0.
+ *	  Postmaster death: exit at once (the engine's log makes that safe).
+ *	  A failure to open the engine is published (TS_WORKER_FAILED, with the
+ *	  reason) and the worker exits 1, so the postmaster retries it later.
+ *
+ * SESSIONS
+ *	  A backend creates a DSM segment with two shm_mq (request: backend ->
+ *	  worker, response: worker -> backend), publishes its handle in its slot
+ *	  and bumps the slot's generation.  The worker attaches when
+ *	  channels_changed moves.  A backend that was cancelled mid-request
+ *	  makes a new channel (a fresh segment: nothing stale can be read); the
+ *	  worker keeps the session's engine transaction if the pid is the same.
+ *
+ * NEVER BLOCK ON ONE BACKEND
+ *	  Every queue operation is non-blocking.  A response that does not fit
+ *	  stays pending in the session and is sent as the backend reads; that
+ *	  session's next request waits, the others go on.  One request per
+ *	  session per round keeps a busy session from starving the rest.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "treestore_fdw.h"
+
+#include <sys/stat.h>
+
+#include "access/transam.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "worker.h"
+
+ts_env	   *ts_worker_env = NULL;
+ts_tree		ts_worker_trees[16];
+int64		ts_worker_next_id[16];
+uint64		ts_worker_requests = 0;
+
+static Session *sessions = NULL;
+static int	nsessions = 0;
+static uint32 seen_changes = 0;
+
+/* prepared transactions whose backend went away: settled by xid status */
+typedef struct Orphan
+{
+	struct Orphan *next;
+	ts_txn	   *txn;
+	char		gid[64];
+} Orphan;
+static Orphan *orphans = NULL;
+
+static volatile sig_atomic_t shutdown_requested = false;
+
+static void
+handle_sigterm(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	shutdown_requested = true;
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+void
+ts_worker_register(void)
+{
+	BackgroundWorker w;
+
+	memset(&w, 0, sizeof(w));
+	/* a connection to no database: listed in pg_stat_activity */
+	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w.bgw_restart_time = 5;
+	snprintf(w.bgw_library_name, BGW_MAXLEN, "treestore_fdw");
+	snprintf(w.bgw_function_name, BGW_MAXLEN, "ts_worker_main");
+	snprintf(w.bgw_name, BGW_MAXLEN, "treestore worker");
+	snprintf(w.bgw_type, BGW_MAXLEN, "treestore");
+	RegisterBackgroundWorker(&w);
+}
+
+int
+ts_worker_nsessions(void)
+{
+	int			n = 0;
+
+	for (int i = 0; i < nsessions; i++)
+		n += sessions[i].active;
+	return n;
+}
+
+void
+ts_worker_orphan(ts_txn *txn, const char *gid)
+{
+	Orphan	   *o = MemoryContextAllocZero(TopMemoryContext, sizeof(Orphan));
+
+	o->txn = txn;
+	strlcpy(o->gid, gid, sizeof(o->gid));
+	o->next = orphans;
+	orphans = o;
+}
+
+static void
+set_state(TsWorkerState state, const char *failure)
+{
+	SpinLockAcquire(&ts_shared->mutex);
+	ts_shared->state = state;
+	if (failure)
+		strlcpy(ts_shared->failure, failure, sizeof(ts_shared->failure));
+	else
+		ts_shared->failure[0] = '\0';
+	SpinLockRelease(&ts_shared->mutex);
+}
+
+/* ---------- opening the engine ---------- */
+
+static char *
+data_path(void)
+{
+	if (is_absolute_path(ts_data_directory))
+		return pstrdup(ts_data_directory);
+	return psprintf("%s/%s", DataDir, ts_data_directory);
+}
+
+/* Open failure: publish why, exit 1 (restarted after bgw_restart_time). */
+static void
+open_failed(const char *what, int rc)
+{
+	char		msg[256];
+
+	snprintf(msg, sizeof(msg), "%s: %s", what,
+			 rc > 0 ? strerror(rc) : ts_last_error());
+	set_state(TS_WORKER_FAILED, msg);
+	ereport(LOG,
+			(errmsg("treestore worker could not start: %s", msg),
+			 errhint("The worker retries in 5 seconds.")));
+	proc_exit(1);
+}
+
+/* Create the contract's trees, find their handles, and the next ids. */
+static void
+open_tables(void)
+{
+	ts_txn	   *txn;
+	int			rc;
+
+	if ((rc = ts_txn_begin(ts_worker_env, 0, &txn)) != 0)
+		open_failed("could not begin a transaction", rc);
+	for (int i = 0; i < ts_nstores; i++)
+		if ((rc = ts_tree_open(txn, ts_stores[i].name, TS_CREATE, &ts_worker_trees[i])) != 0)
+		{
+			ts_txn_abort(txn);
+			open_failed("could not open the tables", rc);
+		}
+	if ((rc = ts_txn_commit(txn)) != 0)
+		open_failed("could not create the tables", rc);
+
+	if ((rc = ts_txn_begin(ts_worker_env, TS_RDONLY, &txn)) != 0)
+		open_failed("could not begin a transaction", rc);
+	for (int i = 0; i < ts_nstores; i++)
+	{
+		ts_cursor  *c;
+		ts_slice	k,
+					v;
+
+		ts_worker_next_id[i] = 1;
+		if (!ts_stores[i].assigned_id)
+			continue;
+		if ((rc = ts_cursor_open(txn, ts_worker_trees[i], &c)) != 0)
+			open_failed("could not open a cursor", rc);
+		if (ts_cursor_last(c) == 0 && ts_cursor_get(c, &k, &v) == 0)
+		{
+			ts_colval	kv[1];
+			uint8		scratch[16];
+
+			if (ts_store_key_decode(&ts_stores[i], k.data, k.len, kv, scratch, sizeof(scratch)) == 0)
+				ts_worker_next_id[i] = kv[0].i + 1;
+		}
+		ts_cursor_close(c);
+	}
+	ts_txn_abort(txn);
+}
+
+/*
+ * Settle what can be settled: in-doubt transactions from recovery and
+ * orphans, by the status of their PostgreSQL transaction.  One still in
+ * progress (its backend between pre-commit and commit) waits for a later
+ * round.
+ */
+static void
+settle_in_doubt(bool at_start)
+{
+	char	   *gids = NULL;
+	size_t		n = 0;
+	int			rc;
+
+	if ((rc = ts_env_prepared(ts_worker_env, &gids, &n)) == 0)
+	{
+		const char *g = gids;
+
+		for (size_t i = 0; i < n; i++, g += strlen(g) + 1)
+		{
+			bool		commit;
+			char		why[200];
+
+			if (!ts_ops_xid_status(g, &commit, why, sizeof(why)))
+			{
+				if (at_start)
+					ereport(LOG, (errmsg("treestore transaction \"%s\" stays in doubt: %s", g, why)));
+				continue;
+			}
+			rc = ts_env_resolve(ts_worker_env, g, commit);
+			ereport(rc == 0 ? LOG : WARNING,
+					(errmsg("treestore in-doubt transaction \"%s\" %s%s%s", g,
+							commit ? "committed" : "aborted",
+							rc == 0 ? "" : " failed: ", rc == 0 ? "" : ts_last_error())));
+		}
+		free(gids);
+	}
+	for (Orphan **p = &orphans; *p;)
+	{
+		Orphan	   *o = *p;
+		bool		commit;
+		char		why[200];
+
+		if (!ts_ops_xid_status(o->gid, &commit, why, sizeof(why)))
+		{
+			p = &o->next;
+			continue;
+		}
+		if (commit)
+			rc = ts_txn_commit(o->txn);
+		else
+		{
+			ts_txn_abort(o->txn);
+			rc = 0;
+		}
+		ereport(rc == 0 ? LOG : WARNING,
+				(errmsg("treestore transaction \"%s\" of an ended session %s%s%s", o->gid,
+						commit ? "committed" : "aborted",
+						rc == 0 ? "" : " failed: ", rc == 0 ? "" : ts_last_error())));
+		*p = o->next;
+		pfree(o);
+	}
+}
+
+static void
+open_engine(void)
+{
+	ts_options	opt;
+	char	   *path = data_path();
+	int			rc;
+
+	ts_options_init(&opt);
+	opt.flags = TS_CREATE;
+	opt.cache_pages = (size_t) ts_cache_mb * (1024 * 1024 / TS_PAGE_SIZE);
+	opt.sync = 1;
+	opt.async_commit = ts_synchronous_commit ? 0 : 1;
+	opt.checkpoint_interval_ms = (uint32) ts_checkpoint_timeout_s * 1000;
+	opt.checkpoint_wal_bytes = (uint64) ts_checkpoint_wal_mb * 1024 * 1024;
+	opt.wal_segment_size = (uint64) ts_wal_segment_mb * 1024 * 1024;
+	opt.wal_keep_segments = ts_wal_keep_segments;
+	if (mkdir(path, S_IRWXU) != 0 && errno != EEXIST)
+		open_failed(psprintf("could not create directory \"%s\"", path), errno);
+	if ((rc = ts_env_open(path, &opt, &ts_worker_env)) != 0)
+		open_failed(psprintf("could not open the engine in \"%s\"", path), rc);
+	open_tables();
+	settle_in_doubt(true);
+	ereport(LOG, (errmsg("treestore worker ready, data directory \"%s\"", path)));
+}
+
+/* ---------- sessions ---------- */
+
+static void
+session_drop_channel(Session *s)
+{
+	if (s->seg)
+		dsm_detach(s->seg);		/* detaches the queues too */
+	s->seg = NULL;
+	s->inq = s->outq = NULL;
+	if (s->pending)
+		pfree(s->pending);
+	s->pending = NULL;
+	s->pending_len = 0;
+}
+
+/* The backend is gone: end its transaction; a prepared one becomes an orphan. */
+static void
+session_close(Session *s)
+{
+	session_drop_channel(s);
+	ts_ops_end_txn(s);
+	s->active = false;
+	s->pid = 0;
+	MemoryContextReset(s->cxt);
+	s->marks = NULL;
+	s->nmarks = s->maxmarks = 0;
+	s->scans = NULL;
+}
+
+static void
+session_attach(Session *s, int slot, uint32 gen, int pid, dsm_handle handle)
+{
+	dsm_segment *seg;
+	shm_mq	   *req,
+			   *resp;
+	MemoryContext oldcxt;
+
+	if (s->active && s->pid != pid)
+		session_close(s);		/* a new backend in the slot */
+	else
+		session_drop_channel(s);	/* same backend, new channel */
+	s->slot = slot;
+	s->slot_gen = gen;
+	s->pid = pid;
+	s->active = true;
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	seg = dsm_attach(handle);
+	if (seg == NULL)
+	{
+		MemoryContextSwitchTo(oldcxt);
+		return;					/* the backend already went away */
+	}
+	dsm_pin_mapping(seg);
+	req = (shm_mq *) dsm_segment_address(seg);
+	resp = (shm_mq *) ((char *) req + TS_REQUEST_QUEUE_SIZE);
+	shm_mq_set_receiver(req, MyProc);
+	shm_mq_set_sender(resp, MyProc);
+	s->seg = seg;
+	s->inq = shm_mq_attach(req, seg, NULL);
+	s->outq = shm_mq_attach(resp, seg, NULL);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* Look at the slots whose generation moved. */
+static void
+scan_slots(void)
+{
+	for (int i = 0; i < nsessions; i++)
+	{
+		TsSlot	   *slot = &ts_shared->slots[i];
+		Session    *s = &sessions[i];
+		uint32		gen;
+		int			pid;
+		dsm_handle	handle;
+
+		SpinLockAcquire(&slot->mutex);
+		gen = slot->generation;
+		pid = slot->pid;
+		handle = slot->handle;
+		SpinLockRelease(&slot->mutex);
+		if (s->active && gen == s->slot_gen)
+			continue;
+		if (!s->active && pid == 0)
+			continue;
+		if (pid == 0)
+			session_close(s);
+		else
+			session_attach(s, i, gen, pid, handle);
+	}
+}
+
+/* Try to send the pending response; true when nothing is pending. */
+static bool
+flush_pending(Session *s)
+{
+	shm_mq_result r;
+
+	if (s->pending == NULL)
+		return true;
+	r = shm_mq_send(s->outq, s->pending_len, s->pending, true, true);
+	if (r == SHM_MQ_WOULD_BLOCK)
+		return false;
+	/* sent, or the backend detached (its slot will tell why) */
+	pfree(s->pending);
+	s->pending = NULL;
+	s->pending_len = 0;
+	return true;
+}
+
+/*
+ * Serve one request of session s if there is one.  Returns true if it did
+ * any work.
+ */
+static bool
+serve_one(Session *s, MemoryContext reqcxt)
+{
+	shm_mq_result r;
+	Size		len;
+	void	   *data;
+	Treestore__Request *req;
+	Treestore__Response resp = TREESTORE__RESPONSE__INIT;
+	MemoryContext old;
+	bool		want_response;
+
+	if (s->seg == NULL || !flush_pending(s))
+		return false;
+	r = shm_mq_receive(s->inq, &len, &data, true);
+	if (r == SHM_MQ_WOULD_BLOCK)
+		return false;
+	if (r == SHM_MQ_DETACHED)
+	{
+		/* the backend left this channel: a new one or its exit follows */
+		session_drop_channel(s);
+		return true;
+	}
+	ts_worker_requests++;
+	old = MemoryContextSwitchTo(reqcxt);
+	req = treestore__request__unpack(&ts_pb_allocator, len, data);
+	if (req == NULL)
+	{
+		ereport(WARNING,
+				(errmsg("treestore worker received a malformed request from process %d", s->pid),
+				 errdetail("The channel is dropped; the backend reconnects.")));
+		session_drop_channel(s);
+		MemoryContextSwitchTo(old);
+		return true;
+	}
+	resp.id = req->id;
+	want_response = (req->op_case != TREESTORE__REQUEST__OP_CLOSE_SCAN &&
+					 req->op_case != TREESTORE__REQUEST__OP_END_TXN);
+
+	PG_TRY();
+	{
+		ts_ops_execute(s, req, &resp);
+	}
+	PG_CATCH();
+	{
+		/* an unexpected PostgreSQL error: report it to the backend, go on */
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(reqcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		ts_ops_set_error(&resp, "XX000", NULL, NULL, "treestore worker: %s", edata->message);
+	}
+	PG_END_TRY();
+
+	if (want_response)
+	{
+		size_t		plen = treestore__response__get_packed_size(&resp);
+		char	   *buf = MemoryContextAlloc(s->cxt, plen);
+
+		treestore__response__pack(&resp, (uint8_t *) buf);
+		s->pending = buf;
+		s->pending_len = plen;
+		flush_pending(s);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(reqcxt);
+	ts_ops_read_ahead(s);
+	return true;
+}
+
+static void
+shutdown_engine(void)
+{
+	int			rc;
+
+	set_state(TS_WORKER_STOPPED, "the treestore worker is shutting down");
+	for (int i = 0; i < nsessions; i++)
+		if (sessions[i].active)
+			session_close(&sessions[i]);
+	if (ts_worker_env)
+	{
+		rc = ts_env_close(ts_worker_env);
+		ts_worker_env = NULL;
+		if (rc != 0)
+			ereport(LOG, (errmsg("treestore engine closed: %s", ts_last_error())));
+		else
+			ereport(LOG, (errmsg("treestore engine closed cleanly")));
+	}
+}
+
+void
+ts_worker_main(Datum arg)
+{
+	MemoryContext reqcxt;
+	TimestampTz last_settle = 0;
+
+	pqsignal(SIGTERM, handle_sigterm);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+
+	SpinLockAcquire(&ts_shared->mutex);
+	ts_shared->state = TS_WORKER_STARTING;
+	ts_shared->failure[0] = '\0';
+	ts_shared->worker_pid = MyProcPid;
+	ts_shared->worker_procno = MyProc->pgprocno;
+	ts_shared->worker_generation++;
+	ts_shared->started_at = GetCurrentTimestamp();
+	SpinLockRelease(&ts_shared->mutex);
+
+	nsessions = ts_shared->nslots;
+	sessions = MemoryContextAllocZero(TopMemoryContext, sizeof(Session) * nsessions);
+	for (int i = 0; i < nsessions; i++)
+		sessions[i].cxt = AllocSetContextCreate(TopMemoryContext, "treestore session",
+												ALLOCSET_SMALL_SIZES);
+	reqcxt = AllocSetContextCreate(TopMemoryContext, "treestore request",
+								   ALLOCSET_DEFAULT_SIZES);
+
+	open_engine();
+	set_state(TS_WORKER_READY, NULL);
+	/* backends that attached while we started: look at every slot */
+	seen_changes = pg_atomic_read_u32(&ts_shared->channels_changed);
+	scan_slots();
+
+	while (!shutdown_requested)
+	{
+		bool		worked = false;
+		uint32		changes;
+
+		ResetLatch(MyLatch);
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		changes = pg_atomic_read_u32(&ts_shared->channels_changed);
+		if (changes != seen_changes)
+		{
+			seen_changes = changes;
+			scan_slots();
+		}
+		for (int i = 0; i < nsessions; i++)
+			if (sessions[i].active)
+				worked |= serve_one(&sessions[i], reqcxt);
+		if (orphans != NULL || !worked)
+		{
+			TimestampTz now = GetCurrentTimestamp();
+
+			if (TimestampDifferenceExceeds(last_settle, now, 1000))
+			{
+				last_settle = now;
+				settle_in_doubt(false);
+			}
+		}
+		if (!worked)
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 1000L, PG_WAIT_EXTENSION);
+	}
+	shutdown_engine();
+	proc_exit(0);
+}

@@ -1,0 +1,104 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.h
+ *	  The worker's sessions, shared by worker.c (process, channels,
+ *	  dispatch) and worker_ops.c (executing requests on the engine).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TS_WORKER_H
+#define TS_WORKER_H
+
+#include "storage/shm_mq.h"
+
+#include "stores.h"
+#include "treestore.h"
+#include "wire.h"
+
+/* A savepoint: the write set's state when subtransaction subxid first wrote. */
+typedef struct WMark
+{
+	uint32		subxid;
+	uint64		mark;
+} WMark;
+
+/* An open scan; its cursor is reopened (after last_key) when dropped. */
+typedef struct WScan
+{
+	struct WScan *next;
+	uint64		id;
+	int			store;			/* index into ts_stores */
+	ts_cursor  *cur;			/* NULL: to be reopened */
+	int			nranges;
+	ProtobufCBinaryData *lo,
+			   *hi;				/* copies of the ranges */
+	int			range;			/* current range */
+	bool		in_range;		/* cursor positioned in ranges[range] */
+	uint8		last_key[TS_MAX_KEY];
+	size_t		last_len;		/* 0: nothing returned from this range yet */
+	uint64		limit,
+				returned;
+	uint32		max_rows,
+				max_bytes;
+
+	/*
+	 * Read-ahead: the next batch, filled while the backend decodes the last
+	 * one.  The position before it is kept so that any request other than a
+	 * Fetch of this scan can put it back (ts_ops_discard_readahead).
+	 */
+	bool		has_ahead;
+	StringInfoData ahead;
+	uint32		ahead_rows;
+	bool		ahead_done;
+	int			saved_range;
+	size_t		saved_len;
+	uint64		saved_returned;
+	uint8		saved_key[TS_MAX_KEY];
+} WScan;
+
+typedef struct Session
+{
+	bool		active;
+	int			slot;
+	uint32		slot_gen;
+	int			pid;
+	dsm_segment *seg;
+	shm_mq_handle *inq,
+			   *outq;
+	char	   *pending;		/* packed response not yet sent in full */
+	Size		pending_len;
+	MemoryContext cxt;			/* the session's memory (scans, marks) */
+
+	/* the engine transaction of the backend's current transaction */
+	ts_txn	   *txn;
+	uint32		lxid;
+	uint32		stmt;
+	bool		prepared;
+	char		gid[64];
+	WMark	   *marks;
+	int			nmarks,
+				maxmarks;
+	WScan	   *scans;
+	uint64		next_scan_id;
+	WScan	   *read_ahead;		/* scan to read ahead for, after responding */
+} Session;
+
+/* worker.c */
+extern ts_env *ts_worker_env;
+extern ts_tree ts_worker_trees[];
+extern int64 ts_worker_next_id[];
+extern uint64 ts_worker_requests;
+extern int	ts_worker_nsessions(void);
+extern void ts_worker_orphan(ts_txn *txn, const char *gid);
+
+/* worker_ops.c */
+extern void ts_ops_execute(Session *s, Treestore__Request *req, Treestore__Response *resp);
+extern void ts_ops_end_txn(Session *s);
+extern void ts_ops_read_ahead(Session *s);
+extern void ts_ops_set_error(Treestore__Response *resp, const char *sqlstate,
+							 const char *detail, const char *hint, const char *fmt,...)
+			pg_attribute_printf(5, 6);
+extern void ts_ops_engine_error(Treestore__Response *resp, int rc, const char *what);
+extern bool ts_ops_xid_status(const char *gid, bool *commit, char *why, size_t whylen);
+
+#endif							/* TS_WORKER_H */

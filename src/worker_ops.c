@@ -1,0 +1,917 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker_ops.c
+ *	  Executing a session's requests on the engine, in the worker.
+ *
+ *	  A backend's PostgreSQL transaction is one engine write transaction,
+ *	  begun at its first request (lxid) and ended by EndTxn, by Resolve
+ *	  after a Prepare, or by the next request carrying another lxid.
+ *	  READ COMMITTED: a new statement number renews the read snapshot (the
+ *	  write set and the conflict base stay).  Savepoints: the first write
+ *	  of a subtransaction takes an engine mark; a rolled-back subtransaction
+ *	  rolls the write set back to the mark of the oldest mark at or above
+ *	  it.  Subtransaction ids grow in start order, and a subtransaction can
+ *	  be rolled back only while it is open, so every mark at or above it
+ *	  belongs to it or to its children.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "treestore_fdw.h"
+
+#include "access/transam.h"
+#include "miscadmin.h"
+#include "storage/procarray.h"
+#include "utils/memutils.h"
+
+#include "worker.h"
+
+/* ---------- errors ---------- */
+
+void
+ts_ops_set_error(Treestore__Response *resp, const char *sqlstate,
+				 const char *detail, const char *hint, const char *fmt,...)
+{
+	Treestore__Error *e = palloc(sizeof(Treestore__Error));
+	va_list		ap;
+	char		buf[1024];
+
+	treestore__error__init(e);
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	e->sqlstate = pstrdup(sqlstate);
+	e->message = pstrdup(buf);
+	e->detail = pstrdup(detail ? detail : "");
+	e->hint = pstrdup(hint ? hint : "");
+	resp->error = e;
+}
+
+/* Map an engine error to a SQLSTATE and message. */
+void
+ts_ops_engine_error(Treestore__Response *resp, int rc, const char *what)
+{
+	const char *detail = ts_last_error();
+
+	switch (rc)
+	{
+		case TS_CONFLICT:
+			ts_ops_set_error(resp, "40001", detail,
+							 "The transaction might succeed if retried.",
+							 "could not serialize access due to concurrent update");
+			break;
+		case TS_KEY_TOO_BIG:
+			ts_ops_set_error(resp, "54000", detail, NULL, "treestore key is too long");
+			break;
+		case TS_FULL:
+			ts_ops_set_error(resp, "53100", detail, NULL, "treestore could not %s: disk full", what);
+			break;
+		case TS_NOMEM:
+			ts_ops_set_error(resp, "53200", detail, NULL, "treestore worker out of memory");
+			break;
+		case TS_POISONED:
+			ts_ops_set_error(resp, "58030", detail,
+							 "Restart the treestore worker (or the server) after fixing the storage.",
+							 "treestore could not %s: an earlier write failed", what);
+			break;
+		case TS_CORRUPT:
+			ts_ops_set_error(resp, "XX001", detail, NULL, "treestore data is corrupted");
+			break;
+		default:
+			if (rc > 0)
+				ts_ops_set_error(resp, "58030", detail, NULL, "treestore could not %s: %s",
+								 what, strerror(rc));
+			else
+				ts_ops_set_error(resp, "XX000", detail, NULL, "treestore could not %s: %s",
+								 what, ts_strerror(rc));
+	}
+}
+
+/* "Key (a, b)=(x, y)" for a 23505 detail. */
+static char *
+describe_key(const ts_store *st, const uint8 *key, size_t klen)
+{
+	ts_colval	kv[TS_STORE_MAX_COLS];
+	uint8		scratch[TS_MAX_KEY];
+	StringInfoData names,
+				vals;
+
+	if (ts_store_key_decode(st, key, klen, kv, scratch, sizeof(scratch)) != 0)
+		return pstrdup("The key already exists.");
+	initStringInfo(&names);
+	initStringInfo(&vals);
+	for (int i = 0; i < st->nkeys; i++)
+	{
+		if (i > 0)
+		{
+			appendStringInfoString(&names, ", ");
+			appendStringInfoString(&vals, ", ");
+		}
+		appendStringInfoString(&names, st->cols[i].name);
+		if (st->cols[i].type == TS_COL_TEXT)
+			appendBinaryStringInfo(&vals, (const char *) kv[i].data, (int) kv[i].len);
+		else
+			appendStringInfo(&vals, INT64_FORMAT, (int64) kv[i].i);
+	}
+	return psprintf("Key (%s)=(%s) already exists.", names.data, vals.data);
+}
+
+/* ---------- PostgreSQL transaction status ---------- */
+
+/*
+ * Has the PostgreSQL transaction named by gid ("pg:<full xid>") ended, and
+ * how?  false (with why) if it is still running or cannot be known.
+ */
+bool
+ts_ops_xid_status(const char *gid, bool *commit, char *why, size_t whylen)
+{
+	uint64		fxid_value;
+	FullTransactionId fxid,
+				next;
+	TransactionId xid;
+	char	   *end;
+
+	if (strncmp(gid, "pg:", 3) != 0 ||
+		(fxid_value = strtoull(gid + 3, &end, 10), *end != '\0'))
+	{
+		snprintf(why, whylen, "not a PostgreSQL transaction id");
+		return false;
+	}
+	fxid = FullTransactionIdFromU64(fxid_value);
+	xid = XidFromFullTransactionId(fxid);
+	next = ReadNextFullTransactionId();
+	if (!FullTransactionIdPrecedes(fxid, next))
+	{
+		snprintf(why, whylen, "transaction %llu is newer than the next transaction id",
+				 (unsigned long long) fxid_value);
+		return false;
+	}
+	if (U64FromFullTransactionId(next) - fxid_value >= (uint64) 1 << 31 ||
+		TransactionIdPrecedes(xid, ShmemVariableCache->oldestClogXid))
+	{
+		snprintf(why, whylen, "transaction %llu is older than the commit log's horizon; "
+				 "resolve it by hand", (unsigned long long) fxid_value);
+		return false;
+	}
+	if (TransactionIdIsInProgress(xid))
+	{
+		snprintf(why, whylen, "transaction %u is still in progress", xid);
+		return false;
+	}
+	*commit = TransactionIdDidCommit(xid);
+	return true;
+}
+
+/* ---------- the session's engine transaction ---------- */
+
+/* Forget a scan's read-ahead batch: back to where the backend is. */
+static void
+discard_ahead(WScan *sc)
+{
+	if (!sc->has_ahead)
+		return;
+	sc->has_ahead = false;
+	pfree(sc->ahead.data);
+	sc->range = sc->saved_range;
+	sc->last_len = sc->saved_len;
+	memcpy(sc->last_key, sc->saved_key, sc->saved_len);
+	sc->returned = sc->saved_returned;
+	sc->in_range = false;
+	if (sc->cur)
+	{
+		ts_cursor_close(sc->cur);
+		sc->cur = NULL;
+	}
+}
+
+/* Before the transaction's state moves (renew, rollback, writes). */
+static void
+close_cursors(Session *s)
+{
+	s->read_ahead = NULL;
+	for (WScan *sc = s->scans; sc; sc = sc->next)
+	{
+		discard_ahead(sc);
+		if (sc->cur)
+		{
+			ts_cursor_close(sc->cur);
+			sc->cur = NULL;
+		}
+	}
+}
+
+static void
+free_scan(Session *s, WScan *sc)
+{
+	for (WScan **p = &s->scans; *p; p = &(*p)->next)
+		if (*p == sc)
+		{
+			*p = sc->next;
+			break;
+		}
+	if (s->read_ahead == sc)
+		s->read_ahead = NULL;
+	discard_ahead(sc);
+	if (sc->cur)
+		ts_cursor_close(sc->cur);
+	pfree(sc);
+}
+
+/* End the session's transaction: abort it, or orphan it if prepared. */
+void
+ts_ops_end_txn(Session *s)
+{
+	while (s->scans)
+		free_scan(s, s->scans);
+	if (s->txn)
+	{
+		if (s->prepared)
+			ts_worker_orphan(s->txn, s->gid);
+		else
+			ts_txn_abort(s->txn);
+	}
+	s->txn = NULL;
+	s->prepared = false;
+	s->gid[0] = '\0';
+	s->nmarks = 0;
+}
+
+/* Bring the session's transaction in line with the request's. */
+static int
+sync_txn(Session *s, Treestore__Request *req, Treestore__Response *resp)
+{
+	int			rc;
+
+	if (s->txn && s->lxid != req->lxid)
+	{
+		/* the backend's previous transaction ended without telling us */
+		if (s->prepared)
+		{
+			ts_worker_orphan(s->txn, s->gid);
+			s->txn = NULL;
+			s->prepared = false;
+		}
+		ts_ops_end_txn(s);
+	}
+	if (s->txn == NULL)
+	{
+		if ((rc = ts_txn_begin(ts_worker_env, 0, &s->txn)) != 0)
+		{
+			s->txn = NULL;
+			ts_ops_engine_error(resp, rc, "begin a transaction");
+			return rc;
+		}
+		s->lxid = req->lxid;
+		s->stmt = req->stmt;
+		s->nmarks = 0;
+	}
+	else if (!s->prepared && !req->repeatable && req->stmt != s->stmt)
+	{
+		close_cursors(s);
+		if ((rc = ts_txn_renew(s->txn)) != 0)
+		{
+			ts_ops_engine_error(resp, rc, "take a snapshot");
+			return rc;
+		}
+		s->stmt = req->stmt;
+	}
+	/* subtransactions rolled back since the last request */
+	for (size_t i = 0; i < req->n_rollback_subxids; i++)
+	{
+		uint32		sub = req->rollback_subxids[i];
+		int			k = s->nmarks;
+
+		while (k > 0 && s->marks[k - 1].subxid >= sub)
+			k--;
+		if (k == s->nmarks)
+			continue;			/* it wrote nothing */
+		if (s->prepared)
+			continue;
+		close_cursors(s);
+		/* undo, then drop the mark: PostgreSQL goes on in a new subtransaction */
+		if ((rc = ts_txn_rollback_to(s->txn, s->marks[k].mark)) != 0 ||
+			(rc = ts_txn_release(s->txn, s->marks[k].mark)) != 0)
+		{
+			ts_ops_engine_error(resp, rc, "roll back to a savepoint");
+			return rc;
+		}
+		s->nmarks = k;
+	}
+	return 0;
+}
+
+/* Before the first write of a subtransaction: take its mark. */
+static int
+mark_subxact(Session *s, uint32 subxid, Treestore__Response *resp)
+{
+	uint64		mark;
+	int			rc;
+
+	if (subxid <= 1 || (s->nmarks > 0 && s->marks[s->nmarks - 1].subxid >= subxid))
+		return 0;
+	if ((rc = ts_txn_savepoint(s->txn, &mark)) != 0)
+	{
+		ts_ops_engine_error(resp, rc, "take a savepoint");
+		return rc;
+	}
+	if (s->nmarks == s->maxmarks)
+	{
+		int			n = s->maxmarks ? s->maxmarks * 2 : 8;
+
+		s->marks = s->marks ? repalloc(s->marks, n * sizeof(WMark))
+			: MemoryContextAlloc(s->cxt, n * sizeof(WMark));
+		s->maxmarks = n;
+	}
+	s->marks[s->nmarks].subxid = subxid;
+	s->marks[s->nmarks].mark = mark;
+	s->nmarks++;
+	return 0;
+}
+
+static int
+store_index(const char *name, Treestore__Response *resp)
+{
+	for (int i = 0; i < ts_nstores; i++)
+		if (strcmp(ts_stores[i].name, name) == 0)
+			return i;
+	ts_ops_set_error(resp, "42P01", NULL, NULL, "treestore has no table \"%s\"", name);
+	return -1;
+}
+
+/* ---------- scans ---------- */
+
+/* Position sc's cursor at its next entry; false when the scan is done. */
+static bool
+scan_advance(Session *s, WScan *sc, int *rc)
+{
+	*rc = 0;
+	for (;;)
+	{
+		int			r;
+
+		if (sc->range >= Max(sc->nranges, 1))
+			return false;
+		if (sc->cur == NULL)
+		{
+			if ((r = ts_cursor_open(s->txn, ts_worker_trees[sc->store], &sc->cur)) != 0)
+			{
+				*rc = r;
+				return false;
+			}
+			sc->in_range = false;
+		}
+		if (!sc->in_range)
+		{
+			if (sc->nranges > 0)
+			{
+				ProtobufCBinaryData *lo = &sc->lo[sc->range],
+						   *hi = &sc->hi[sc->range];
+
+				r = ts_cursor_bounds(sc->cur, lo->len ? lo->data : NULL, lo->len,
+									 hi->len ? hi->data : NULL, hi->len);
+				if (r != 0)
+				{
+					*rc = r;
+					return false;
+				}
+			}
+			if (sc->last_len > 0)
+			{
+				ts_slice	k,
+							v;
+
+				/* reopened: continue after the last key returned */
+				r = ts_cursor_seek(sc->cur, sc->last_key, sc->last_len);
+				if (r == 0 && ts_cursor_get(sc->cur, &k, &v) == 0 &&
+					k.len == sc->last_len && memcmp(k.data, sc->last_key, k.len) == 0)
+					r = ts_cursor_next(sc->cur);
+			}
+			else
+				r = ts_cursor_first(sc->cur);
+			sc->in_range = true;
+		}
+		else
+			r = ts_cursor_next(sc->cur);
+		if (r == 0)
+			return true;
+		if (r != TS_NOTFOUND)
+		{
+			*rc = r;
+			return false;
+		}
+		/* this range is done */
+		sc->range++;
+		sc->in_range = false;
+		sc->last_len = 0;
+	}
+}
+
+/* Append up to max_rows / max_bytes rows of sc to out. */
+static int
+fill_rows(Session *s, WScan *sc, StringInfo out, uint32 *nrows, bool *done)
+{
+	int			rc = 0;
+
+	*nrows = 0;
+	*done = false;
+	while (*nrows < sc->max_rows && (size_t) out->len < sc->max_bytes)
+	{
+		ts_slice	k,
+					v;
+
+		if (sc->limit > 0 && sc->returned >= sc->limit)
+		{
+			*done = true;
+			break;
+		}
+		if (!scan_advance(s, sc, &rc))
+		{
+			*done = (rc == 0);
+			break;
+		}
+		if ((rc = ts_cursor_get(sc->cur, &k, &v)) != 0)
+			break;
+		ts_batch_add(out, k.data, k.len, v.data, v.len);
+		memcpy(sc->last_key, k.data, k.len);
+		sc->last_len = k.len;
+		(*nrows)++;
+		sc->returned++;
+	}
+	return rc;
+}
+
+static void
+fill_batch(Session *s, WScan *sc, Treestore__Response *resp)
+{
+	Treestore__ScanBatch *b = palloc(sizeof(Treestore__ScanBatch));
+	StringInfoData rows;
+	uint32		nrows;
+	bool		done;
+	int			rc;
+
+	treestore__scan_batch__init(b);
+	b->scan_id = sc->id;
+	if (sc->has_ahead)
+	{
+		/* read ahead while the backend was busy with the last batch */
+		sc->has_ahead = false;
+		rows = sc->ahead;
+		nrows = sc->ahead_rows;
+		done = sc->ahead_done;
+		rc = 0;
+	}
+	else
+	{
+		initStringInfo(&rows);
+		rc = fill_rows(s, sc, &rows, &nrows, &done);
+	}
+	if (rc != 0)
+	{
+		ts_ops_engine_error(resp, rc, "read");
+		free_scan(s, sc);
+		return;
+	}
+	b->nrows = nrows;
+	b->rows.data = (uint8_t *) rows.data;
+	b->rows.len = rows.len;
+	b->done = done;
+	if (done)
+		free_scan(s, sc);
+	else
+		s->read_ahead = sc;
+	resp->body_case = TREESTORE__RESPONSE__BODY_BATCH;
+	resp->batch = b;
+}
+
+/*
+ * After responding with a batch: fill the next one now, while the backend
+ * decodes (the two processes overlap instead of taking turns).
+ */
+void
+ts_ops_read_ahead(Session *s)
+{
+	WScan	   *sc = s->read_ahead;
+	MemoryContext old;
+	int			rc;
+
+	s->read_ahead = NULL;
+	if (sc == NULL || sc->has_ahead || s->txn == NULL)
+		return;
+	sc->saved_range = sc->range;
+	sc->saved_len = sc->last_len;
+	memcpy(sc->saved_key, sc->last_key, sc->last_len);
+	sc->saved_returned = sc->returned;
+	old = MemoryContextSwitchTo(s->cxt);
+	initStringInfo(&sc->ahead);
+	MemoryContextSwitchTo(old);
+	sc->has_ahead = true;
+	rc = fill_rows(s, sc, &sc->ahead, &sc->ahead_rows, &sc->ahead_done);
+	if (rc != 0)
+		discard_ahead(sc);		/* the Fetch will meet the error itself */
+}
+
+static void
+op_scan(Session *s, Treestore__Scan *req, Treestore__Response *resp)
+{
+	int			st = store_index(req->table, resp);
+	WScan	   *sc;
+
+	if (st < 0)
+		return;
+	sc = MemoryContextAllocZero(s->cxt, sizeof(WScan));
+	sc->id = ++s->next_scan_id;
+	sc->store = st;
+	sc->limit = req->limit;
+	sc->nranges = (int) req->n_ranges;
+	if (sc->nranges > 0)
+	{
+		sc->lo = MemoryContextAlloc(s->cxt, sizeof(ProtobufCBinaryData) * sc->nranges);
+		sc->hi = MemoryContextAlloc(s->cxt, sizeof(ProtobufCBinaryData) * sc->nranges);
+		for (int i = 0; i < sc->nranges; i++)
+		{
+			ProtobufCBinaryData *src[2] = {&req->ranges[i]->lo, &req->ranges[i]->hi};
+			ProtobufCBinaryData *dst[2] = {&sc->lo[i], &sc->hi[i]};
+
+			for (int j = 0; j < 2; j++)
+			{
+				dst[j]->len = src[j]->len;
+				dst[j]->data = MemoryContextAlloc(s->cxt, Max(src[j]->len, 1));
+				if (src[j]->len)
+					memcpy(dst[j]->data, src[j]->data, src[j]->len);
+			}
+		}
+	}
+	sc->max_rows = req->batch_rows ? req->batch_rows : TS_BATCH_ROWS;
+	sc->max_bytes = req->batch_bytes ? req->batch_bytes : TS_BATCH_BYTES;
+	sc->next = s->scans;
+	s->scans = sc;
+	fill_batch(s, sc, resp);
+}
+
+static WScan *
+find_scan(Session *s, uint64 id)
+{
+	for (WScan *sc = s->scans; sc; sc = sc->next)
+		if (sc->id == id)
+			return sc;
+	return NULL;
+}
+
+/* ---------- modifications ---------- */
+
+static void
+op_modify(Session *s, Treestore__Request *req, Treestore__Response *resp)
+{
+	Treestore__Modify *m = req->modify;
+	int			st = store_index(m->table, resp);
+	const ts_store *store;
+	ts_tree		tree;
+	Treestore__ModifyResult *res;
+	StringInfoData old_rows;
+	int			rc;
+
+	if (st < 0)
+		return;
+	if (s->prepared)
+	{
+		ts_ops_set_error(resp, "25000", NULL, NULL,
+						 "treestore transaction is already prepared");
+		return;
+	}
+	if (mark_subxact(s, req->subxid, resp) != 0)
+		return;
+	store = &ts_stores[st];
+	tree = ts_worker_trees[st];
+	res = palloc(sizeof(Treestore__ModifyResult));
+	treestore__modify_result__init(res);
+	res->assigned_ids = palloc(sizeof(int64_t) * Max(m->n_ops, 1));
+	initStringInfo(&old_rows);
+
+	for (size_t i = 0; i < m->n_ops; i++)
+	{
+		Treestore__RowOp *op = m->ops[i];
+		uint8		keybuf[TS_MAX_KEY];
+		const uint8 *key = op->key.data;
+		size_t		klen = op->key.len;
+
+		switch (op->kind)
+		{
+			case TREESTORE__ROW_OP__KIND__INSERT:
+				if (klen == 0)
+				{
+					ts_colval	kv[1];
+
+					if (!store->assigned_id)
+					{
+						ts_ops_set_error(resp, "23502", NULL, NULL,
+										 "null value in a key column of \"%s\"", store->name);
+						return;
+					}
+					memset(kv, 0, sizeof(kv));
+					kv[0].i = ts_worker_next_id[st]++;
+					(void) ts_store_key(store, kv, 1, keybuf, &klen);
+					key = keybuf;
+					res->assigned_ids[res->n_assigned_ids++] = kv[0].i;
+				}
+				else if (store->assigned_id)
+				{
+					ts_colval	kv[1];
+					uint8		scratch[16];
+
+					/* an explicit id moves the next one past it */
+					if (ts_store_key_decode(store, key, klen, kv, scratch, sizeof(scratch)) == 0 &&
+						kv[0].i >= ts_worker_next_id[st])
+						ts_worker_next_id[st] = kv[0].i + 1;
+				}
+				rc = ts_put(s->txn, tree, key, klen, op->record.data, op->record.len,
+							TS_NOOVERWRITE);
+				if (rc == TS_EXISTS)
+				{
+					ts_ops_set_error(resp, "23505", describe_key(store, key, klen), NULL,
+									 "duplicate key value violates unique constraint \"%s_pkey\"",
+									 store->name);
+					return;
+				}
+				break;
+			case TREESTORE__ROW_OP__KIND__UPDATE:
+				if (op->old_key.len > 0)
+				{
+					rc = ts_del(s->txn, tree, op->old_key.data, op->old_key.len);
+					if (rc != 0 && rc != TS_NOTFOUND)
+						break;
+					rc = ts_put(s->txn, tree, key, klen, op->record.data, op->record.len,
+								TS_NOOVERWRITE);
+					if (rc == TS_EXISTS)
+					{
+						ts_ops_set_error(resp, "23505", describe_key(store, key, klen), NULL,
+										 "duplicate key value violates unique constraint \"%s_pkey\"",
+										 store->name);
+						return;
+					}
+				}
+				else
+					rc = ts_put(s->txn, tree, key, klen, op->record.data, op->record.len, 0);
+				break;
+			case TREESTORE__ROW_OP__KIND__DELETE:
+				if (op->want_old)
+				{
+					ts_slice	v;
+
+					rc = ts_get(s->txn, tree, key, klen, &v);
+					if (rc == TS_NOTFOUND)
+					{
+						rc = 0;
+						continue;
+					}
+					if (rc != 0)
+						break;
+					ts_batch_add(&old_rows, key, klen, v.data, v.len);
+					res->nold++;
+				}
+				rc = ts_del(s->txn, tree, key, klen);
+				if (rc == TS_NOTFOUND)
+				{
+					rc = 0;
+					continue;
+				}
+				break;
+			default:
+				ts_ops_set_error(resp, "XX000", NULL, NULL, "unknown row operation %d", op->kind);
+				return;
+		}
+		if (rc != 0)
+		{
+			ts_ops_engine_error(resp, rc, "write");
+			return;
+		}
+		res->affected++;
+	}
+	res->old_rows.data = (uint8_t *) old_rows.data;
+	res->old_rows.len = old_rows.len;
+	resp->body_case = TREESTORE__RESPONSE__BODY_MODIFIED;
+	resp->modified = res;
+}
+
+static void
+op_truncate(Session *s, Treestore__Request *req, Treestore__Response *resp)
+{
+	int			st = store_index(req->truncate->table, resp);
+	ts_cursor  *c;
+	ts_slice	k,
+				v;
+	int			rc;
+	uint64		n = 0;
+	Treestore__ModifyResult *res;
+
+	if (st < 0)
+		return;
+	if (mark_subxact(s, req->subxid, resp) != 0)
+		return;
+	if ((rc = ts_cursor_open(s->txn, ts_worker_trees[st], &c)) != 0)
+	{
+		ts_ops_engine_error(resp, rc, "truncate");
+		return;
+	}
+	/* the cursor sees our deletes: its next move goes past the deleted key */
+	for (rc = ts_cursor_first(c); rc == 0; rc = ts_cursor_next(c))
+	{
+		uint8		key[TS_MAX_KEY];
+		size_t		klen;
+
+		if ((rc = ts_cursor_get(c, &k, &v)) != 0)
+			break;
+		klen = k.len;
+		memcpy(key, k.data, klen);
+		if ((rc = ts_del(s->txn, ts_worker_trees[st], key, klen)) != 0)
+			break;
+		n++;
+	}
+	ts_cursor_close(c);
+	if (rc != 0 && rc != TS_NOTFOUND)
+	{
+		ts_ops_engine_error(resp, rc, "truncate");
+		return;
+	}
+	res = palloc(sizeof(*res));
+	treestore__modify_result__init(res);
+	res->affected = n;
+	resp->body_case = TREESTORE__RESPONSE__BODY_MODIFIED;
+	resp->modified = res;
+}
+
+/* ---------- two-phase commit ---------- */
+
+static void
+op_prepare(Session *s, Treestore__Prepare *p, Treestore__Response *resp)
+{
+	int			rc;
+
+	if (s->prepared)
+	{
+		ts_ops_set_error(resp, "25000", NULL, NULL, "treestore transaction is already prepared");
+		return;
+	}
+	while (s->scans)
+		free_scan(s, s->scans);
+	if ((rc = ts_txn_prepare(s->txn, p->gid)) != 0)
+	{
+		ts_ops_engine_error(resp, rc, "prepare the transaction");
+		return;
+	}
+	s->prepared = true;
+	strlcpy(s->gid, p->gid, sizeof(s->gid));
+}
+
+static void
+op_resolve(Session *s, Treestore__Resolve *r, Treestore__Response *resp)
+{
+	int			rc;
+
+	if (s->txn && s->prepared && strcmp(s->gid, r->gid) == 0)
+	{
+		ts_txn	   *txn = s->txn;
+
+		s->txn = NULL;
+		s->prepared = false;
+		s->gid[0] = '\0';
+		s->nmarks = 0;
+		if (r->commit)
+			rc = ts_txn_commit(txn);
+		else
+		{
+			ts_txn_abort(txn);
+			rc = 0;
+		}
+	}
+	else
+		rc = ts_env_resolve(ts_worker_env, r->gid, r->commit);	/* in doubt since a restart */
+	if (rc != 0)
+		ts_ops_engine_error(resp, rc, r->commit ? "commit" : "abort");
+}
+
+/* ---------- status ---------- */
+
+static void
+op_table_stats(Session *s, Treestore__TableStats *t, Treestore__Response *resp)
+{
+	int			st = store_index(t->table, resp);
+	Treestore__TableStatsResult *r;
+	ts_treestat ts;
+	int			rc;
+
+	if (st < 0)
+		return;
+	if ((rc = ts_tree_stat(s->txn, ts_worker_trees[st], &ts)) != 0)
+	{
+		ts_ops_engine_error(resp, rc, "read table statistics");
+		return;
+	}
+	r = palloc(sizeof(*r));
+	treestore__table_stats_result__init(r);
+	r->entries = ts.entries;
+	r->depth = ts.depth;
+	resp->body_case = TREESTORE__RESPONSE__BODY_TABLE_STATS;
+	resp->table_stats = r;
+}
+
+static void
+op_status(Treestore__Response *resp)
+{
+	Treestore__StatusResult *r = palloc(sizeof(*r));
+	ts_stat		st;
+
+	treestore__status_result__init(r);
+	ts_env_stat(ts_worker_env, &st);
+	r->state = pstrdup(st.poisoned ? "poisoned" : "ok");
+	r->worker_pid = MyProcPid;
+	r->uptime_seconds = (double) (GetCurrentTimestamp() - ts_shared->started_at) / USECS_PER_SEC;
+	r->commits = st.commits;
+	r->conflicts = st.conflicts;
+	r->prepared = st.prepared;
+	r->page_count = st.page_count;
+	r->free_pages = st.free_pages;
+	r->dirty_pages = st.dirty_pages;
+	r->cache_hits = st.cache_hits;
+	r->cache_misses = st.cache_misses;
+	r->wal_bytes = st.wal_bytes;
+	r->checkpoints = st.checkpoints;
+	r->sessions = ts_worker_nsessions();
+	r->requests = ts_worker_requests;
+	resp->body_case = TREESTORE__RESPONSE__BODY_STATUS;
+	resp->status = r;
+}
+
+/* ---------- dispatch ---------- */
+
+void
+ts_ops_execute(Session *s, Treestore__Request *req, Treestore__Response *resp)
+{
+	int			rc;
+
+	switch (req->op_case)
+	{
+		case TREESTORE__REQUEST__OP_END_TXN:
+			if (s->txn && s->lxid == req->end_txn->lxid)
+				ts_ops_end_txn(s);
+			return;
+		case TREESTORE__REQUEST__OP_CLOSE_SCAN:
+			{
+				WScan	   *sc = find_scan(s, req->close_scan->scan_id);
+
+				if (sc)
+					free_scan(s, sc);
+				return;
+			}
+		case TREESTORE__REQUEST__OP_RESOLVE:
+			op_resolve(s, req->resolve, resp);
+			return;
+		case TREESTORE__REQUEST__OP_STATUS:
+			op_status(resp);
+			return;
+		case TREESTORE__REQUEST__OP_CHECKPOINT:
+			if ((rc = ts_env_checkpoint(ts_worker_env)) != 0)
+				ts_ops_engine_error(resp, rc, "checkpoint");
+			return;
+		default:
+			break;
+	}
+
+	/* the rest runs in the session's transaction */
+	if (sync_txn(s, req, resp) != 0)
+		return;
+	switch (req->op_case)
+	{
+		case TREESTORE__REQUEST__OP_SCAN:
+			op_scan(s, req->scan, resp);
+			break;
+		case TREESTORE__REQUEST__OP_FETCH:
+			{
+				WScan	   *sc = find_scan(s, req->fetch->scan_id);
+
+				if (sc == NULL)
+					ts_ops_set_error(resp, "XX000", NULL, NULL,
+									 "treestore scan %llu is not open",
+									 (unsigned long long) req->fetch->scan_id);
+				else
+					fill_batch(s, sc, resp);
+				break;
+			}
+		case TREESTORE__REQUEST__OP_MODIFY:
+			close_cursors(s);	/* read-ahead must not miss our writes */
+			op_modify(s, req, resp);
+			break;
+		case TREESTORE__REQUEST__OP_TRUNCATE:
+			close_cursors(s);
+			op_truncate(s, req, resp);
+			break;
+		case TREESTORE__REQUEST__OP_PREPARE:
+			close_cursors(s);
+			op_prepare(s, req->prepare, resp);
+			break;
+		case TREESTORE__REQUEST__OP_TABLE_STATS:
+			op_table_stats(s, req->table_stats, resp);
+			break;
+		default:
+			ts_ops_set_error(resp, "XX000", NULL, NULL, "unknown treestore request %d",
+							 (int) req->op_case);
+	}
+}

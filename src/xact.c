@@ -1,0 +1,232 @@
+/*-------------------------------------------------------------------------
+ *
+ * xact.c
+ *	  PostgreSQL transactions -> engine transactions.
+ *
+ *	  One PostgreSQL transaction that touches TreeStore is one engine
+ *	  transaction in the worker (worker_ops.c), named by the backend's
+ *	  local transaction id.  Atomic commit follows the prepare-at-pre-commit
+ *	  design:
+ *	    PRE_COMMIT  if it wrote: PREPARE in the engine, durable, under gid
+ *	                "pg:<full xid>" (the xid was forced at the first write).
+ *	                A failure here (conflict: 40001) aborts the PostgreSQL
+ *	                transaction normally.
+ *	    COMMIT      RESOLVE commit and wait for it, so that the client's next
+ *	                statement sees its writes.  Nothing here raises: on a
+ *	                dead or silent worker a WARNING is logged and the worker
+ *	                settles the transaction by the xid's status (committed
+ *	                in clog -> commit) when it can.
+ *	    ABORT       tell the worker without waiting (or let the next
+ *	                request's new lxid tell it).
+ *	    PREPARE     refused for a transaction that wrote: the engine
+ *	                transaction cannot outlive this session's callbacks.
+ *	  Subtransactions: an aborted one is remembered and sent with the next
+ *	  request; the worker rolls its writes back to their savepoint.
+ *	  Snapshots: a statement counter (ExecutorStart) lets the worker renew a
+ *	  READ COMMITTED snapshot per statement.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "treestore_fdw.h"
+
+#include "access/transam.h"
+#include "access/xact.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/memutils.h"
+
+#include "channel.h"
+#include "xact.h"
+
+typedef struct TsXact
+{
+	bool		open;			/* a request was made in this transaction */
+	bool		wrote;
+	bool		prepared;
+	LocalTransactionId lxid;
+	uint32		worker_gen;
+	char		gid[64];
+	int			nrollbacks,
+				maxrollbacks;
+	uint32	   *rollbacks;		/* aborted subtransactions, not yet sent */
+} TsXact;
+
+static TsXact xact;
+static uint32 statement_id = 0;
+static ExecutorStart_hook_type prev_executor_start = NULL;
+
+static void
+ts_executor_start(QueryDesc *queryDesc, int eflags)
+{
+	statement_id++;
+	if (prev_executor_start)
+		prev_executor_start(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
+
+static void
+reset_xact(void)
+{
+	xact.open = xact.wrote = xact.prepared = false;
+	xact.gid[0] = '\0';
+	xact.nrollbacks = 0;
+}
+
+void
+ts_xact_request(Treestore__Request *req, bool write)
+{
+	uint32		gen = ts_channel_worker_generation();
+
+	if (!xact.open)
+	{
+		xact.open = true;
+		xact.lxid = MyProc->lxid;
+		xact.worker_gen = gen;
+		xact.nrollbacks = 0;
+	}
+	else if (xact.worker_gen != gen)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("lost the connection to the treestore worker"),
+				 errdetail("The worker restarted during this transaction; its treestore reads and writes are gone."),
+				 errhint("Roll back and retry the transaction.")));
+	if (write)
+	{
+		if (!xact.wrote)
+		{
+			FullTransactionId fxid;
+
+			if (IsInParallelMode())
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+						 errmsg("cannot write to treestore during a parallel operation")));
+			/* an xid to tag the prepared engine transaction with */
+			fxid = GetTopFullTransactionId();
+			snprintf(xact.gid, sizeof(xact.gid), "pg:" UINT64_FORMAT,
+					 U64FromFullTransactionId(fxid));
+		}
+		xact.wrote = true;
+	}
+	req->lxid = xact.lxid;
+	req->stmt = statement_id;
+	req->repeatable = IsolationUsesXactSnapshot();
+	req->subxid = GetCurrentSubTransactionId();
+	req->n_rollback_subxids = xact.nrollbacks;
+	req->rollback_subxids = xact.rollbacks;
+}
+
+void
+ts_xact_request_sent(void)
+{
+	xact.nrollbacks = 0;
+}
+
+bool
+ts_xact_wrote(void)
+{
+	return xact.wrote;
+}
+
+static void
+send_end(void)
+{
+	Treestore__Request req = TREESTORE__REQUEST__INIT;
+	Treestore__EndTxn end = TREESTORE__END_TXN__INIT;
+
+	end.lxid = xact.lxid;
+	req.op_case = TREESTORE__REQUEST__OP_END_TXN;
+	req.end_txn = &end;
+	req.lxid = xact.lxid;
+	ts_send_nowait(&req);
+}
+
+static void
+ts_xact_callback(XactEvent event, void *arg)
+{
+	if (!xact.open)
+		return;
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+			if (xact.wrote)
+			{
+				Treestore__Request req = TREESTORE__REQUEST__INIT;
+				Treestore__Prepare prep = TREESTORE__PREPARE__INIT;
+
+				ts_xact_request(&req, false);
+				prep.gid = xact.gid;
+				req.op_case = TREESTORE__REQUEST__OP_PREPARE;
+				req.prepare = &prep;
+				(void) ts_call(&req);	/* raises on failure: we abort */
+				ts_xact_request_sent();
+				xact.prepared = true;
+			}
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			if (xact.wrote)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot prepare a transaction that wrote to treestore"),
+						 errdetail("TreeStore writes commit together with the PostgreSQL transaction, in the same session.")));
+			break;
+		case XACT_EVENT_COMMIT:
+			if (xact.prepared)
+			{
+				Treestore__Request req = TREESTORE__REQUEST__INIT;
+				Treestore__Resolve res = TREESTORE__RESOLVE__INIT;
+				char	   *why = NULL;
+
+				req.lxid = xact.lxid;
+				res.gid = xact.gid;
+				res.commit = true;
+				req.op_case = TREESTORE__REQUEST__OP_RESOLVE;
+				req.resolve = &res;
+				if (!ts_call_noerror(&req, NULL, &why))
+					ereport(WARNING,
+							(errmsg("treestore transaction \"%s\" is committed but not yet visible", xact.gid),
+							 errdetail("%s", why ? why : "unknown failure"),
+							 errhint("The treestore worker makes it visible when it can reach the commit log.")));
+			}
+			else
+				send_end();
+			reset_xact();
+			break;
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			send_end();
+			reset_xact();
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+ts_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					SubTransactionId parentSubid, void *arg)
+{
+	if (event != SUBXACT_EVENT_ABORT_SUB || !xact.open)
+		return;
+	if (xact.nrollbacks == xact.maxrollbacks)
+	{
+		int			n = xact.maxrollbacks ? xact.maxrollbacks * 2 : 16;
+
+		xact.rollbacks = xact.rollbacks
+			? repalloc(xact.rollbacks, n * sizeof(uint32))
+			: MemoryContextAlloc(TopMemoryContext, n * sizeof(uint32));
+		xact.maxrollbacks = n;
+	}
+	xact.rollbacks[xact.nrollbacks++] = mySubid;
+}
+
+void
+ts_xact_init(void)
+{
+	RegisterXactCallback(ts_xact_callback, NULL);
+	RegisterSubXactCallback(ts_subxact_callback, NULL);
+	prev_executor_start = ExecutorStart_hook;
+	ExecutorStart_hook = ts_executor_start;
+}

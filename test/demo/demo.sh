@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+#
+# demo.sh -- `make demo`: a private PostgreSQL with treestore_fdw, sample
+# PageIndex documents loaded into its foreign tables, a few queries, and how
+# to connect.
+#
+#   DEMO_DIR   cluster directory (default /tmp/treestore-demo; must be
+#              writable by the postgres user)
+#   DEMO_PORT  port (default 5433); the server listens on a Unix socket in
+#              DEMO_DIR and on localhost
+#
+# Run again: the cluster is restarted and the samples reloaded.  Stop it with
+#   runuser -u postgres -- pg_ctl -D $DEMO_DIR/data stop
+#
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+DIR=${DEMO_DIR:-/tmp/treestore-demo}
+PORT=${DEMO_PORT:-5433}
+PGBIN=$(pg_config --bindir)
+AS_PG=()
+if [ "$(id -u)" -eq 0 ]; then AS_PG=(runuser -u postgres --); fi
+
+echo "=== building and installing treestore_fdw"
+make -C "$ROOT" --no-print-directory treestore_fdw.so >/dev/null
+make -C "$ROOT" --no-print-directory install >/dev/null
+
+mkdir -p "$DIR/samples"
+cp "$ROOT"/test/data/pageindex/*.json "$DIR/samples/"
+if [ "$(id -u)" -eq 0 ]; then chown -R postgres: "$DIR"; fi
+
+if [ -f "$DIR/data/postmaster.pid" ]; then
+	"${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$DIR/data" -m fast stop >/dev/null || true
+fi
+if [ ! -f "$DIR/data/PG_VERSION" ]; then
+	echo "=== initdb $DIR/data"
+	"${AS_PG[@]}" "$PGBIN/initdb" -D "$DIR/data" -A trust -U postgres >/dev/null
+	cat >>"$DIR/data/postgresql.conf" <<CONF
+shared_preload_libraries = 'treestore_fdw'
+port = $PORT
+listen_addresses = 'localhost'
+unix_socket_directories = '$DIR'
+CONF
+fi
+echo "=== starting PostgreSQL on port $PORT"
+"${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null
+
+psql_demo() { "${AS_PG[@]}" "$PGBIN/psql" -X -h "$DIR" -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
+
+psql_demo -q -c "CREATE EXTENSION IF NOT EXISTS treestore_fdw" \
+	-c "TRUNCATE treestore.documents, treestore.versions, treestore.nodes"
+
+echo "=== loading sample PageIndex documents"
+n=0
+for f in "$DIR"/samples/*.json; do
+	n=$((n + 1))
+	policy="demo-$n"
+	psql_demo -q -v file="$f" -v policy="$policy" <<'SQL'
+WITH RECURSIVE doc AS (SELECT pg_read_file(:'file')::jsonb AS j),
+walk AS (
+	SELECT e.value AS n, (e.ordinality - 1)::int AS ordinal, 1 AS depth,
+	       NULL::text AS parent_id, e.value->>'title' AS path
+	FROM doc, jsonb_array_elements(CASE WHEN jsonb_typeof(j) = 'array' THEN j ELSE j->'structure' END)
+	     WITH ORDINALITY e
+	UNION ALL
+	SELECT c.value, (c.ordinality - 1)::int, w.depth + 1, w.n->>'node_id',
+	       w.path || ' > ' || (c.value->>'title')
+	FROM walk w, jsonb_array_elements(COALESCE(w.n->'nodes', w.n->'child_nodes', '[]')) WITH ORDINALITY c
+)
+INSERT INTO treestore.nodes (policy_id, version_id, node_id, parent_id, ordinal, depth,
+                             section_path, title, page_start, page_end, summary, content_hash)
+SELECT :'policy', 'v1', n->>'node_id', parent_id, ordinal, depth, path, n->>'title',
+       (n->>'start_index')::int, (n->>'end_index')::int,
+       COALESCE(n->>'summary', n->>'prefix_summary'), md5((n - 'nodes')::text)
+FROM walk;
+INSERT INTO treestore.versions (policy_id, version_id, effective_from, doc_name, doc_description, node_count)
+SELECT :'policy', 'v1', DATE '2025-01-01', j->>'doc_name', j->>'doc_description',
+       (SELECT count(*) FROM treestore.nodes WHERE policy_id = :'policy' AND version_id = 'v1')
+FROM (SELECT pg_read_file(:'file')::jsonb AS j) d;
+INSERT INTO treestore.documents (policy_id, title, latest_version_id, version_count)
+SELECT :'policy', doc_name, 'v1', 1 FROM treestore.versions WHERE policy_id = :'policy';
+SQL
+done
+
+echo "=== sample queries"
+psql_demo <<'SQL'
+\echo '-- documents and their node counts'
+SELECT d.policy_id, d.title, v.node_count
+FROM treestore.documents d JOIN treestore.versions v USING (policy_id) ORDER BY 1;
+\echo '-- the top-level sections of one document (a key-prefix scan)'
+SELECT node_id, title, page_start, page_end
+FROM treestore.nodes WHERE policy_id = 'demo-1' AND version_id = 'v1' AND depth = 1 ORDER BY ordinal;
+\echo '-- one node by its full key (one round trip to the engine)'
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT title, section_path FROM treestore.nodes
+WHERE policy_id = 'demo-2' AND version_id = 'v1' AND node_id = '0005';
+SELECT title, section_path FROM treestore.nodes
+WHERE policy_id = 'demo-2' AND version_id = 'v1' AND node_id = '0005';
+\echo '-- sections whose title mentions "regulation", across documents'
+SELECT policy_id, node_id, section_path FROM treestore.nodes WHERE title ILIKE '%regulation%' ORDER BY 1, 2 LIMIT 8;
+\echo '-- a tool result, with the id treestore assigns'
+INSERT INTO treestore.tool_results (case_id, tool_name, policy_id, output, success)
+VALUES ('demo-case', 'get_node', 'demo-1', '{"found": true}', true) RETURNING result_id, case_id, output;
+SELECT treestore.health()->>'status' AS health;
+SQL
+
+cat <<EOF2
+
+The demo server is running.  Connect with:
+    psql -h $DIR -p $PORT -U postgres postgres        (or: psql -h localhost -p $PORT -U postgres)
+and try, for example:
+    SELECT * FROM treestore.nodes WHERE policy_id = 'demo-1' LIMIT 5;
+Stop it with:
+    runuser -u postgres -- $PGBIN/pg_ctl -D $DIR/data stop
+EOF2
