@@ -475,7 +475,12 @@ ts_txn_prepare(ts_txn *txn, const char *gid)
 		return poisoned_error(env);
 	}
 	pthread_mutex_lock(&env->lock);
-	rc = ts_conflicts_check(env, txn);
+	rc = 0;
+	for (ts_txn *t = env->txns; t && rc == 0; t = t->next)
+		if (t != txn && t->state == TXN_PREPARED && strcmp(t->gid, gid) == 0)
+			rc = ts_error(TS_EXISTS, "a transaction is already prepared with gid \"%s\"", gid);
+	if (rc == 0)
+		rc = ts_conflicts_check(env, txn);
 	if (rc == TS_CONFLICT)
 		env->conflicts++;
 	if (rc == 0)

@@ -248,7 +248,8 @@ void		ts_txn_abort(ts_txn *txn);	/* frees the handle */
  * First phase of two-phase commit: check conflicts and reserve the write
  * set's keys under the caller's global id `gid` (at most 200 bytes).  After
  * success, only ts_txn_commit or ts_txn_abort may follow.  Errors:
- * TS_CONFLICT (the transaction stays ACTIVE and must be aborted).
+ * TS_CONFLICT, TS_EXISTS (another transaction, live or in doubt, is
+ * prepared under gid); the transaction stays ACTIVE and must be aborted.
  */
 int			ts_txn_prepare(ts_txn *txn, const char *gid);
 /* txnid of the snapshot it reads (after ts_txn_renew, the renewed one) */

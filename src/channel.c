@@ -302,8 +302,11 @@ round_trip(Treestore__Request *req, bool want_response, bool noerror,
 			return CALL_DEAD;
 		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), ts_request_timeout_ms))
 			return CALL_TIMEOUT;
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 POLL_MS, PG_WAIT_EXTENSION);
+		/* in a commit callback, exiting would turn into a PANIC: return */
+		if (WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT |
+					  (noerror ? WL_POSTMASTER_DEATH : WL_EXIT_ON_PM_DEATH),
+					  POLL_MS, PG_WAIT_EXTENSION) & WL_POSTMASTER_DEATH)
+			return CALL_DEAD;
 		ResetLatch(MyLatch);
 		if (!noerror)
 			CHECK_FOR_INTERRUPTS();

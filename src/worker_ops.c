@@ -141,9 +141,13 @@ ts_ops_xid_status(const char *gid, bool *commit, char *why, size_t whylen)
 	next = ReadNextFullTransactionId();
 	if (!FullTransactionIdPrecedes(fxid, next))
 	{
-		snprintf(why, whylen, "transaction %llu is newer than the next transaction id",
-				 (unsigned long long) fxid_value);
-		return false;
+		/*
+		 * PostgreSQL never made this xid durable, so it cannot have
+		 * committed (the backend flushes a record carrying the xid before
+		 * it prepares): abort, before the xid is handed out again.
+		 */
+		*commit = false;
+		return true;
 	}
 	if (U64FromFullTransactionId(next) - fxid_value >= (uint64) 1 << 31 ||
 		TransactionIdPrecedes(xid, ShmemVariableCache->oldestClogXid))

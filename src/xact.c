@@ -7,7 +7,9 @@
  *	  transaction in the worker (worker_ops.c), named by the backend's
  *	  local transaction id.  Atomic commit follows the prepare-at-pre-commit
  *	  design:
- *	    PRE_COMMIT  if it wrote: PREPARE in the engine, durable, under gid
+ *	    PRE_COMMIT  if it wrote: flush a WAL record carrying the xid (so the
+ *	                xid survives a crash and the commit is synchronous),
+ *	                then PREPARE in the engine, durable, under gid
  *	                "pg:<full xid>" (the xid was forced at the first write).
  *	                A failure here (conflict: 40001) aborts the PostgreSQL
  *	                transaction normally.
@@ -31,8 +33,10 @@
 
 #include "access/transam.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
+#include "replication/message.h"
 #include "storage/proc.h"
 #include "utils/memutils.h"
 
@@ -155,6 +159,15 @@ ts_xact_callback(XactEvent event, void *arg)
 				Treestore__Request req = TREESTORE__REQUEST__INIT;
 				Treestore__Prepare prep = TREESTORE__PREPARE__INIT;
 
+				/*
+				 * The xid must be durable in PostgreSQL's WAL before the
+				 * engine prepares under it: after a crash it is then below
+				 * the next xid (never handed out again) and the commit log
+				 * answers for it.  Having written WAL also makes the commit
+				 * record below synchronous, so a COMMIT the client saw is
+				 * durable on both sides.
+				 */
+				XLogFlush(LogLogicalMessage("treestore", xact.gid, strlen(xact.gid) + 1, true));
 				ts_xact_request(&req, false);
 				prep.gid = xact.gid;
 				req.op_case = TREESTORE__REQUEST__OP_PREPARE;

@@ -399,6 +399,21 @@ TEST(txn_prepare)
 	ts_txn_abort(b);
 	CHECK_OK(ts_txn_commit(a));
 
+	/* a gid names one prepared transaction: a second one under it fails */
+	{
+		ts_tree		d = make_tree(env, "dup");
+
+		CHECK_OK(ts_txn_begin(env, 0, &a));
+		CHECK_OK(ts_txn_begin(env, 0, &b));
+		put_str(a, d, "dup-a", "A");
+		put_str(b, d, "dup-b", "B");
+	}
+	CHECK_OK(ts_txn_prepare(a, "gid-dup"));
+	CHECK_ERR(ts_txn_prepare(b, "gid-dup"), TS_EXISTS);
+	CHECK_OK(ts_txn_prepare(b, "gid-dup2"));	/* stayed active: another gid works */
+	CHECK_OK(ts_txn_commit(a));
+	CHECK_OK(ts_txn_commit(b));
+
 	/* prepare checks commits since the snapshot */
 	CHECK_OK(ts_txn_begin(env, 0, &a));
 	CHECK_OK(ts_txn_begin(env, 0, &b));

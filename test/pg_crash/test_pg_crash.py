@@ -1,0 +1,1062 @@
+#!/usr/bin/python3
+"""
+test_pg_crash.py -- crash tests of treestore_fdw inside a real PostgreSQL 15.
+
+A private cluster (initdb as user postgres, fsync=on, synchronous_commit=on,
+shared_preload_libraries=treestore_fdw, unix socket only) gets a native table
+ledger(id bigint primary key, note text) next to the extension's foreign
+tables.  CLIENTS threads commit transactions in a loop:
+  * "pair" transactions insert one row with a fresh id into BOTH ledger and
+    treestore.tool_results (result_id = the same id, case_id 'pgcrash');
+  * "doc" transactions (about 1 in 5) insert one row into treestore.documents
+    only (policy_id 'pgcrash-<id>').
+An id counts as acknowledged only once COMMIT returned successfully.  Errors
+around a crash (connection lost, 08006, 57P01/57P02/57P03, the worker
+restarting, ...) are expected: the client reconnects and goes on.
+
+Each round lets the load run, waits a random 0.2-2 s, and then does one of:
+  worker      kill -9 of the treestore worker (pg_stat_activity.backend_type
+              'treestore'); the postmaster restarts the whole cluster;
+  postmaster  kill -9 of the postmaster; waits for its orphaned children
+              (every process whose working directory is the data directory)
+              to exit, then pg_ctl start;
+  immediate   pg_ctl -m immediate stop, then pg_ctl start;
+  fast        pg_ctl -m fast stop (clean shutdown), then pg_ctl start.
+It waits for treestore.health()->>'status' = 'ok', lets the clients commit a
+little more (they must make progress again), stops them, and checks -- each
+one a test case:
+  recovered      the cluster is back and health() says 'ok' in time;
+  progress       clients commit again after the recovery;
+  clients-stop   every client thread finishes (no hang in COMMIT or a query);
+  acked-present  every acknowledged id (all rounds so far) is in ledger and
+                 in treestore.tool_results; every acknowledged document is in
+                 treestore.documents;
+  both-agree     the set of ids in ledger equals the set in tool_results
+                 (a transaction is on both sides or on neither), and no id
+                 that was never attempted shows up anywhere;
+  count          SELECT count(*) of ledger, tool_results and documents work
+                 and equal the number of distinct ids read (no duplicates);
+  no-in-doubt    health()'s engine.prepared drops to 0 once the clients are
+                 gone (every in-doubt engine transaction got settled); this
+                 runs before the data checks, so that a wrong settlement shows
+                 up in the round that caused it;
+  no-panic       the server log of the round has no PANIC, TRAP or crash by
+                 signal 6/7/11 (our own kill -9 aside).
+For ids on one side only the diagnostics give each one's PostgreSQL xid, the
+ledger rows whose xmin is that same xid (a reused xid) and the server log
+lines naming "pg:<xid>".
+
+Then LOST_XID deterministic cases ("lost-xid N"): one transaction writes only
+treestore.documents, with commit_delay = 100 ms and commit_siblings = 0 so
+that PostgreSQL sleeps between the engine PREPARE (pre-commit) and flushing
+its commit record; a monitor connection polls health() until the engine
+shows it prepared and kills the worker inside that window.  The commit
+record dies with the shared WAL buffers, so the transaction never committed
+in PostgreSQL and its xid is handed out again after recovery (the case tests
+that by running five small transactions on the native table xid_burn).  The
+document must be present exactly when PostgreSQL says the transaction
+committed (pg_xact_status before the xid is reused; "aborted" when the xid is
+at or past the next xid after recovery).  An attempt whose victim got its
+COMMIT acknowledged (the kill missed the window) is retried, up to 5 times.
+Before the rounds, "durable-commit": with synchronous_commit = on, COMMIT of
+a transaction that wrote only treestore tables must return only after
+PostgreSQL's commit record is flushed (the worker settles in-doubt engine
+transactions by that record); checked with the WAL writer stopped (SIGSTOP)
+for a few milliseconds, comparing pg_current_wal_insert_lsn() and
+pg_current_wal_flush_lsn() after each COMMIT.
+Plus "setup" and a final "final-restart" round (clean restart, same checks).
+The output is TAP-like ("ok ..." / "not ok ..." with diagnostics: missing ids,
+ids on one side only, server log tail) and the last line is
+"N passed, N failed"; the exit status is 1 if anything failed.
+
+Environment (defaults give ~2-3 minutes):
+  TS_PGCRASH_WORKER_ROUNDS      rounds killing the worker          (5)
+  TS_PGCRASH_POSTMASTER_ROUNDS  rounds killing the postmaster      (5)
+  TS_PGCRASH_IMMEDIATE_ROUNDS   rounds of pg_ctl -m immediate stop (3)
+  TS_PGCRASH_FAST_ROUNDS        rounds of pg_ctl -m fast stop      (1)
+  TS_PGCRASH_CLIENTS            client threads                     (6)
+  TS_PGCRASH_SEED               random seed (default: time; printed)
+  TS_PGCRASH_PORT               port of the private cluster        (5491)
+  TS_PGCRASH_KEEP=1             keep the temporary directory even on success
+  TS_PGCRASH_PGBIN              PostgreSQL binaries (/usr/lib/postgresql/15/bin)
+  TS_PGCRASH_RECOVERY_TIMEOUT   seconds to wait for health 'ok'    (90)
+  TS_PGCRASH_LOST_XID_ROUNDS    deterministic lost-commit-record cases (2)
+Rounds run in a shuffled order (by the seed).  A longer soak, e.g.:
+  make test-pg-crash TS_PGCRASH_WORKER_ROUNDS=50 TS_PGCRASH_POSTMASTER_ROUNDS=50 \
+      TS_PGCRASH_IMMEDIATE_ROUNDS=30 TS_PGCRASH_FAST_ROUNDS=10
+The temporary directory is /tmp/tscrash-XXXXXX (data/, sock/, server.log);
+it is removed on success and kept (and named) on failure.
+
+Run as root (PostgreSQL then runs as user postgres through runuser) or as
+user postgres.  Needs psycopg 3: run it with /usr/bin/python3.
+
+repro/ (not run by make) holds small stand-alone reproductions of the bugs
+this suite found, each on its own cluster under /tmp/tscrash-repro (port
+5492; two of them use gdb): repro_xid_reuse.py, repro_async_commit.py,
+repro_acked_commit_lost.py, repro_panic_pm_death.py.
+"""
+
+import os
+import pwd
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+try:
+    import psycopg
+except ImportError:  # pragma: no cover
+    print("psycopg 3 is missing: run this with /usr/bin/python3 (python3-psycopg)")
+    print("0 passed, 1 failed")
+    sys.exit(1)
+
+
+def env_int(name, default):
+    v = os.environ.get(name, "")
+    return int(v) if v.strip() else default
+
+
+PGBIN = os.environ.get("TS_PGCRASH_PGBIN", "/usr/lib/postgresql/15/bin")
+PORT = env_int("TS_PGCRASH_PORT", 5491)
+CLIENTS = env_int("TS_PGCRASH_CLIENTS", 6)
+ROUNDS = {
+    "worker": env_int("TS_PGCRASH_WORKER_ROUNDS", 5),
+    "postmaster": env_int("TS_PGCRASH_POSTMASTER_ROUNDS", 5),
+    "immediate": env_int("TS_PGCRASH_IMMEDIATE_ROUNDS", 3),
+    "fast": env_int("TS_PGCRASH_FAST_ROUNDS", 1),
+}
+SEED = env_int("TS_PGCRASH_SEED", int(time.time() * 1000) % 1000000)
+KEEP = os.environ.get("TS_PGCRASH_KEEP", "") not in ("", "0")
+RECOVERY_TIMEOUT = env_int("TS_PGCRASH_RECOVERY_TIMEOUT", 90)
+LOST_XID_ROUNDS = env_int("TS_PGCRASH_LOST_XID_ROUNDS", 2)
+DOC_FRACTION = 0.2
+CASE_ID = "pgcrash"
+
+AS_ROOT = os.geteuid() == 0
+
+# ---------------------------------------------------------------------------
+# results
+# ---------------------------------------------------------------------------
+
+passed = 0
+failed = 0
+failures = []
+
+
+def report(name, ok, diag=None):
+    global passed, failed
+    if ok:
+        passed += 1
+        print("ok %s" % name, flush=True)
+    else:
+        failed += 1
+        failures.append(name)
+        print("not ok %s" % name, flush=True)
+        if diag:
+            for line in str(diag).rstrip("\n").split("\n"):
+                print("    " + line, flush=True)
+
+
+def note(msg):
+    print("# " + msg, flush=True)
+
+
+def fmt_ids(ids, limit=20):
+    ids = sorted(ids)
+    s = ", ".join(str(i) for i in ids[:limit])
+    if len(ids) > limit:
+        s += ", ... (%d in all)" % len(ids)
+    return s
+
+
+# ---------------------------------------------------------------------------
+# the cluster
+# ---------------------------------------------------------------------------
+
+
+class Cluster:
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="tscrash-", dir="/tmp")
+        self.data = os.path.join(self.tmp, "data")
+        self.sock = os.path.join(self.tmp, "sock")
+        self.log = os.path.join(self.tmp, "server.log")
+        os.mkdir(self.sock, 0o700)
+        if AS_ROOT:
+            pw = pwd.getpwnam("postgres")
+            for p in (self.tmp, self.sock):
+                os.chown(p, pw.pw_uid, pw.pw_gid)
+            os.chmod(self.tmp, 0o755)
+        self.datadir_real = None
+
+    def run_pg(self, args, check=True, timeout=120):
+        cmd = [os.path.join(PGBIN, args[0])] + list(args[1:])
+        if AS_ROOT:
+            cmd = ["runuser", "-u", "postgres", "--"] + cmd
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise RuntimeError("%s failed (%d):\n%s" % (" ".join(cmd), r.returncode, r.stdout))
+        return r
+
+    def initdb(self):
+        self.run_pg(["initdb", "-D", self.data, "-A", "trust", "-U", "postgres",
+                     "--no-sync", "-E", "UTF8", "--locale=C"])
+        with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+            f.write("\n# test_pg_crash.py\n")
+            f.write("port = %d\n" % PORT)
+            f.write("listen_addresses = ''\n")
+            f.write("unix_socket_directories = '%s'\n" % self.sock)
+            f.write("fsync = on\n")
+            f.write("synchronous_commit = on\n")
+            f.write("full_page_writes = on\n")
+            f.write("shared_preload_libraries = 'treestore_fdw'\n")
+            f.write("max_connections = 40\n")
+            f.write("restart_after_crash = on\n")
+            f.write("log_line_prefix = '%m [%p] %b '\n")
+            f.write("log_min_messages = log\n")
+            f.write("logging_collector = off\n")
+            f.write("checkpoint_timeout = 30s\n")
+        self.datadir_real = os.path.realpath(self.data)
+
+    def start(self, attempts=1):
+        last = None
+        for i in range(attempts):
+            r = self.run_pg(["pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "120",
+                             "start"], check=False, timeout=180)
+            if r.returncode == 0:
+                return
+            last = r.stdout
+            time.sleep(1)
+        raise RuntimeError("pg_ctl start failed:\n%s" % last)
+
+    def stop(self, mode="fast", check=True):
+        return self.run_pg(["pg_ctl", "-D", self.data, "-m", mode, "-w", "-t", "120", "stop"],
+                           check=check, timeout=180)
+
+    def postmaster_pid(self):
+        try:
+            with open(os.path.join(self.data, "postmaster.pid")) as f:
+                return int(f.readline().strip())
+        except (OSError, ValueError):
+            return None
+
+    def processes(self):
+        """Every process whose working directory is our data directory:
+        the postmaster and all of its children (and only ours)."""
+        pids = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                if os.readlink("/proc/%s/cwd" % d) == self.datadir_real:
+                    pids.append(int(d))
+            except OSError:
+                pass
+        return pids
+
+    def is_ours(self, pid):
+        try:
+            return os.readlink("/proc/%d/cwd" % pid) == self.datadir_real
+        except OSError:
+            return False
+
+    def connect(self, timeout=5, **kw):
+        return psycopg.connect(host=self.sock, port=PORT, user="postgres", dbname="postgres",
+                               connect_timeout=timeout, **kw)
+
+    def log_tail(self, n=40):
+        try:
+            with open(self.log, errors="replace") as f:
+                lines = f.readlines()
+            return "".join(lines[-n:])
+        except OSError as e:
+            return "(no server log: %s)" % e
+
+    def log_size(self):
+        try:
+            return os.path.getsize(self.log)
+        except OSError:
+            return 0
+
+    def log_since(self, offset):
+        try:
+            with open(self.log, errors="replace") as f:
+                f.seek(offset)
+                return f.read()
+        except OSError:
+            return ""
+
+
+# ---------------------------------------------------------------------------
+# the load
+# ---------------------------------------------------------------------------
+
+EXPECTED_STATES = {
+    "08000", "08003", "08006", "08001", "08004",  # connection trouble
+    "57P01", "57P02", "57P03",                    # shutdown, crash, cannot connect now
+    "40001",                                      # serialization (not expected, harmless)
+}
+
+
+class Shared:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.next_id = 1
+        self.attempted = {}         # id -> "pair" | "doc"
+        self.xids = {}              # id -> PostgreSQL xid of its transaction
+        self.acked_pairs = set()
+        self.acked_docs = set()
+        self.acks = 0
+        self.errors = {}            # "sqlstate: message" -> count
+        self.unexpected = {}        # same, for SQLSTATEs outside EXPECTED_STATES
+        self.warnings = {}          # notices/warnings at commit
+        self.client_acks = {}
+
+    def new_id(self, kind):
+        with self.lock:
+            i = self.next_id
+            self.next_id += 1
+            self.attempted[i] = kind
+            return i
+
+    def error(self, e):
+        state = getattr(getattr(e, "diag", None), "sqlstate", None) or \
+            getattr(e, "sqlstate", None)
+        msg = str(e).strip().split("\n")[0][:160]
+        key = "%s: %s" % (state or "-----", msg)
+        with self.lock:
+            self.errors[key] = self.errors.get(key, 0) + 1
+            if state is not None and state not in EXPECTED_STATES:
+                self.unexpected[key] = self.unexpected.get(key, 0) + 1
+
+
+class Client(threading.Thread):
+    def __init__(self, cluster, shared, stop, index, seed):
+        super().__init__(name="client-%d" % index, daemon=True)
+        self.cluster = cluster
+        self.shared = shared
+        self.stop_ev = stop
+        self.index = index
+        self.rng = random.Random(seed)
+        self.conn = None
+        self.acks = 0
+        self.current = None      # (id, kind, since) of the transaction in flight
+
+    def on_notice(self, diag):
+        key = "%s: %s" % (diag.severity_nonlocalized, (diag.message_primary or "")[:120])
+        with self.shared.lock:
+            self.shared.warnings[key] = self.shared.warnings.get(key, 0) + 1
+
+    def drop(self):
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except Exception:
+                pass
+        self.conn = None
+
+    def run(self):
+        while not self.stop_ev.is_set():
+            if self.conn is None:
+                try:
+                    self.conn = self.cluster.connect(
+                        timeout=3, options="-c statement_timeout=60000")
+                    self.conn.add_notice_handler(self.on_notice)
+                except psycopg.Error:
+                    self.conn = None
+                    time.sleep(0.05 + self.rng.random() * 0.1)
+                    continue
+            kind = "doc" if self.rng.random() < DOC_FRACTION else "pair"
+            i = self.shared.new_id(kind)
+            self.current = (i, kind, time.time())
+            try:
+                if kind == "pair":
+                    xid = self.conn.execute(
+                        "INSERT INTO ledger (id, note) VALUES (%s, %s) "
+                        "RETURNING pg_current_xact_id()::text",
+                        (i, "client %d" % self.index)).fetchone()[0]
+                    with self.shared.lock:
+                        self.shared.xids[i] = int(xid)
+                    self.conn.execute(
+                        "INSERT INTO treestore.tool_results (result_id, case_id, tool_name, output) "
+                        "VALUES (%s, %s, 'pg_crash', %s::jsonb)",
+                        (i, CASE_ID, '{"client": %d}' % self.index))
+                else:
+                    self.conn.execute(
+                        "INSERT INTO treestore.documents (policy_id, title) VALUES (%s, %s)",
+                        ("pgcrash-%d" % i, "document %d" % i))
+                    xid = self.conn.execute("SELECT pg_current_xact_id()::text").fetchone()[0]
+                    with self.shared.lock:
+                        self.shared.xids[i] = int(xid)
+                self.conn.commit()
+            except psycopg.Error as e:
+                self.current = None
+                self.shared.error(e)
+                if self.conn.closed or self.conn.broken or isinstance(e, psycopg.OperationalError):
+                    self.drop()
+                else:
+                    try:
+                        self.conn.rollback()
+                    except psycopg.Error:
+                        self.drop()
+                continue
+            except Exception as e:  # anything else: log it, start over
+                self.current = None
+                self.shared.error(e)
+                self.drop()
+                continue
+            self.current = None
+            self.acks += 1
+            with self.shared.lock:
+                self.shared.acks += 1
+                if kind == "pair":
+                    self.shared.acked_pairs.add(i)
+                else:
+                    self.shared.acked_docs.add(i)
+        self.drop()
+
+
+class Load:
+    def __init__(self, cluster, shared, rng):
+        self.stop = threading.Event()
+        self.clients = [Client(cluster, shared, self.stop, k, rng.random())
+                        for k in range(CLIENTS)]
+
+    def start(self):
+        for c in self.clients:
+            c.start()
+
+    def finish(self, timeout=90):
+        """Stop the clients; returns the ones still running after timeout."""
+        self.stop.set()
+        deadline = time.time() + timeout
+        for c in self.clients:
+            c.join(max(0.1, deadline - time.time()))
+        return [c for c in self.clients if c.is_alive()]
+
+
+# ---------------------------------------------------------------------------
+# waiting, faults, checks
+# ---------------------------------------------------------------------------
+
+
+def wait_healthy(cluster, timeout):
+    """Wait for health()->>'status' = 'ok'.  Returns (ok, last status)."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            with cluster.connect(timeout=3, autocommit=True) as conn:
+                row = conn.execute("SELECT treestore.health()->>'status'").fetchone()
+                last = row[0]
+                if last == "ok":
+                    return True, last
+        except psycopg.Error as e:
+            last = str(e).strip().split("\n")[0]
+        time.sleep(0.2)
+    return False, last
+
+
+def worker_pid(cluster):
+    with cluster.connect(timeout=5, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE backend_type = 'treestore'").fetchone()
+    return row[0] if row else None
+
+
+def wait_gone(cluster, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        left = cluster.processes()
+        if not left:
+            return []
+        time.sleep(0.05)
+    return cluster.processes()
+
+
+def describe_procs(pids):
+    out = []
+    for p in pids:
+        try:
+            with open("/proc/%d/cmdline" % p, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            with open("/proc/%d/wchan" % p) as f:
+                wchan = f.read().strip()
+        except OSError:
+            cmd, wchan = "?", "?"
+        out.append("pid %d: %s (wchan %s)" % (p, cmd, wchan))
+    return "\n".join(out)
+
+
+def inject(cluster, kind):
+    """Do the fault and bring the cluster back (the postmaster restarts it
+    by itself after a worker kill).  Returns a description."""
+    if kind == "worker":
+        pid = worker_pid(cluster)
+        if pid is None or not cluster.is_ours(pid):
+            raise RuntimeError("no treestore worker found (pid %r)" % pid)
+        os.kill(pid, signal.SIGKILL)
+        return "killed worker pid %d" % pid
+    if kind == "postmaster":
+        pid = cluster.postmaster_pid()
+        if pid is None or not cluster.is_ours(pid):
+            raise RuntimeError("no postmaster found (pid %r)" % pid)
+        os.kill(pid, signal.SIGKILL)
+        left = wait_gone(cluster, 60)
+        # until its parent reaps it, a zombie postmaster makes the new one
+        # think the lock file postmaster.pid is still in use
+        deadline = time.time() + 30
+        while os.path.exists("/proc/%d" % pid) and time.time() < deadline:
+            time.sleep(0.05)
+        if left:
+            raise RuntimeError("children of the killed postmaster still alive after 60 s:\n"
+                               + describe_procs(left))
+        cluster.start(attempts=5)
+        return "killed postmaster pid %d" % pid
+    if kind in ("immediate", "fast"):
+        cluster.stop(kind)
+        left = wait_gone(cluster, 30)
+        if left:
+            raise RuntimeError("processes alive after pg_ctl stop:\n" + describe_procs(left))
+        cluster.start(attempts=3)
+        return "pg_ctl -m %s stop + start" % kind
+    raise ValueError(kind)
+
+
+def read_state(cluster):
+    with cluster.connect(timeout=10, autocommit=True) as conn:
+        conn.execute("SET statement_timeout = '60s'")
+        ledger_xmin = {r[0]: int(r[1]) for r in conn.execute(
+            "SELECT id, xmin::text FROM ledger")}
+        ledger = list(ledger_xmin)
+        results = [r[0] for r in conn.execute(
+            "SELECT result_id FROM treestore.tool_results WHERE case_id = %s", (CASE_ID,))]
+        all_docs = [r[0] for r in conn.execute("SELECT policy_id FROM treestore.documents")]
+        counts = {
+            "ledger": conn.execute("SELECT count(*) FROM ledger").fetchone()[0],
+            "tool_results": conn.execute("SELECT count(*) FROM treestore.tool_results").fetchone()[0],
+            "documents": conn.execute("SELECT count(*) FROM treestore.documents").fetchone()[0],
+        }
+    docs = [int(d.split("-", 1)[1]) for d in all_docs if d.startswith("pgcrash-")]
+    counts["documents read"] = len(all_docs)
+    return ledger, results, docs, counts, ledger_xmin
+
+
+def health_json(cluster):
+    with cluster.connect(timeout=5, autocommit=True) as conn:
+        return conn.execute("SELECT treestore.health()").fetchone()[0]
+
+
+def check_state(cluster, shared, label, log_from):
+    """The data checks; every one a test case."""
+    with shared.lock:
+        acked_pairs = set(shared.acked_pairs)
+        acked_docs = set(shared.acked_docs)
+        attempted = dict(shared.attempted)
+        xids = dict(shared.xids)
+    try:
+        ledger, results, docs, counts, ledger_xmin = read_state(cluster)
+    except Exception as e:
+        diag = "reading the tables failed: %s\n--- server log tail\n%s" % (e, cluster.log_tail())
+        for c in ("acked-present", "both-agree", "count"):
+            report("%s: %s" % (label, c), False, diag)
+        return
+    L, R, D = set(ledger), set(results), set(docs)
+
+    # every acknowledged transaction is there
+    miss_l = acked_pairs - L
+    miss_r = acked_pairs - R
+    miss_d = acked_docs - D
+    ok = not (miss_l or miss_r or miss_d)
+    diag = None
+    if not ok:
+        diag = ""
+        if miss_l:
+            diag += "acknowledged ids missing from ledger: %s\n" % fmt_ids(miss_l)
+        if miss_r:
+            diag += "acknowledged ids missing from treestore.tool_results: %s\n" % fmt_ids(miss_r)
+        if miss_d:
+            diag += "acknowledged documents missing from treestore.documents: %s\n" % \
+                fmt_ids("pgcrash-%d" % i for i in miss_d)
+        diag += "--- server log since the round began (treestore lines and the tail)\n"
+        diag += relevant_log(cluster, log_from)
+    report("%s: acked-present (%d pairs, %d documents acknowledged)"
+           % (label, len(acked_pairs), len(acked_docs)), ok, diag)
+
+    # both sides agree; nothing that was never attempted
+    only_l = L - R
+    only_r = R - L
+    phantom = {i for i in (L | R) if attempted.get(i) != "pair"} | \
+              {i for i in D if attempted.get(i) != "doc"}
+    ok = not (only_l or only_r or phantom)
+    diag = None
+    if not ok:
+        diag = ""
+        if only_l:
+            diag += "ids in ledger only (PostgreSQL committed, treestore lost it): %s\n" % \
+                fmt_ids(only_l)
+            diag += "  of them acknowledged: %s\n" % fmt_ids(only_l & acked_pairs)
+        if only_r:
+            diag += "ids in treestore.tool_results only (treestore committed, PostgreSQL " \
+                    "aborted): %s\n" % fmt_ids(only_r)
+        if phantom:
+            diag += "ids never attempted as that kind: %s\n" % fmt_ids(phantom)
+        diag += explain_ids(cluster, sorted(only_l | only_r)[:10], xids, ledger_xmin)
+        diag += "--- server log since the round began (treestore lines and the tail)\n"
+        diag += relevant_log(cluster, log_from)
+    inflight = {i for i, k in attempted.items() if k == "pair"} - acked_pairs
+    report("%s: both-agree (ledger %d = tool_results %d; %d unacknowledged attempts, %d of "
+           "them committed)" % (label, len(L), len(R), len(inflight), len(inflight & L & R)),
+           ok, diag)
+
+    # count(*) works and matches
+    dup_r = len(results) - len(R)
+    ok = (counts["ledger"] == len(L) and counts["tool_results"] >= len(R)
+          and counts["documents"] >= len(D) and dup_r == 0 and len(docs) == len(D))
+    # tool_results / documents hold only our rows: counts must match exactly
+    ok = ok and counts["tool_results"] == len(results) and \
+        counts["documents"] == counts["documents read"]
+    report("%s: count (ledger %d, tool_results %d, documents %d)"
+           % (label, counts["ledger"], counts["tool_results"], counts["documents"]), ok,
+           None if ok else "count(*) %r vs rows read: ledger %d, tool_results %d (distinct %d), "
+           "documents %d (distinct %d)" % (counts, len(ledger), len(results), len(R),
+                                            len(docs), len(D)))
+
+
+def check_no_in_doubt(cluster, label, log_from, timeout=15):
+    deadline = time.time() + timeout
+    h = None
+    while time.time() < deadline:
+        try:
+            h = health_json(cluster)
+            if h.get("status") == "ok" and int(h.get("engine", {}).get("prepared", -1)) == 0:
+                report("%s: no-in-doubt" % label, True)
+                return
+        except Exception as e:
+            h = {"error": str(e)}
+        time.sleep(0.5)
+    report("%s: no-in-doubt" % label, False,
+           "health() after %d s without clients: %s\n--- server log since the round began\n%s"
+           % (timeout, h, relevant_log(cluster, log_from)))
+
+
+NOISE = ("the database system is starting up", "the database system is in recovery mode",
+         "the database system is not yet accepting connections",
+         "Consistent recovery state has not been yet reached", "the database system is shutting down")
+
+
+def explain_ids(cluster, ids, xids, ledger_xmin):
+    """For ids on one side only: their transaction's xid, whether a later
+    transaction reused that xid, and the server log lines naming pg:<xid>."""
+    out = ""
+    by_xmin = {}
+    for lid, xm in ledger_xmin.items():
+        by_xmin.setdefault(xm, []).append(lid)
+    log = cluster.log_since(0).splitlines()
+    for i in ids:
+        x = xids.get(i)
+        if x is None:
+            out += "  id %d: xid unknown (the client never got it back)\n" % i
+            continue
+        others = [o for o in by_xmin.get(x, []) if o != i]
+        out += "  id %d: PostgreSQL xid %d%s\n" % (
+            i, x, "; that xid is also the xmin of ledger id(s) %s (xid reused)" % fmt_ids(others)
+            if others else "")
+        for l in log:
+            if '"pg:%d"' % x in l or "transaction %d " % x in l:
+                out += "    " + l + "\n"
+    return out
+
+
+def relevant_log(cluster, offset, tail=25):
+    text = cluster.log_since(offset)
+    lines = [l for l in text.splitlines() if not any(n in l for n in NOISE)]
+    keys = ("treestore", "in doubt", "in-doubt", "PANIC", "FATAL", "terminated by signal",
+            "TRAP", "database system")
+    picked = [l for l in lines if any(k in l for k in keys)]
+    out = picked[-60:]
+    out.append("--- last %d lines" % tail)
+    out += lines[-tail:]
+    return "\n".join(out)
+
+
+BAD_LOG = ("PANIC:", "TRAP:", "terminated by signal 6", "terminated by signal 11",
+           "terminated by signal 7", "was terminated by exception")
+
+
+def check_log(cluster, label, log_from):
+    """No PANIC, failed assertion or crash of a server process other than the
+    kill -9 the round did itself."""
+    bad = [l for l in cluster.log_since(log_from).splitlines() if any(b in l for b in BAD_LOG)]
+    report("%s: no-panic (server log)" % label, not bad,
+           None if not bad else "\n".join(bad[:20]) +
+           ("\n... (%d lines)" % len(bad) if len(bad) > 20 else ""))
+
+
+def summarize_errors(shared, prev_errors):
+    with shared.lock:
+        now = dict(shared.errors)
+    delta = {k: v - prev_errors.get(k, 0) for k, v in now.items() if v != prev_errors.get(k, 0)}
+    for k, v in sorted(delta.items(), key=lambda kv: -kv[1])[:8]:
+        note("  client error x%d  %s" % (v, k))
+    return now
+
+
+def wait_acks(shared, n, timeout):
+    deadline = time.time() + timeout
+    with shared.lock:
+        start = shared.acks
+    while time.time() < deadline:
+        with shared.lock:
+            if shared.acks - start >= n:
+                return True, shared.acks - start
+        time.sleep(0.02)
+    with shared.lock:
+        return False, shared.acks - start
+
+
+# ---------------------------------------------------------------------------
+# main
+# ---------------------------------------------------------------------------
+
+
+def run_round(cluster, shared, rng, label, kind, errors_seen):
+    log_from = cluster.log_size()
+    load = Load(cluster, shared, rng)
+    load.start()
+    ok_load, n = wait_acks(shared, 3 * CLIENTS, 30)
+    if not ok_load:
+        note("%s: only %d commits before the fault" % (label, n))
+    delay = rng.uniform(0.2, 2.0)
+    time.sleep(delay)
+    with shared.lock:
+        acks_before = shared.acks
+    t0 = time.time()
+    try:
+        what = inject(cluster, kind)
+        injected = True
+    except Exception as e:
+        what = "fault/restart failed: %s" % e
+        injected = False
+    healthy, status = (False, None)
+    if injected:
+        healthy, status = wait_healthy(cluster, RECOVERY_TIMEOUT)
+    t_rec = time.time() - t0
+    note("%s: %s after %.2f s of load (%d commits); back in %.2f s" %
+         (label, what, delay, acks_before, t_rec))
+    report("%s: recovered" % label, injected and healthy,
+           None if injected and healthy else
+           "%s\nhealth status: %r\n--- server log since the round began\n%s"
+           % (what, status, relevant_log(cluster, log_from)))
+    if not (injected and healthy):
+        # bring it back for the remaining rounds if we can
+        load.finish(30)
+        try:
+            if cluster.postmaster_pid() is None or not cluster.processes():
+                cluster.start(attempts=3)
+            wait_healthy(cluster, RECOVERY_TIMEOUT)
+        except Exception as e:
+            note("could not bring the cluster back: %s" % e)
+        errors_seen.update(summarize_errors(shared, errors_seen))
+        check_state(cluster, shared, label, log_from)
+        return
+    ok_prog, n = wait_acks(shared, 2 * CLIENTS, 30)
+    report("%s: progress (%d commits after recovery)" % (label, n), ok_prog,
+           None if ok_prog else "clients committed only %d transactions in 30 s after "
+           "recovery\n--- server log\n%s" % (n, relevant_log(cluster, log_from)))
+    time.sleep(0.3)
+    stuck = load.finish(90)
+    diag = None
+    if stuck:
+        diag = "client threads still running 90 s after stop: %s\n" % ", ".join(
+            "%s in txn %r (%.1f s)" % (c.name, c.current[:2], time.time() - c.current[2])
+            if c.current else c.name for c in stuck)
+        try:
+            with cluster.connect(timeout=5, autocommit=True) as conn:
+                for r in conn.execute("SELECT pid, state, wait_event_type, wait_event, "
+                                      "now() - xact_start, left(query, 80) FROM "
+                                      "pg_stat_activity WHERE backend_type = 'client backend'"):
+                    diag += "  %r\n" % (r,)
+        except Exception as e:
+            diag += "  (pg_stat_activity: %s)\n" % e
+    report("%s: clients-stop" % label, not stuck, diag)
+    errors_seen.update(summarize_errors(shared, errors_seen))
+    # settle first (the worker settles in-doubt transactions every second),
+    # then look at the data
+    check_no_in_doubt(cluster, label, log_from)
+    check_state(cluster, shared, label, log_from)
+    check_log(cluster, label, log_from)
+
+
+def check_durable_commit(cluster, label="durable-commit", n=3):
+    """With synchronous_commit = on, COMMIT of a transaction that wrote only
+    treestore tables must return after PostgreSQL's commit record is flushed:
+    the worker settles in-doubt transactions by that record.  PostgreSQL
+    itself commits a transaction that wrote no WAL of its own asynchronously
+    (RecordTransactionCommit), so the extension has to force it.  The WAL
+    writer is stopped (SIGSTOP) for the few milliseconds of the test so that
+    only the committing backend could have flushed."""
+    rows = []
+    bad = 0
+    ww = None
+    try:
+        with cluster.connect(autocommit=True) as mon, cluster.connect() as conn:
+            ww = mon.execute("SELECT pid FROM pg_stat_activity "
+                             "WHERE backend_type = 'walwriter'").fetchone()[0]
+            if not cluster.is_ours(ww):
+                raise RuntimeError("walwriter pid %r is not ours" % ww)
+            # warm-up: the session's first transactions may write WAL of
+            # their own (catalog pruning), which makes them synchronous
+            for k in range(2):
+                conn.execute("INSERT INTO treestore.documents (policy_id, title) "
+                             "VALUES (%s, 'durable commit')", ("durable-warmup-%d" % k,))
+                conn.commit()
+            os.kill(ww, signal.SIGSTOP)
+            try:
+                for k in range(n):
+                    conn.execute("INSERT INTO treestore.documents (policy_id, title) "
+                                 "VALUES (%s, 'durable commit')", ("durable-%d" % k,))
+                    xid = conn.execute("SELECT pg_current_xact_id()::text").fetchone()[0]
+                    conn.commit()
+                    ins, flu = mon.execute(
+                        "SELECT pg_current_wal_insert_lsn()::text, "
+                        "pg_current_wal_flush_lsn()::text").fetchone()
+                    rows.append("xid %s: after COMMIT returned, WAL insert %s, flushed to %s"
+                                % (xid, ins, flu))
+                    if ins != flu:
+                        bad += 1
+            finally:
+                os.kill(ww, signal.SIGCONT)
+    except Exception as e:
+        report("%s: treestore-only COMMIT flushes its commit record" % label, False,
+               "%s\n%s" % (e, "\n".join(rows)))
+        return
+    report("%s: treestore-only COMMIT flushes its commit record (%d of %d did not)"
+           % (label, bad, n), bad == 0,
+           None if bad == 0 else
+           "synchronous_commit = on, yet COMMIT of a transaction that wrote only "
+           "treestore.documents returned before PostgreSQL's commit record was flushed "
+           "(asynchronous commit: it wrote no WAL before its commit record).  A crash "
+           "then loses the commit record; the worker settles the engine transaction "
+           "by it (aborted, or in doubt until the xid is reused), so a COMMIT that "
+           "returned with the warning \"committed but not yet visible\" is lost.\n"
+           + "\n".join(rows))
+
+
+def run_lost_xid(cluster, label, seq, attempts=5):
+    """Deterministic: a transaction that wrote only treestore.documents is
+    PREPAREd in the engine (pre-commit), then, while PostgreSQL sleeps
+    commit_delay (100 ms, commit_siblings = 0) before flushing its commit
+    record, the worker is killed: the cluster restarts and the commit record,
+    still in the shared WAL buffers, is gone.  Nothing of that transaction
+    reached PostgreSQL's WAL, so its xid is at or past the next xid after
+    recovery and PostgreSQL hands it out again.  The document must end up
+    present exactly when PostgreSQL says that transaction committed (here:
+    absent), also after later transactions have reused the xid."""
+    log_from = cluster.log_size()
+    for attempt in range(1, attempts + 1):
+        ok, status = wait_healthy(cluster, RECOVERY_TIMEOUT)
+        if not ok:
+            report("%s: recovered" % label, False, "health: %r\n%s"
+                   % (status, relevant_log(cluster, log_from)))
+            return
+        policy = "lostxid-%d-%d" % (seq, attempt)
+        res = {}
+        ready = threading.Event()
+
+        def victim():
+            try:
+                with cluster.connect(timeout=5) as conn:
+                    conn.execute("SET commit_delay = 100000")
+                    conn.execute("SET commit_siblings = 0")
+                    conn.execute("INSERT INTO treestore.documents (policy_id, title) "
+                                 "VALUES (%s, 'lost xid')", (policy,))
+                    res["xid"] = int(conn.execute(
+                        "SELECT pg_current_xact_id()::text").fetchone()[0])
+                    ready.set()
+                    conn.commit()
+                    res["acked"] = True
+            except psycopg.Error as e:
+                res["error"] = str(e).strip().split("\n")[0]
+            finally:
+                ready.set()
+
+        wpid = worker_pid(cluster)
+        # the monitor connects (and opens its channel to the worker) first:
+        # the window is only commit_delay long
+        mon = cluster.connect(timeout=5, autocommit=True)
+        mon.execute("SELECT treestore.health()")
+        t = threading.Thread(target=victim, daemon=True)
+        t.start()
+        ready.wait(10)
+        seen = None
+        try:
+            deadline = time.time() + 2
+            while time.time() < deadline:
+                h = mon.execute("SELECT treestore.health()").fetchone()[0]
+                if int(h.get("engine", {}).get("prepared", 0)) >= 1:
+                    seen = time.time()
+                    break
+        except psycopg.Error:
+            pass
+        os.kill(wpid, signal.SIGKILL)
+        try:
+            mon.close()
+        except psycopg.Error:
+            pass
+        t.join(60)
+        if "xid" not in res or t.is_alive():
+            report("%s: lost-xid" % label, False, "the victim transaction did not run: %r" % res)
+            return
+        ok, status = wait_healthy(cluster, RECOVERY_TIMEOUT)
+        if not ok:
+            report("%s: recovered" % label, False, "health: %r\n%s"
+                   % (status, relevant_log(cluster, log_from)))
+            return
+        xid = res["xid"]
+        with cluster.connect(timeout=5, autocommit=True) as conn:
+            nxt = int(conn.execute(
+                "SELECT pg_snapshot_xmax(pg_current_snapshot())::text").fetchone()[0])
+            if xid >= nxt:
+                verdict = "aborted"
+                why = "xid %d is at or past the next xid %d after recovery: never committed" \
+                    % (xid, nxt)
+            else:
+                verdict = conn.execute("SELECT pg_xact_status(%s::text::xid8)",
+                                       (str(xid),)).fetchone()[0]
+                why = "pg_xact_status(%d) = %s" % (xid, verdict)
+            # new transactions: they get the lost xid again
+            for k in range(5):
+                conn.execute("INSERT INTO xid_burn VALUES (%s, %s)", (k, policy))
+            reused = [int(r[0]) for r in conn.execute(
+                "SELECT xmin::text FROM xid_burn WHERE note = %s", (policy,))]
+        # let the worker settle (every second)
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            h = health_json(cluster)
+            if h.get("status") == "ok" and int(h.get("engine", {}).get("prepared", -1)) == 0:
+                break
+            time.sleep(0.3)
+        with cluster.connect(timeout=5, autocommit=True) as conn:
+            present = conn.execute("SELECT count(*) FROM treestore.documents WHERE policy_id = %s",
+                                   (policy,)).fetchone()[0] > 0
+        hit = not res.get("acked")
+        note("%s attempt %d: %s; victim %s, xid %d, %s; document %s; later xids %s"
+             % (label, attempt, "worker killed while the engine held it prepared" if seen
+                else "prepared state not seen before the kill",
+                "acknowledged" if res.get("acked") else
+                "failed (%s)" % res.get("error"), xid, why,
+                "present" if present else "absent", reused))
+        ok = present == (verdict == "committed") and not (res.get("acked") and not present)
+        if not ok or hit:
+            diag = None
+            if not ok:
+                diag = ("document %r is %s but PostgreSQL's transaction %d is %s (%s); "
+                        "xids of the transactions run after recovery: %s\n"
+                        % (policy, "present" if present else "absent", xid, verdict, why, reused))
+                if res.get("acked") and verdict != "committed":
+                    diag += ("the victim's COMMIT was acknowledged, yet PostgreSQL lost its "
+                             "commit record: it committed asynchronously (see "
+                             "durable-commit)\n")
+                for l in cluster.log_since(log_from).splitlines():
+                    if '"pg:%d"' % xid in l or "transaction %d " % xid in l:
+                        diag += "    " + l + "\n"
+            report("%s: lost-xid (commit record lost: document follows PostgreSQL's "
+                   "verdict '%s')" % (label, verdict), ok, diag)
+            check_log(cluster, label, log_from)
+            return
+    report("%s: lost-xid (the kill never hit the window in %d attempts; nothing to check)"
+           % (label, attempts), True)
+    check_log(cluster, label, log_from)
+
+
+def main():
+    rng = random.Random(SEED)
+    plan = [k for k, n in ROUNDS.items() for _ in range(n)]
+    rng.shuffle(plan)
+    note("seed %d, %d clients, rounds: %s" % (SEED, CLIENTS, ", ".join(
+        "%s %d" % kv for kv in ROUNDS.items())))
+    note("replay with TS_PGCRASH_SEED=%d" % SEED)
+    t_start = time.time()
+    cluster = None
+    shared = Shared()
+    try:
+        cluster = Cluster()
+        note("cluster in %s, port %d" % (cluster.tmp, PORT))
+        try:
+            cluster.initdb()
+            cluster.start()
+            with cluster.connect(autocommit=True) as conn:
+                conn.execute("CREATE EXTENSION treestore_fdw")
+                conn.execute("CREATE TABLE ledger (id bigint PRIMARY KEY, note text)")
+                conn.execute("CREATE TABLE xid_burn (n int, note text)")
+            healthy, status = wait_healthy(cluster, RECOVERY_TIMEOUT)
+            if not healthy:
+                raise RuntimeError("health() never said ok: %r" % status)
+            report("setup (initdb, start, CREATE EXTENSION, ledger)", True)
+        except Exception as e:
+            report("setup (initdb, start, CREATE EXTENSION, ledger)", False,
+                   "%s\n--- server log\n%s" % (e, cluster.log_tail()))
+            return
+        check_durable_commit(cluster)
+        errors_seen = {}
+        for n, kind in enumerate(plan, 1):
+            run_round(cluster, shared, rng, "round %d %s" % (n, kind), kind, errors_seen)
+        for n in range(1, LOST_XID_ROUNDS + 1):
+            run_lost_xid(cluster, "lost-xid %d" % n, n)
+        # a last clean restart with no load: everything still there
+        log_from = cluster.log_size()
+        try:
+            cluster.stop("fast")
+            cluster.start()
+            healthy, status = wait_healthy(cluster, RECOVERY_TIMEOUT)
+            report("final-restart: recovered", healthy, None if healthy else
+                   "health: %r\n%s" % (status, relevant_log(cluster, log_from)))
+        except Exception as e:
+            report("final-restart: recovered", False, "%s\n%s" % (e, cluster.log_tail()))
+        check_no_in_doubt(cluster, "final-restart", log_from)
+        check_state(cluster, shared, "final-restart", log_from)
+        check_log(cluster, "final-restart", log_from)
+        with shared.lock:
+            note("%d transactions attempted, %d pairs and %d documents acknowledged"
+                 % (len(shared.attempted), len(shared.acked_pairs), len(shared.acked_docs)))
+            for k, v in sorted(shared.warnings.items(), key=lambda kv: -kv[1])[:8]:
+                note("  client notice x%d  %s" % (v, k))
+            unexpected = dict(shared.unexpected)
+        if unexpected:
+            note("client errors with SQLSTATEs other than connection/shutdown ones:")
+            for k, v in sorted(unexpected.items(), key=lambda kv: -kv[1])[:15]:
+                note("  x%d  %s" % (v, k))
+    except Exception:
+        report("harness", False, traceback.format_exc())
+    finally:
+        if cluster is not None:
+            try:
+                if cluster.postmaster_pid() is not None:
+                    cluster.stop("fast", check=False)
+                if cluster.processes():
+                    cluster.stop("immediate", check=False)
+                left = wait_gone(cluster, 30)
+                for p in left:
+                    if cluster.is_ours(p):
+                        os.kill(p, signal.SIGKILL)
+            except Exception as e:
+                note("stopping the cluster: %s" % e)
+            if failed == 0 and not KEEP:
+                shutil.rmtree(cluster.tmp, ignore_errors=True)
+            else:
+                note("kept %s (server log %s)" % (cluster.tmp, cluster.log))
+        note("runtime %.1f s" % (time.time() - t_start))
+        if failures:
+            note("failed: " + "; ".join(failures[:20]))
+        print("%d passed, %d failed" % (passed, failed), flush=True)
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(1 if failed else 0)
