@@ -57,7 +57,7 @@ enum FdwScanPrivateIndex
 {
 	FdwScanCondCols,			/* IntList: key column per fdw_exprs entry */
 	FdwScanCondOps,				/* IntList: KeyOp per fdw_exprs entry */
-	FdwScanCondText,			/* String: the pushed conditions, for EXPLAIN */
+	FdwScanCondTypes,			/* OidList: value type per fdw_exprs entry */
 	FdwScanAccess,				/* String: point lookup / key prefix / ... */
 	FdwScanMaterialize,			/* Integer: 1 = the target of UPDATE/DELETE */
 	FdwScanAttrs				/* IntList: attributes to decode; NIL: all */
@@ -111,9 +111,10 @@ treestore_fdw_validator(PG_FUNCTION_ARGS)
 		}
 		if (catalog == ForeignServerRelationId && strcmp(d->defname, "batch_size") == 0)
 		{
-			int			n = (int) defGetInt64(d);
+			char	   *end;
+			long		n = strtol(defGetString(d), &end, 10);
 
-			if (n < 1 || n > 100000)
+			if (*end != '\0' || n < 1 || n > 100000)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 						 errmsg("batch_size must be between 1 and 100000")));
@@ -304,23 +305,28 @@ tsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	}
 }
 
-/* "col op value" for EXPLAIN, without depending on range table indexes. */
+/*
+ * "col op value" for EXPLAIN, from the plan's own lists (fdw_exprs holds
+ * the values as executed: Params where a join feeds them).
+ */
 static char *
-cond_text(const ts_store *st, List *conds)
+cond_text(const ts_store *st, List *cols, List *ops, List *exprs)
 {
 	static const char *opname[] = {"", "=", "= ANY", "<", "<=", ">", ">="};
 	StringInfoData buf;
-	ListCell   *lc;
+	ListCell   *lc1,
+			   *lc2,
+			   *lc3;
 
 	initStringInfo(&buf);
-	foreach(lc, conds)
+	forthree(lc1, cols, lc2, ops, lc3, exprs)
 	{
-		KeyCond    *kc = lfirst(lc);
-		Node	   *v = (Node *) kc->value;
+		Node	   *v = (Node *) lfirst(lc3);
+		int			op = lfirst_int(lc2);
 
 		if (buf.len > 0)
 			appendStringInfoString(&buf, " AND ");
-		appendStringInfo(&buf, "%s %s ", st->cols[kc->col].name, opname[kc->op]);
+		appendStringInfo(&buf, "%s %s ", st->cols[lfirst_int(lc1)].name, opname[op]);
 		if (IsA(v, RelabelType))
 			v = (Node *) ((RelabelType *) v)->arg;
 		if (IsA(v, Const) && ((Const *) v)->constisnull)
@@ -329,12 +335,12 @@ cond_text(const ts_store *st, List *conds)
 		{
 			Oid			out;
 			bool		isvarlena;
-			char	   *s;
+			char	   *str;
 
 			getTypeOutputInfo(((Const *) v)->consttype, &out, &isvarlena);
-			s = OidOutputFunctionCall(out, ((Const *) v)->constvalue);
-			appendStringInfoString(&buf, kc->op == KEY_IN ? psprintf("(%s)", quote_literal_cstr(s))
-								   : quote_literal_cstr(s));
+			str = OidOutputFunctionCall(out, ((Const *) v)->constvalue);
+			appendStringInfoString(&buf, op == KEY_IN ? psprintf("(%s)", quote_literal_cstr(str))
+								   : quote_literal_cstr(str));
 		}
 		else if (IsA(v, Param))
 			appendStringInfo(&buf, "$%d", ((Param *) v)->paramid);
@@ -344,6 +350,15 @@ cond_text(const ts_store *st, List *conds)
 	return buf.data;
 }
 
+/* The top query of a planner tree (CTEs and subqueries have their own). */
+static Query *
+top_query(PlannerInfo *root)
+{
+	while (root->parent_root)
+		root = root->parent_root;
+	return root->parse;
+}
+
 static ForeignScan *
 tsGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 				 ForeignPath *best_path, List *tlist, List *scan_clauses, Plan *outer_plan)
@@ -351,14 +366,21 @@ tsGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	TsRelInfo  *info = baserel->fdw_private;
 	List	   *local = extract_actual_clauses(scan_clauses, false);
 	/* outer Vars in a parameterized path become Params after we return */
-	List	   *conds = ts_key_conds(root, baserel, info->st, foreigntableid, local,
-									 best_path->path.param_info != NULL);
+	List	   *conds = ts_key_conds_narrowing(info->st,
+											   ts_key_conds(root, baserel, info->st, foreigntableid,
+															local, best_path->path.param_info != NULL));
 	List	   *exprs = NIL,
 			   *cols = NIL,
-			   *ops = NIL;
-	bool		target = (root->parse->commandType == CMD_UPDATE ||
-						  root->parse->commandType == CMD_DELETE) &&
-		baserel->relid == (Index) root->parse->resultRelation;
+			   *ops = NIL,
+			   *types = NIL;
+	Query	   *top = top_query(root);
+
+	/*
+	 * A statement that writes reads what it scans first, whole: its own
+	 * writes must not feed its scans (INSERT ... SELECT from the same table
+	 * would never end), as PostgreSQL's command ids guarantee for its tables.
+	 */
+	bool		materialize = top->commandType != CMD_SELECT || top->hasModifyingCTE;
 	ListCell   *lc;
 
 	Bitmapset  *used = NULL;
@@ -372,6 +394,7 @@ tsGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 		exprs = lappend(exprs, kc->value);
 		cols = lappend_int(cols, kc->col);
 		ops = lappend_int(ops, kc->op);
+		types = lappend_oid(types, kc->valtype);
 	}
 
 	/* decode only the columns the query uses (count(*) needs none) */
@@ -393,9 +416,9 @@ tsGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 		if (attrs == NIL)
 			attrs = list_make1_int(0);	/* none: not the same as "all" */
 	}
-	priv = list_make5(cols, ops, makeString(cond_text(info->st, conds)),
+	priv = list_make5(cols, ops, types,
 					  makeString(pstrdup(ts_key_access(info->st, conds))),
-					  makeInteger(target ? 1 : 0));
+					  makeInteger(materialize ? 1 : 0));
 	priv = lappend(priv, attrs);
 	return make_foreignscan(tlist, local, baserel->relid, exprs, priv, NIL, NIL, outer_plan);
 }
@@ -409,19 +432,22 @@ tsBeginForeignScan(ForeignScanState *node, int eflags)
 	TsScanState *ss = palloc0(sizeof(TsScanState));
 	List	   *cols = list_nth(fs->fdw_private, FdwScanCondCols);
 	List	   *ops = list_nth(fs->fdw_private, FdwScanCondOps);
+	List	   *types = list_nth(fs->fdw_private, FdwScanCondTypes);
 	ListCell   *lc1,
-			   *lc2;
+			   *lc2,
+			   *lc3;
 
 	node->fdw_state = ss;
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
 	ss->table = ts_table_open(node->ss.ss_currentRelation);
-	forboth(lc1, cols, lc2, ops)
+	forthree(lc1, cols, lc2, ops, lc3, types)
 	{
 		KeyCond    *kc = palloc0(sizeof(KeyCond));
 
 		kc->col = lfirst_int(lc1);
 		kc->op = lfirst_int(lc2);
+		kc->valtype = lfirst_oid(lc3);
 		ss->conds = lappend(ss->conds, kc);
 	}
 	ss->value_states = ExecInitExprList(fs->fdw_exprs, (PlanState *) node);
@@ -621,10 +647,11 @@ tsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 {
 	ForeignScan *fs = (ForeignScan *) node->ss.ps.plan;
 	TsScanState *ss = node->fdw_state;
-	const char *conds = strVal(list_nth(fs->fdw_private, FdwScanCondText));
+	const ts_store *st = ts_table_store(RelationGetRelid(node->ss.ss_currentRelation));
+	const char *conds = cond_text(st, list_nth(fs->fdw_private, FdwScanCondCols),
+								  list_nth(fs->fdw_private, FdwScanCondOps), fs->fdw_exprs);
 
-	ExplainPropertyText("TreeStore Table",
-						ts_table_store(RelationGetRelid(node->ss.ss_currentRelation))->name, es);
+	ExplainPropertyText("TreeStore Table", st->name, es);
 	ExplainPropertyText("Access", strVal(list_nth(fs->fdw_private, FdwScanAccess)), es);
 	if (conds[0] != '\0')
 		ExplainPropertyText("Key Conditions", conds, es);

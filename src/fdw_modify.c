@@ -41,6 +41,9 @@ typedef struct TsModifyState
 	MemoryContext temp_cxt;
 	ts_buf		rec;
 	int			batch_size;
+	bool		skip_existing;	/* ON CONFLICT DO NOTHING */
+	TupleTableSlot **out;		/* the inserted slots of a batch */
+	int			nout;
 	Datum	   *values;
 	bool	   *nulls;
 } TsModifyState;
@@ -82,7 +85,7 @@ server_batch_size(Oid relid)
 		DefElem    *d = lfirst(lc);
 
 		if (strcmp(d->defname, "batch_size") == 0)
-			return (int) defGetInt64(d);
+			return atoi(defGetString(d));	/* checked by the validator */
 	}
 	return DEFAULT_BATCH_SIZE;
 }
@@ -95,11 +98,12 @@ tsBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	Relation	rel = rinfo->ri_RelationDesc;
 
 	rinfo->ri_FdwState = ms;
+	ms->batch_size = server_batch_size(RelationGetRelid(rel));
+	ms->skip_existing = fdw_private != NIL && intVal(linitial(fdw_private)) != 0;
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
 	ms->table = ts_table_open(rel);
 	ms->operation = mtstate->operation;
-	ms->batch_size = server_batch_size(RelationGetRelid(rel));
 	ms->temp_cxt = AllocSetContextCreate(mtstate->ps.state->es_query_cxt,
 										 "treestore modify", ALLOCSET_DEFAULT_SIZES);
 	ms->values = palloc(sizeof(Datum) * ms->table->natts);
@@ -118,6 +122,45 @@ tsBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 				elog(ERROR, "could not find junk column \"%s\"", name);
 		}
 	}
+}
+
+/* fdw_private of the modification: ON CONFLICT DO NOTHING or not. */
+static List *
+tsPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
+					int subplan_index)
+{
+	if (plan->onConflictAction != ONCONFLICT_NONE &&
+		plan->onConflictAction != ONCONFLICT_NOTHING)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("treestore foreign tables support ON CONFLICT DO NOTHING only")));
+	return list_make1(makeInteger(plan->onConflictAction == ONCONFLICT_NOTHING ? 1 : 0));
+}
+
+/* COPY into a foreign table, and rows routed to it as a partition. */
+static void
+tsBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
+{
+	ModifyTable *plan = mtstate ? (ModifyTable *) mtstate->ps.plan : NULL;
+	List	   *priv = NIL;
+
+	if (plan && plan->onConflictAction == ONCONFLICT_NOTHING)
+		priv = list_make1(makeInteger(1));
+	else if (plan && plan->onConflictAction != ONCONFLICT_NONE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("treestore foreign tables support ON CONFLICT DO NOTHING only")));
+	tsBeginForeignModify(mtstate ? mtstate : NULL, rinfo, priv, 0, 0);
+	((TsModifyState *) rinfo->ri_FdwState)->operation = CMD_INSERT;
+}
+
+static void
+tsEndForeignInsert(EState *estate, ResultRelInfo *rinfo)
+{
+	TsModifyState *ms = rinfo->ri_FdwState;
+
+	if (ms)
+		ts_buf_free(&ms->rec);
 }
 
 /* Send ops; returns the response (in the current context). */
@@ -194,19 +237,40 @@ insert_slots(EState *estate, ResultRelInfo *rinfo, TupleTableSlot **slots, int *
 	Treestore__Response *resp;
 	int			next_id = 0;
 
+	int			kept = 0;
+	TupleTableSlot **out;
+
+	/* the returned array is ours: PostgreSQL owns (and frees) slots[] */
+	if (ms->nout < *numSlots)
+	{
+		ms->out = MemoryContextAlloc(estate->es_query_cxt, sizeof(TupleTableSlot *) * *numSlots);
+		ms->nout = *numSlots;
+	}
+	out = ms->out;
 	for (int i = 0; i < *numSlots; i++)
+	{
 		ops[i] = encode_op(ms, slots[i], TREESTORE__ROW_OP__KIND__INSERT);
+		ops[i]->skip_existing = ms->skip_existing;
+	}
 	resp = send_ops(ms, ops, *numSlots);
 	MemoryContextSwitchTo(old);
 	for (int i = 0; i < *numSlots; i++)
+	{
 		if (ops[i]->key.len == 0)
 		{
 			if ((size_t) next_id >= resp->modified->n_assigned_ids)
 				elog(ERROR, "treestore worker assigned too few ids");
 			set_assigned_id(ms, slots[i], resp->modified->assigned_ids[next_id++]);
 		}
+		/* rows skipped by ON CONFLICT DO NOTHING are not returned */
+		if (ms->skip_existing && (size_t) i < resp->modified->n_skipped &&
+			resp->modified->skipped[i])
+			continue;
+		out[kept++] = slots[i];
+	}
+	*numSlots = kept;
 	MemoryContextReset(ms->temp_cxt);
-	return slots;
+	return out;
 }
 
 static TupleTableSlot *
@@ -214,8 +278,9 @@ tsExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 					TupleTableSlot *slot, TupleTableSlot *planSlot)
 {
 	int			n = 1;
+	TupleTableSlot **out = insert_slots(estate, rinfo, &slot, &n);
 
-	return insert_slots(estate, rinfo, &slot, &n)[0];
+	return n == 1 ? out[0] : NULL;
 }
 
 static TupleTableSlot **
@@ -231,7 +296,7 @@ tsGetForeignModifyBatchSize(ResultRelInfo *rinfo)
 	TsModifyState *ms = rinfo->ri_FdwState;
 
 	/* RETURNING and row triggers need each row back as it is inserted */
-	if (ms == NULL || ms->table == NULL || rinfo->ri_projectReturning != NULL ||
+	if (ms == NULL || rinfo->ri_projectReturning != NULL ||
 		(rinfo->ri_TrigDesc &&
 		 (rinfo->ri_TrigDesc->trig_insert_before_row ||
 		  rinfo->ri_TrigDesc->trig_insert_after_row)))
@@ -356,8 +421,10 @@ static void
 tsExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 					   List *fdw_private, int subplan_index, ExplainState *es)
 {
-	if (es->verbose && rinfo->ri_BatchSize > 0)
-		ExplainPropertyInteger("Batch Size", NULL, rinfo->ri_BatchSize, es);
+	TsModifyState *ms = rinfo->ri_FdwState;
+
+	if (es->verbose && mtstate->operation == CMD_INSERT && ms)
+		ExplainPropertyInteger("Batch Size", NULL, tsGetForeignModifyBatchSize(rinfo), es);
 }
 
 /*
@@ -389,7 +456,10 @@ ts_fdw_modify_routines(FdwRoutine *routine)
 {
 	routine->ExecForeignTruncate = tsExecForeignTruncate;
 	routine->AddForeignUpdateTargets = tsAddForeignUpdateTargets;
+	routine->PlanForeignModify = tsPlanForeignModify;
 	routine->BeginForeignModify = tsBeginForeignModify;
+	routine->BeginForeignInsert = tsBeginForeignInsert;
+	routine->EndForeignInsert = tsEndForeignInsert;
 	routine->ExecForeignInsert = tsExecForeignInsert;
 	routine->ExecForeignBatchInsert = tsExecForeignBatchInsert;
 	routine->GetForeignModifyBatchSize = tsGetForeignModifyBatchSize;

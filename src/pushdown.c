@@ -3,9 +3,10 @@
  * pushdown.c
  *	  Which quals narrow a scan to key ranges, and the ranges themselves.
  *
- *	  Usable: "key column op value" with op the column type's own btree
- *	  operator (=, <, <=, >, >=; text: = only, since text order follows the
- *	  collation and the engine's is bytewise), and "key column = ANY(array)".
+ *	  Usable: "key column op value" with op a btree operator of the column's
+ *	  type (=, <, <=, >, >=; integer columns take any integer operand type;
+ *	  text: = only, since text order follows the collation and the engine's
+ *	  is bytewise), and "key column = ANY(array)".
  *	  The ranges are a superset of the matching rows: every qual stays a
  *	  local filter too, so a range only ever saves work, never decides an
  *	  answer.
@@ -64,7 +65,17 @@ value_ok(PlannerInfo *root, RelOptInfo *baserel, Node *value, bool outer_vars)
 	return !bms_is_member(baserel->relid, pull_varnos(root, value));
 }
 
-/* Btree strategy of opno for a column of type typid, or 0. */
+static bool
+is_integer_type(Oid t)
+{
+	return t == INT2OID || t == INT4OID || t == INT8OID;
+}
+
+/*
+ * Btree strategy of opno for a column of type typid, or 0.  Text: its own
+ * operators only.  Integer columns: any operator of the integer family, so
+ * "bigint_col = 42" (int8 = int4) narrows too; values travel as int64.
+ */
 static int
 strategy_of(Oid opno, Oid typid)
 {
@@ -75,9 +86,28 @@ strategy_of(Oid opno, Oid typid)
 	if (!OidIsValid(opclass))
 		return 0;
 	op_input_types(opno, &ltype, &rtype);
-	if (ltype != typid || rtype != typid)
+	if (is_integer_type(typid))
+	{
+		if (!is_integer_type(ltype) || !is_integer_type(rtype))
+			return 0;
+	}
+	else if (ltype != typid || rtype != typid)
 		return 0;
 	return get_op_opfamily_strategy(opno, get_opclass_family(opclass));
+}
+
+void
+ts_key_append_value(ts_keybuf *kb, ts_coltype type, Oid valtype, Datum value)
+{
+	if (type == TS_COL_INT4 || type == TS_COL_INT8)
+	{
+		int64		v = valtype == INT2OID ? DatumGetInt16(value)
+			: valtype == INT4OID ? DatumGetInt32(value) : DatumGetInt64(value);
+
+		ts_key_add_int64(kb, v);
+	}
+	else
+		ts_key_append(kb, type, value);
 }
 
 static KeyOp
@@ -141,6 +171,7 @@ ts_key_conds(PlannerInfo *root, RelOptInfo *baserel, const ts_store *st,
 			kc->col = col;
 			kc->op = kop;
 			kc->value = (Expr *) value;
+			kc->valtype = exprType(value);
 		}
 		else if (IsA(clause, ScalarArrayOpExpr))
 		{
@@ -157,12 +188,12 @@ ts_key_conds(PlannerInfo *root, RelOptInfo *baserel, const ts_store *st,
 			kc->col = col;
 			kc->op = KEY_IN;
 			kc->value = (Expr *) r;
+			kc->valtype = get_element_type(exprType(r));
+			if (!OidIsValid(kc->valtype))
+				continue;
 		}
 		if (kc)
-		{
-			kc->clause = clause;
 			conds = lappend(conds, kc);
-		}
 	}
 	return conds;
 }
@@ -180,6 +211,39 @@ find_cond(List *conds, int col, KeyOp op)
 			return kc;
 	}
 	return NULL;
+}
+
+List *
+ts_key_conds_narrowing(const ts_store *st, List *conds)
+{
+	List	   *out = NIL;
+
+	for (int c = 0; c < st->nkeys; c++)
+	{
+		KeyCond    *eq = find_cond(conds, c, KEY_EQ);
+		KeyCond    *lo,
+				   *hi;
+
+		if (eq == NULL)
+			eq = find_cond(conds, c, KEY_IN);
+		if (eq)
+		{
+			out = lappend(out, eq);
+			continue;
+		}
+		lo = find_cond(conds, c, KEY_GE);
+		if (lo == NULL)
+			lo = find_cond(conds, c, KEY_GT);
+		hi = find_cond(conds, c, KEY_LE);
+		if (hi == NULL)
+			hi = find_cond(conds, c, KEY_LT);
+		if (lo)
+			out = lappend(out, lo);
+		if (hi)
+			out = lappend(out, hi);
+		break;
+	}
+	return out;
 }
 
 bool
@@ -238,14 +302,14 @@ index_of(List *conds, KeyCond *kc)
 
 /* prefix + value, or false if it does not fit a key. */
 static bool
-extend(const Prefix *p, ts_coltype type, Datum v, Prefix *out)
+extend(const Prefix *p, ts_coltype type, Oid valtype, Datum v, Prefix *out)
 {
 	ts_keybuf	kb;
 
 	ts_key_init(&kb);
 	memcpy(kb.buf, p->buf, p->len);
 	kb.len = p->len;
-	ts_key_append(&kb, type, v);
+	ts_key_append_value(&kb, type, valtype, v);
 	if (kb.overflow)
 		return false;
 	memcpy(out->buf, kb.buf, kb.len);
@@ -317,7 +381,7 @@ ts_key_ranges(const ts_store *st, List *conds, Datum *values, bool *nulls,
 				return NIL;
 			}
 			for (int p = 0; p < nprefixes; p++)
-				if (!extend(&prefixes[p], type, values[i], &prefixes[p]))
+				if (!extend(&prefixes[p], type, eq->valtype, values[i], &prefixes[p]))
 					goto bounds;	/* too long to narrow further */
 			continue;
 		}
@@ -333,7 +397,7 @@ ts_key_ranges(const ts_store *st, List *conds, Datum *values, bool *nulls,
 			bool		typbyval;
 			char		typalign;
 			Prefix	   *next;
-			Oid			elemtype = ts_coltype_oid(type);
+			Oid			elemtype = in->valtype;
 
 			if (nulls[i])
 			{
@@ -348,7 +412,7 @@ ts_key_ranges(const ts_store *st, List *conds, Datum *values, bool *nulls,
 			next = palloc(sizeof(Prefix) * Max(n * nprefixes, 1));
 			for (int p = 0; p < nprefixes; p++)
 				for (int e = 0; e < n; e++)
-					if (!enulls[e] && extend(&prefixes[p], type, elems[e], &next[m]))
+					if (!enulls[e] && extend(&prefixes[p], type, elemtype, elems[e], &next[m]))
 						m++;
 			if (m == 0)
 			{
@@ -392,7 +456,7 @@ bounds:
 		{
 			Prefix		x;
 
-			if (extend(&prefixes[p], st->cols[col].type, values[index_of(conds, lo)], &x))
+			if (extend(&prefixes[p], st->cols[col].type, lo->valtype, values[index_of(conds, lo)], &x))
 			{
 				if (lo->op == KEY_GT)
 				{
@@ -411,7 +475,7 @@ bounds:
 		{
 			Prefix		x;
 
-			if (extend(&prefixes[p], st->cols[col].type, values[index_of(conds, hi)], &x))
+			if (extend(&prefixes[p], st->cols[col].type, hi->valtype, values[index_of(conds, hi)], &x))
 			{
 				if (hi->op == KEY_LE)
 				{

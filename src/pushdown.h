@@ -30,7 +30,8 @@ typedef struct KeyCond
 	int			col;			/* store key column */
 	KeyOp		op;
 	Expr	   *value;			/* the other side: no Var of this relation */
-	Expr	   *clause;			/* the whole qual, for EXPLAIN */
+	Oid			valtype;		/* its type (IN: the element type); an
+								 * integer column takes any integer type */
 } KeyCond;
 
 /*
@@ -41,6 +42,16 @@ typedef struct KeyCond
  */
 extern List *ts_key_conds(PlannerInfo *root, RelOptInfo *baserel, const ts_store *st,
 						  Oid relid, List *clauses, bool outer_vars);
+
+/*
+ * The conditions that narrow the scan: an equality (or IN) per leading key
+ * column, then bounds on the first column without one.  The rest can only
+ * be filters.
+ */
+extern List *ts_key_conds_narrowing(const ts_store *st, List *conds);
+
+/* Append a condition's value to a key being built. */
+extern void ts_key_append_value(ts_keybuf *kb, ts_coltype type, Oid valtype, Datum value);
 
 /* Do the conditions fix every key column (at most one row)? */
 extern bool ts_key_conds_unique(const ts_store *st, List *conds);

@@ -191,7 +191,7 @@ open_tables(void)
 			uint8		scratch[16];
 
 			if (ts_store_key_decode(&ts_stores[i], k.data, k.len, kv, scratch, sizeof(scratch)) == 0)
-				ts_worker_next_id[i] = kv[0].i + 1;
+				ts_worker_next_id[i] = kv[0].i == PG_INT64_MAX ? PG_INT64_MAX : kv[0].i + 1;
 		}
 		ts_cursor_close(c);
 	}

@@ -562,6 +562,19 @@ find_scan(Session *s, uint64 id)
 
 /* ---------- modifications ---------- */
 
+/* An id given explicitly (insert or update) moves the next assigned one past it. */
+static void
+note_explicit_id(const ts_store *store, int st, const uint8 *key, size_t klen)
+{
+	ts_colval	kv[1];
+	uint8		scratch[16];
+
+	if (store->assigned_id &&
+		ts_store_key_decode(store, key, klen, kv, scratch, sizeof(scratch)) == 0 &&
+		kv[0].i >= ts_worker_next_id[st])
+		ts_worker_next_id[st] = kv[0].i == PG_INT64_MAX ? PG_INT64_MAX : kv[0].i + 1;
+}
+
 static void
 op_modify(Session *s, Treestore__Request *req, Treestore__Response *resp)
 {
@@ -588,6 +601,8 @@ op_modify(Session *s, Treestore__Request *req, Treestore__Response *resp)
 	res = palloc(sizeof(Treestore__ModifyResult));
 	treestore__modify_result__init(res);
 	res->assigned_ids = palloc(sizeof(int64_t) * Max(m->n_ops, 1));
+	res->skipped = palloc0(sizeof(protobuf_c_boolean) * Max(m->n_ops, 1));
+	res->n_skipped = m->n_ops;
 	initStringInfo(&old_rows);
 
 	for (size_t i = 0; i < m->n_ops; i++)
@@ -611,23 +626,26 @@ op_modify(Session *s, Treestore__Request *req, Treestore__Response *resp)
 						return;
 					}
 					memset(kv, 0, sizeof(kv));
+					if (ts_worker_next_id[st] == PG_INT64_MAX)
+					{
+						ts_ops_set_error(resp, "2200H", NULL, NULL,
+										 "treestore ran out of ids for \"%s\"", store->name);
+						return;
+					}
 					kv[0].i = ts_worker_next_id[st]++;
 					(void) ts_store_key(store, kv, 1, keybuf, &klen);
 					key = keybuf;
 					res->assigned_ids[res->n_assigned_ids++] = kv[0].i;
 				}
-				else if (store->assigned_id)
-				{
-					ts_colval	kv[1];
-					uint8		scratch[16];
-
-					/* an explicit id moves the next one past it */
-					if (ts_store_key_decode(store, key, klen, kv, scratch, sizeof(scratch)) == 0 &&
-						kv[0].i >= ts_worker_next_id[st])
-						ts_worker_next_id[st] = kv[0].i + 1;
-				}
+				else
+					note_explicit_id(store, st, key, klen);
 				rc = ts_put(s->txn, tree, key, klen, op->record.data, op->record.len,
 							TS_NOOVERWRITE);
+				if (rc == TS_EXISTS && op->skip_existing)
+				{
+					res->skipped[i] = true;
+					continue;
+				}
 				if (rc == TS_EXISTS)
 				{
 					ts_ops_set_error(resp, "23505", describe_key(store, key, klen), NULL,
@@ -639,6 +657,7 @@ op_modify(Session *s, Treestore__Request *req, Treestore__Response *resp)
 			case TREESTORE__ROW_OP__KIND__UPDATE:
 				if (op->old_key.len > 0)
 				{
+					note_explicit_id(store, st, key, klen);
 					rc = ts_del(s->txn, tree, op->old_key.data, op->old_key.len);
 					if (rc != 0 && rc != TS_NOTFOUND)
 						break;

@@ -1,0 +1,148 @@
+--
+-- privileges: the foreign tables and functions are usable by their owner
+-- until granted; nothing in schema treestore runs as its owner.
+--
+-- Keys used here start with 'pv-'; roles are regress_ts_*; everything is
+-- dropped at the end.
+--
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS treestore_fdw;
+RESET client_min_messages;
+\set VERBOSITY terse
+
+-- nothing in schema treestore is SECURITY DEFINER (or leaks its owner's rights)
+SELECT count(*) AS security_definer FROM pg_proc
+ WHERE pronamespace = 'treestore'::regnamespace AND prosecdef;
+-- no grants to PUBLIC beyond USAGE on the schema
+SELECT has_schema_privilege('public', 'treestore', 'USAGE') AS schema_usage,
+       has_schema_privilege('public', 'treestore', 'CREATE') AS schema_create,
+       has_server_privilege('public', 'treestore', 'USAGE') AS server_usage,
+       has_foreign_data_wrapper_privilege('public', 'treestore_fdw', 'USAGE') AS fdw_usage;
+SELECT c.relname, a.grantee::regrole, a.privilege_type
+  FROM pg_class c, aclexplode(c.relacl) a
+ WHERE c.relnamespace = 'treestore'::regnamespace AND a.grantee <> c.relowner;
+SELECT p.proname, has_function_privilege('public', p.oid, 'EXECUTE') AS public_execute
+  FROM pg_proc p WHERE p.oid IN ('treestore.health()'::regprocedure, 'treestore.checkpoint()'::regprocedure)
+ ORDER BY 1;
+
+CREATE ROLE regress_ts_user;
+-- the eight tables, each with a non-key column to update
+CREATE TABLE pv_tables (t text, c text);
+INSERT INTO pv_tables VALUES ('documents', 'title'), ('versions', 'doc_name'), ('nodes', 'title'),
+  ('cross_references', 'context'), ('tool_results', 'tool_name'), ('trajectories', 'action'),
+  ('prompts', 'name'), ('prompt_usage', 'response');
+GRANT SELECT ON pv_tables TO regress_ts_user;
+INSERT INTO treestore.documents (policy_id, title) VALUES ('pv-1', 'owner wrote this');
+
+-- ===================================================================
+-- without grants: 42501 everywhere
+-- ===================================================================
+SET ROLE regress_ts_user;
+-- pv_try(sql): runs sql, returns 'ok' or the SQLSTATE and message of its error
+CREATE FUNCTION pg_temp.pv_try(sql text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE sql;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+SELECT t AS "table",
+       pg_temp.pv_try(format('SELECT count(*) FROM treestore.%I', t)) AS "select",
+       pg_temp.pv_try(format('INSERT INTO treestore.%I DEFAULT VALUES', t)) AS "insert",
+       pg_temp.pv_try(format('UPDATE treestore.%I SET %I = NULL', t, c)) AS "update",
+       pg_temp.pv_try(format('DELETE FROM treestore.%I', t)) AS "delete"
+  FROM pv_tables;
+SELECT count(*) FROM treestore.documents;
+\echo :SQLSTATE
+INSERT INTO treestore.documents (policy_id) VALUES ('pv-2');
+\echo :SQLSTATE
+SELECT treestore.health();
+\echo :SQLSTATE
+SELECT treestore.checkpoint();
+\echo :SQLSTATE
+-- nor can the role get at the data through a foreign table of its own
+RESET ROLE;
+CREATE SCHEMA regress_ts_schema AUTHORIZATION regress_ts_user;
+SET ROLE regress_ts_user;
+CREATE FOREIGN TABLE regress_ts_schema.my_documents (
+	policy_id text, title text, latest_version_id text, version_count integer,
+	created_at timestamptz, updated_at timestamptz, metadata jsonb
+) SERVER treestore OPTIONS (table 'documents');
+\echo :SQLSTATE
+RESET ROLE;
+
+-- ===================================================================
+-- after GRANT: it works
+-- ===================================================================
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA treestore TO regress_ts_user;
+GRANT EXECUTE ON FUNCTION treestore.health(), treestore.checkpoint() TO regress_ts_user;
+SET ROLE regress_ts_user;
+SELECT t AS "table",
+       pg_temp.pv_try(format('SELECT count(*) FROM treestore.%I', t)) AS "select",
+       pg_temp.pv_try(format('UPDATE treestore.%I SET %I = %I WHERE false', t, c, c)) AS "update",
+       pg_temp.pv_try(format('DELETE FROM treestore.%I WHERE false', t)) AS "delete"
+  FROM pv_tables;
+INSERT INTO treestore.documents (policy_id, title) VALUES ('pv-2', 'granted user wrote this');
+UPDATE treestore.documents SET title = title || ' (edited)' WHERE policy_id = 'pv-1';
+SELECT policy_id, title FROM treestore.documents WHERE policy_id LIKE 'pv-%' ORDER BY 1;
+DELETE FROM treestore.documents WHERE policy_id = 'pv-2' RETURNING policy_id;
+SELECT treestore.health()->>'status' AS status;
+SELECT treestore.checkpoint();
+-- still no foreign tables of its own: the server is not granted
+CREATE FOREIGN TABLE regress_ts_schema.my_documents (
+	policy_id text, title text, latest_version_id text, version_count integer,
+	created_at timestamptz, updated_at timestamptz, metadata jsonb
+) SERVER treestore OPTIONS (table 'documents');
+\echo :SQLSTATE
+RESET ROLE;
+
+-- ===================================================================
+-- column privileges and REVOKE
+-- ===================================================================
+REVOKE ALL ON ALL TABLES IN SCHEMA treestore FROM regress_ts_user;
+GRANT SELECT (policy_id, title), UPDATE (title) ON treestore.documents TO regress_ts_user;
+SET ROLE regress_ts_user;
+SELECT policy_id, title FROM treestore.documents WHERE policy_id LIKE 'pv-%';
+SELECT * FROM treestore.documents WHERE policy_id LIKE 'pv-%';
+\echo :SQLSTATE
+SELECT metadata FROM treestore.documents WHERE policy_id = 'pv-1';
+\echo :SQLSTATE
+UPDATE treestore.documents SET title = 'column grant' WHERE policy_id = 'pv-1';
+UPDATE treestore.documents SET version_count = 1 WHERE policy_id = 'pv-1';
+\echo :SQLSTATE
+INSERT INTO treestore.documents (policy_id) VALUES ('pv-3');
+\echo :SQLSTATE
+SELECT count(*) FROM treestore.nodes;
+\echo :SQLSTATE
+RESET ROLE;
+SELECT policy_id, title, version_count FROM treestore.documents WHERE policy_id LIKE 'pv-%';
+REVOKE EXECUTE ON FUNCTION treestore.health(), treestore.checkpoint() FROM regress_ts_user;
+SET ROLE regress_ts_user;
+SELECT treestore.health();
+\echo :SQLSTATE
+RESET ROLE;
+
+-- ===================================================================
+-- a view owned by a privileged role gives exactly what it selects
+-- ===================================================================
+CREATE VIEW pv_titles AS
+  SELECT policy_id, title FROM treestore.documents WHERE policy_id LIKE 'pv-%';
+GRANT SELECT ON pv_titles TO regress_ts_user;
+SET ROLE regress_ts_user;
+SELECT * FROM pv_titles;
+RESET ROLE;
+DROP VIEW pv_titles;
+
+-- ===================================================================
+-- clean up
+-- ===================================================================
+DELETE FROM treestore.documents WHERE policy_id LIKE 'pv-%';
+REVOKE ALL ON treestore.documents FROM regress_ts_user;
+DROP FUNCTION pg_temp.pv_try(text);
+DROP TABLE pv_tables;
+DROP SCHEMA regress_ts_schema;
+DROP ROLE regress_ts_user;
+-- only the owner's privileges are left
+SELECT c.relname, a.grantee::regrole, a.privilege_type
+  FROM pg_class c, aclexplode(c.relacl) a
+ WHERE c.relnamespace = 'treestore'::regnamespace AND a.grantee <> c.relowner;
