@@ -33,6 +33,12 @@
 #include "channel.h"
 
 uint64		ts_round_trips = 0;
+const uint8 *ts_response_payload = NULL;
+size_t		ts_response_payload_len = 0;
+
+/* who holds a pointer into the queue (see ts_payload_borrow) */
+static void (*borrow_release) (void *arg) = NULL;
+static void *borrow_arg = NULL;
 
 static dsm_segment *chan_seg = NULL;
 static shm_mq_handle *req_mqh = NULL;
@@ -60,6 +66,7 @@ publish_channel(dsm_handle handle)
 	SpinLockAcquire(&slot->mutex);
 	slot->generation++;
 	slot->pid = handle ? MyProcPid : 0;
+	slot->procno = MyProc->pgprocno;
 	slot->handle = handle;
 	SpinLockRelease(&slot->mutex);
 	pg_atomic_fetch_add_u32(&ts_shared->channels_changed, 1);
@@ -231,6 +238,51 @@ worker_alive(void)
 	return kill(pid, 0) == 0 || errno != ESRCH;
 }
 
+/* The borrower's memory is going away (end of query, error): forget it. */
+static void
+borrow_forget(void *arg)
+{
+	if (borrow_arg == arg)
+	{
+		borrow_release = NULL;
+		borrow_arg = NULL;
+	}
+}
+
+void
+ts_payload_borrow(void (*release) (void *arg), void *arg, MemoryContext owner_cxt)
+{
+	MemoryContextCallback *cb = MemoryContextAlloc(owner_cxt, sizeof(MemoryContextCallback));
+
+	borrow_release = release;
+	borrow_arg = arg;
+	cb->func = borrow_forget;
+	cb->arg = arg;
+	MemoryContextRegisterResetCallback(owner_cxt, cb);
+}
+
+void
+ts_payload_return(void *arg)
+{
+	borrow_forget(arg);
+}
+
+/* Before the queue moves on: the borrower copies what it still needs. */
+static void
+payload_invalidate(void)
+{
+	if (borrow_release)
+	{
+		void		(*release) (void *) = borrow_release;
+
+		borrow_release = NULL;
+		release(borrow_arg);
+		borrow_arg = NULL;
+	}
+	ts_response_payload = NULL;
+	ts_response_payload_len = 0;
+}
+
 typedef enum CallFailure
 {
 	CALL_OK,
@@ -282,11 +334,22 @@ round_trip(Treestore__Request *req, bool want_response, bool noerror,
 			r = shm_mq_receive(resp_mqh, &rlen, &rdata, true);
 			if (r == SHM_MQ_SUCCESS)
 			{
-				Treestore__Response *resp =
-					treestore__response__unpack(&ts_pb_allocator, rlen, rdata);
+				const uint8 *d = rdata;
+				size_t		plen;
+				Treestore__Response *resp;
 
+				/* u32 length, the Response, the payload (wire.h) */
+				if (rlen < 4)
+					return CALL_PROTOCOL;
+				plen = (size_t) d[0] | (size_t) d[1] << 8 | (size_t) d[2] << 16 |
+					(size_t) d[3] << 24;
+				if (plen > rlen - 4)
+					return CALL_PROTOCOL;
+				resp = treestore__response__unpack(&ts_pb_allocator, plen, d + 4);
 				if (resp == NULL || resp->id != req->id)
 					return CALL_PROTOCOL;
+				ts_response_payload = d + 4 + plen;
+				ts_response_payload_len = rlen - 4 - plen;
 				chan_busy = false;
 				ts_round_trips++;
 				pfree(buf);
@@ -352,6 +415,7 @@ ts_call(Treestore__Request *req)
 	CallFailure f;
 	char	   *why;
 
+	payload_invalidate();
 	ensure_channel(false, &why);
 	req->id = ++next_request_id;
 	f = round_trip(req, true, false, &resp);
@@ -374,6 +438,7 @@ ts_call_noerror(Treestore__Request *req, Treestore__Response **out, char **why)
 	Treestore__Response *resp = NULL;
 	CallFailure f;
 
+	payload_invalidate();
 	if (!ensure_channel(true, why))
 		return false;
 	req->id = ++next_request_id;
@@ -404,6 +469,7 @@ ts_send_nowait(Treestore__Request *req)
 	/* only on an existing, idle channel: a new one would have nothing to end */
 	if (chan_seg == NULL || chan_busy || !worker_alive())
 		return;
+	payload_invalidate();
 	req->id = ++next_request_id;
 	len = treestore__request__get_packed_size(req);
 	buf = palloc(len);

@@ -27,6 +27,17 @@ extern void ts_send_nowait(Treestore__Request *req);
  */
 extern bool ts_call_noerror(Treestore__Request *req, Treestore__Response **resp, char **why);
 
+/*
+ * The payload of the last response (a scan batch's rows), in place in the
+ * queue: valid until the next request on the channel.  A caller that keeps
+ * it registers a release callback, called before that request (and dropped
+ * when owner_cxt goes), which must copy what it still needs.
+ */
+extern const uint8 *ts_response_payload;
+extern size_t ts_response_payload_len;
+extern void ts_payload_borrow(void (*release) (void *arg), void *arg, MemoryContext owner_cxt);
+extern void ts_payload_return(void *arg);
+
 /* Generation of the worker the current channel talks to (0: none). */
 extern uint32 ts_channel_worker_generation(void);
 

@@ -79,7 +79,7 @@ typedef struct TsScanState
 				done;
 	uint64		scan_id;
 	MemoryContext batch_cxt;
-	const uint8 *rows;
+	const uint8 *rows;			/* in the queue (borrowed) or in batch_cxt */
 	size_t		rows_len,
 				pos;
 	uint64		round_trips,
@@ -469,11 +469,33 @@ tsBeginForeignScan(ForeignScanState *node, int eflags)
 	}
 }
 
-/* Take a batch response: its rows become the current ones. */
+/*
+ * The channel is about to be used again: keep the rows not yet returned
+ * (they are read in place in the queue until then).
+ */
+static void
+keep_rows(void *arg)
+{
+	TsScanState *ss = arg;
+	size_t		left = ss->rows_len - ss->pos;
+	uint8	   *copy = MemoryContextAlloc(ss->batch_cxt, Max(left, 1));
+
+	memcpy(copy, ss->rows + ss->pos, left);
+	ss->rows = copy;
+	ss->rows_len = left;
+	ss->pos = 0;
+}
+
+/*
+ * Take a batch response: its rows become the current ones, read in place
+ * (append: added to the rows not yet returned, copied).
+ */
 static void
 take_batch(TsScanState *ss, Treestore__Response *resp, bool append)
 {
 	Treestore__ScanBatch *b = resp->batch;
+	const uint8 *rows = ts_response_payload;
+	size_t		len = ts_response_payload_len;
 
 	if (b == NULL)
 		elog(ERROR, "treestore worker answered a scan without rows");
@@ -481,19 +503,23 @@ take_batch(TsScanState *ss, Treestore__Response *resp, bool append)
 	ss->rows_fetched += b->nrows;
 	ss->scan_id = b->scan_id;
 	ss->done = b->done;
-	if (append && ss->rows_len > ss->pos)
+	if (append)
 	{
-		uint8	   *both = MemoryContextAlloc(ss->batch_cxt, ss->rows_len - ss->pos + b->rows.len);
+		size_t		left = ss->rows_len - ss->pos;
+		uint8	   *both = MemoryContextAlloc(ss->batch_cxt, Max(left + len, 1));
 
-		memcpy(both, ss->rows + ss->pos, ss->rows_len - ss->pos);
-		memcpy(both + ss->rows_len - ss->pos, b->rows.data, b->rows.len);
+		if (left)
+			memcpy(both, ss->rows + ss->pos, left);
+		if (len)
+			memcpy(both + left, rows, len);
 		ss->rows = both;
-		ss->rows_len = ss->rows_len - ss->pos + b->rows.len;
+		ss->rows_len = left + len;
 	}
 	else
 	{
-		ss->rows = b->rows.data;
-		ss->rows_len = b->rows.len;
+		ss->rows = rows;
+		ss->rows_len = len;
+		ts_payload_borrow(keep_rows, ss, ss->batch_cxt);
 	}
 	ss->pos = 0;
 }
@@ -506,7 +532,10 @@ fetch_more(TsScanState *ss, bool append)
 	MemoryContext old;
 
 	if (!append)
+	{
+		ts_payload_return(ss);	/* every row was returned: nothing to keep */
 		MemoryContextReset(ss->batch_cxt);
+	}
 	old = MemoryContextSwitchTo(ss->batch_cxt);
 	ts_xact_request(&req, false);
 	f.scan_id = ss->scan_id;
@@ -542,6 +571,7 @@ start_scan(ForeignScanState *node, TsScanState *ss)
 		values[i] = ExecEvalExpr((ExprState *) lfirst(lc), econtext, &nulls[i]);
 		i++;
 	}
+	ts_payload_return(ss);
 	MemoryContextReset(ss->batch_cxt);
 	old = MemoryContextSwitchTo(ss->batch_cxt);
 	ranges = ts_key_ranges(ss->table->store, ss->conds, values, nulls, &all, &none);
@@ -613,6 +643,7 @@ tsIterateForeignScan(ForeignScanState *node)
 static void
 close_scan(TsScanState *ss)
 {
+	ts_payload_return(ss);
 	if (ss->started && !ss->done)
 	{
 		Treestore__Request req = TREESTORE__REQUEST__INIT;

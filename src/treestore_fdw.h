@@ -63,6 +63,8 @@ typedef struct TsSlot
 	slock_t		mutex;
 	uint32		generation;		/* bumped for every new channel or exit */
 	int			pid;			/* 0: no channel */
+	int			procno;			/* the backend's PGPROC: the worker watches
+								 * its lxid to end finished transactions */
 	dsm_handle	handle;
 } TsSlot;
 

@@ -69,6 +69,11 @@ static Orphan *orphans = NULL;
 
 static volatile sig_atomic_t shutdown_requested = false;
 
+/* how often finished transactions are looked for (and the longest sleep) */
+#define REAP_INTERVAL_MS 100
+/* a prepared transaction whose backend moved on unresolved becomes an orphan */
+#define ORPHAN_AFTER_MS 5000
+
 static void
 handle_sigterm(SIGNAL_ARGS)
 {
@@ -295,10 +300,10 @@ session_drop_channel(Session *s)
 		dsm_detach(s->seg);		/* detaches the queues too */
 	s->seg = NULL;
 	s->inq = s->outq = NULL;
-	if (s->pending)
-		pfree(s->pending);
-	s->pending = NULL;
-	s->pending_len = 0;
+	if (s->pending_hdr)
+		pfree(s->pending_hdr);
+	s->pending_hdr = NULL;
+	s->pending = false;
 }
 
 /* The backend is gone: end its transaction; a prepared one becomes an orphan. */
@@ -310,13 +315,14 @@ session_close(Session *s)
 	s->active = false;
 	s->pid = 0;
 	MemoryContextReset(s->cxt);
+	memset(&s->out_rows, 0, sizeof(s->out_rows));
 	s->marks = NULL;
 	s->nmarks = s->maxmarks = 0;
 	s->scans = NULL;
 }
 
 static void
-session_attach(Session *s, int slot, uint32 gen, int pid, dsm_handle handle)
+session_attach(Session *s, int slot, uint32 gen, int pid, int procno, dsm_handle handle)
 {
 	dsm_segment *seg;
 	shm_mq	   *req,
@@ -330,6 +336,7 @@ session_attach(Session *s, int slot, uint32 gen, int pid, dsm_handle handle)
 	s->slot = slot;
 	s->slot_gen = gen;
 	s->pid = pid;
+	s->procno = procno;
 	s->active = true;
 	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 	seg = dsm_attach(handle);
@@ -358,12 +365,14 @@ scan_slots(void)
 		TsSlot	   *slot = &ts_shared->slots[i];
 		Session    *s = &sessions[i];
 		uint32		gen;
-		int			pid;
+		int			pid,
+					procno;
 		dsm_handle	handle;
 
 		SpinLockAcquire(&slot->mutex);
 		gen = slot->generation;
 		pid = slot->pid;
+		procno = slot->procno;
 		handle = slot->handle;
 		SpinLockRelease(&slot->mutex);
 		if (s->active && gen == s->slot_gen)
@@ -373,7 +382,7 @@ scan_slots(void)
 		if (pid == 0)
 			session_close(s);
 		else
-			session_attach(s, i, gen, pid, handle);
+			session_attach(s, i, gen, pid, procno, handle);
 	}
 }
 
@@ -383,15 +392,15 @@ flush_pending(Session *s)
 {
 	shm_mq_result r;
 
-	if (s->pending == NULL)
+	if (!s->pending)
 		return true;
-	r = shm_mq_send(s->outq, s->pending_len, s->pending, true, true);
+	r = shm_mq_sendv(s->outq, s->pending_iov, s->pending_iov[1].len ? 2 : 1, true, true);
 	if (r == SHM_MQ_WOULD_BLOCK)
 		return false;
 	/* sent, or the backend detached (its slot will tell why) */
-	pfree(s->pending);
-	s->pending = NULL;
-	s->pending_len = 0;
+	pfree(s->pending_hdr);
+	s->pending_hdr = NULL;
+	s->pending = false;
 	return true;
 }
 
@@ -456,17 +465,69 @@ serve_one(Session *s, MemoryContext reqcxt)
 	if (want_response)
 	{
 		size_t		plen = treestore__response__get_packed_size(&resp);
-		char	   *buf = MemoryContextAlloc(s->cxt, plen);
+		char	   *buf = MemoryContextAlloc(s->cxt, plen + 4);
 
-		treestore__response__pack(&resp, (uint8_t *) buf);
-		s->pending = buf;
-		s->pending_len = plen;
+		buf[0] = (char) plen;
+		buf[1] = (char) (plen >> 8);
+		buf[2] = (char) (plen >> 16);
+		buf[3] = (char) (plen >> 24);
+		treestore__response__pack(&resp, (uint8_t *) buf + 4);
+		s->pending_hdr = buf;
+		s->pending_iov[0].data = buf;
+		s->pending_iov[0].len = plen + 4;
+		/* the payload (scan rows) stays where the engine's bytes were put */
+		s->pending_iov[1].data = resp.error ? NULL : s->payload;
+		s->pending_iov[1].len = resp.error ? 0 : s->payload_len;
+		s->pending = true;
 		flush_pending(s);
 	}
+	s->payload = NULL;
+	s->payload_len = 0;
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(reqcxt);
 	ts_ops_read_ahead(s);
 	return true;
+}
+
+/*
+ * End the engine transactions whose PostgreSQL transaction has ended: the
+ * backend's PGPROC shows another lxid (or none).  A read-only transaction
+ * then needs no message at its commit (a signal and a wake-up saved per
+ * transaction); a prepared one the backend could not resolve is settled by
+ * its xid's status.
+ */
+static void
+reap_ended_transactions(TimestampTz now)
+{
+	for (int i = 0; i < nsessions; i++)
+	{
+		Session    *s = &sessions[i];
+		LocalTransactionId lxid;
+
+		if (!s->active || s->txn == NULL)
+			continue;
+		lxid = ((volatile PGPROC *) &ProcGlobal->allProcs[s->procno])->lxid;
+		if (lxid == s->lxid)
+		{
+			s->ended_at = 0;
+			continue;
+		}
+		if (!s->prepared)
+		{
+			ts_ops_end_txn(s);
+			continue;
+		}
+
+		/*
+		 * Prepared: its backend's commit callback is about to resolve it
+		 * (the lxid moves on before that callback runs).  Only if that does
+		 * not come does it become an orphan, settled by the xid's status.
+		 */
+		if (s->ended_at == 0)
+			s->ended_at = now;
+		else if (TimestampDifferenceExceeds(s->ended_at, now, ORPHAN_AFTER_MS))
+			ts_ops_end_txn(s);
+	}
 }
 
 static void
@@ -494,6 +555,7 @@ ts_worker_main(Datum arg)
 {
 	MemoryContext reqcxt;
 	TimestampTz last_settle = 0;
+	TimestampTz last_reap = 0;
 
 	pqsignal(SIGTERM, handle_sigterm);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -543,6 +605,15 @@ ts_worker_main(Datum arg)
 		for (int i = 0; i < nsessions; i++)
 			if (sessions[i].active)
 				worked |= serve_one(&sessions[i], reqcxt);
+		{
+			TimestampTz now = GetCurrentTimestamp();
+
+			if (TimestampDifferenceExceeds(last_reap, now, REAP_INTERVAL_MS))
+			{
+				last_reap = now;
+				reap_ended_transactions(now);
+			}
+		}
 		if (orphans != NULL || !worked)
 		{
 			TimestampTz now = GetCurrentTimestamp();
@@ -555,7 +626,7 @@ ts_worker_main(Datum arg)
 		}
 		if (!worked)
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 1000L, PG_WAIT_EXTENSION);
+							 REAP_INTERVAL_MS, PG_WAIT_EXTENSION);
 	}
 	shutdown_engine();
 	proc_exit(0);

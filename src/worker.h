@@ -60,18 +60,25 @@ typedef struct Session
 {
 	bool		active;
 	int			slot;
+	int			procno;			/* the backend's PGPROC */
 	uint32		slot_gen;
 	int			pid;
 	dsm_segment *seg;
 	shm_mq_handle *inq,
 			   *outq;
-	char	   *pending;		/* packed response not yet sent in full */
-	Size		pending_len;
+	/* the response not yet sent in full: framed header, then the payload */
+	bool		pending;
+	shm_mq_iovec pending_iov[2];
+	char	   *pending_hdr;
+	StringInfoData out_rows;	/* payload of scan batches (reused) */
+	const char *payload;		/* set by a request that attaches rows */
+	Size		payload_len;
 	MemoryContext cxt;			/* the session's memory (scans, marks) */
 
 	/* the engine transaction of the backend's current transaction */
 	ts_txn	   *txn;
 	uint32		lxid;
+	TimestampTz ended_at;		/* when its backend was first seen past lxid */
 	uint32		stmt;
 	bool		prepared;
 	char		gid[64];

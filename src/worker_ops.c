@@ -174,7 +174,6 @@ discard_ahead(WScan *sc)
 	if (!sc->has_ahead)
 		return;
 	sc->has_ahead = false;
-	pfree(sc->ahead.data);
 	sc->range = sc->saved_range;
 	sc->last_len = sc->saved_len;
 	memcpy(sc->last_key, sc->saved_key, sc->saved_len);
@@ -217,6 +216,8 @@ free_scan(Session *s, WScan *sc)
 	discard_ahead(sc);
 	if (sc->cur)
 		ts_cursor_close(sc->cur);
+	if (sc->ahead.data)
+		pfree(sc->ahead.data);
 	pfree(sc);
 }
 
@@ -265,6 +266,7 @@ sync_txn(Session *s, Treestore__Request *req, Treestore__Response *resp)
 			return rc;
 		}
 		s->lxid = req->lxid;
+		s->ended_at = 0;
 		s->stmt = req->stmt;
 		s->nmarks = 0;
 	}
@@ -447,26 +449,35 @@ static void
 fill_batch(Session *s, WScan *sc, Treestore__Response *resp)
 {
 	Treestore__ScanBatch *b = palloc(sizeof(Treestore__ScanBatch));
-	StringInfoData rows;
 	uint32		nrows;
 	bool		done;
 	int			rc;
 
 	treestore__scan_batch__init(b);
 	b->scan_id = sc->id;
+	if (s->out_rows.data == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(s->cxt);
+
+		initStringInfo(&s->out_rows);
+		MemoryContextSwitchTo(old);
+	}
 	if (sc->has_ahead)
 	{
-		/* read ahead while the backend was busy with the last batch */
+		/* read ahead while the backend was busy with the last batch: swap */
+		StringInfoData tmp = s->out_rows;
+
+		s->out_rows = sc->ahead;
+		sc->ahead = tmp;
 		sc->has_ahead = false;
-		rows = sc->ahead;
 		nrows = sc->ahead_rows;
 		done = sc->ahead_done;
 		rc = 0;
 	}
 	else
 	{
-		initStringInfo(&rows);
-		rc = fill_rows(s, sc, &rows, &nrows, &done);
+		resetStringInfo(&s->out_rows);
+		rc = fill_rows(s, sc, &s->out_rows, &nrows, &done);
 	}
 	if (rc != 0)
 	{
@@ -475,9 +486,9 @@ fill_batch(Session *s, WScan *sc, Treestore__Response *resp)
 		return;
 	}
 	b->nrows = nrows;
-	b->rows.data = (uint8_t *) rows.data;
-	b->rows.len = rows.len;
 	b->done = done;
+	s->payload = s->out_rows.data;
+	s->payload_len = s->out_rows.len;
 	if (done)
 		free_scan(s, sc);
 	else
@@ -504,9 +515,13 @@ ts_ops_read_ahead(Session *s)
 	sc->saved_len = sc->last_len;
 	memcpy(sc->saved_key, sc->last_key, sc->last_len);
 	sc->saved_returned = sc->returned;
-	old = MemoryContextSwitchTo(s->cxt);
-	initStringInfo(&sc->ahead);
-	MemoryContextSwitchTo(old);
+	if (sc->ahead.data == NULL)
+	{
+		old = MemoryContextSwitchTo(s->cxt);
+		initStringInfo(&sc->ahead);
+		MemoryContextSwitchTo(old);
+	}
+	resetStringInfo(&sc->ahead);
 	sc->has_ahead = true;
 	rc = fill_rows(s, sc, &sc->ahead, &sc->ahead_rows, &sc->ahead_done);
 	if (rc != 0)

@@ -18,8 +18,9 @@
  *	                dead or silent worker a WARNING is logged and the worker
  *	                settles the transaction by the xid's status (committed
  *	                in clog -> commit) when it can.
- *	    ABORT       tell the worker without waiting (or let the next
- *	                request's new lxid tell it).
+ *	    ABORT       tell the worker without waiting (it would also see our
+ *	                lxid move on, like after a read-only COMMIT, which sends
+ *	                nothing).
  *	    PREPARE     refused for a transaction that wrote: the engine
  *	                transaction cannot outlive this session's callbacks.
  *	  Subtransactions: an aborted one is remembered and sent with the next
@@ -202,8 +203,10 @@ ts_xact_callback(XactEvent event, void *arg)
 							 errdetail("%s", why ? why : "unknown failure"),
 							 errhint("The treestore worker makes it visible when it can reach the commit log.")));
 			}
-			else
-				send_end();
+			/*
+			 * A transaction that only read needs no message: the worker sees
+			 * our lxid move on and ends it (worker.c, reap_ended_transactions).
+			 */
 			reset_xact();
 			break;
 		case XACT_EVENT_PREPARE:
