@@ -12,7 +12,8 @@
 # synchronous_commit=on (treestore.synchronous_commit=on): every commit is
 # durable on both sides.  Reads are warm for both (a warm-up pass of each
 # script first, and the data fits both caches).  pgbench: -M prepared,
-# 1 client, BENCH_SQL_SECONDS (default 10) per measurement.
+# 1 client, BENCH_SQL_SECONDS (default 10) per measurement, three rounds
+# alternating the two systems (median reported; INSERT: the best).
 # Prints "RESULT sql <name> <value>" lines last.
 #
 #   BENCH_SQL_DIR   cluster directory (default /tmp/treestore-bench-sql)
@@ -74,7 +75,8 @@ pgb() {	# pgb SCRIPT -> latency in ms
 		sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p'
 }
 
-# --- INSERT ... SELECT of 100,000 rows (timed by the server, durable commit)
+# --- INSERT ... SELECT of 100,000 rows (timed by the server, durable commit;
+# three rounds alternating, the best of each)
 ins_ms() {	# table -> ms for INSERT ... SELECT of all rows
 	psql_b -c "TRUNCATE $1"
 	psql_b -At <<SQL | tail -n 1
@@ -83,13 +85,13 @@ INSERT INTO $1 SELECT * FROM src;
 SQL
 }
 parse_ms() { sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p'; }
-native_ins=$(ins_ms native_nodes | parse_ms)
-ts_ins=$(ins_ms treestore.nodes | parse_ms)
-# second round of each (warm), keep the better
-native_ins2=$(ins_ms native_nodes | parse_ms)
-ts_ins2=$(ins_ms treestore.nodes | parse_ms)
-native_ins=$(echo "$native_ins $native_ins2" | awk '{print ($1 < $2) ? $1 : $2}')
-ts_ins=$(echo "$ts_ins $ts_ins2" | awk '{print ($1 < $2) ? $1 : $2}')
+declare -a ni ti
+for round in 1 2 3; do
+	ni+=("$(ins_ms native_nodes | parse_ms)")
+	ti+=("$(ins_ms treestore.nodes | parse_ms)")
+done
+native_ins=$(printf '%s\n' "${ni[@]}" | sort -g | head -n 1)
+ts_ins=$(printf '%s\n' "${ti[@]}" | sort -g | head -n 1)
 psql_b -c "VACUUM ANALYZE native_nodes"
 
 # --- point lookups and scans
@@ -105,16 +107,27 @@ SQL
 sed 's/native_nodes/treestore.nodes/' "$DIR/scan_native.sql" >"$DIR/scan_ts.sql"
 
 for s in point_native point_ts scan_native scan_ts; do pgb "$DIR/$s.sql" 2 >/dev/null; done	# warm-up
-point_native=$(pgb "$DIR/point_native.sql" "$SECS")
-point_ts=$(pgb "$DIR/point_ts.sql" "$SECS")
-scan_native=$(pgb "$DIR/scan_native.sql" "$SECS")
-scan_ts=$(pgb "$DIR/scan_ts.sql" "$SECS")
+# Three rounds, native and treestore alternating, so that drift in the
+# machine's speed hits both alike; the median of each is reported.
+median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+declare -a pn pt sn st
+for round in 1 2 3; do
+	pn+=("$(pgb "$DIR/point_native.sql" "$SECS")")
+	pt+=("$(pgb "$DIR/point_ts.sql" "$SECS")")
+	sn+=("$(pgb "$DIR/scan_native.sql" "$SECS")")
+	st+=("$(pgb "$DIR/scan_ts.sql" "$SECS")")
+done
+point_native=$(median3 "${pn[@]}")
+point_ts=$(median3 "${pt[@]}")
+scan_native=$(median3 "${sn[@]}")
+scan_ts=$(median3 "${st[@]}")
 rows_per_scan=$(psql_b -At -c "SELECT count(*) FROM treestore.nodes WHERE policy_id = 'pol3'")
 
 cat <<OUT
 bench-sql: $ROWS rows in treestore.nodes and in native_nodes (primary key on the same columns)
 durability: fsync=on, synchronous_commit=on, treestore.synchronous_commit=on (both sides durable per commit)
-warmth: warm (one warm-up pass of every read script before timing); pgbench -M prepared, 1 client, ${SECS}s each
+warmth: warm (one warm-up pass of every read script before timing); pgbench -M prepared, 1 client, ${SECS}s each,
+        3 rounds alternating native and treestore: reads report the median round, INSERT the best
                                native        treestore
 INSERT ... SELECT ($ROWS rows) $native_ins ms   $ts_ins ms
 point lookup (full key)        $point_native ms     $point_ts ms
