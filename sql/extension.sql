@@ -97,3 +97,11 @@ UNION ALL SELECT 'prompt_usage', count(*) FROM treestore.prompt_usage;
 \set VERBOSITY terse
 CREATE EXTENSION treestore_fdw;
 \echo :SQLSTATE
+\set VERBOSITY default
+
+-- ===================================================================
+-- DROP DATABASE waits for every process, the worker included, to absorb
+-- a barrier: it must not hang
+-- ===================================================================
+CREATE DATABASE ts_extension_dropme;
+DROP DATABASE ts_extension_dropme;

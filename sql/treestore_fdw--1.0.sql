@@ -134,3 +134,20 @@ CREATE FUNCTION treestore.checkpoint() RETURNS void
 	AS 'MODULE_PATHNAME', 'treestore_checkpoint' LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION treestore.health() FROM PUBLIC;
 REVOKE ALL ON FUNCTION treestore.checkpoint() FROM PUBLIC;
+
+-- PageIndex documents (CONTRACT.md section 4).  Each runs in the caller's
+-- transaction: one call is all of its writes or none.  Like the tables,
+-- usable by their owner until granted; nothing here is SECURITY DEFINER.
+CREATE FUNCTION treestore.store_document(policy_id text, version_id text, tree jsonb,
+		effective_from date DEFAULT NULL, metadata jsonb DEFAULT '{}',
+		replace boolean DEFAULT false) RETURNS integer
+	AS 'MODULE_PATHNAME', 'treestore_store_document' LANGUAGE C VOLATILE;
+CREATE FUNCTION treestore.get_document(policy_id text, version_id text DEFAULT NULL,
+		as_of date DEFAULT NULL, include_text boolean DEFAULT false) RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'treestore_get_document' LANGUAGE C STABLE;
+CREATE FUNCTION treestore.delete_document(policy_id text, version_id text DEFAULT NULL)
+	RETURNS integer
+	AS 'MODULE_PATHNAME', 'treestore_delete_document' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION treestore.store_document(text, text, jsonb, date, jsonb, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION treestore.get_document(text, text, date, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION treestore.delete_document(text, text) FROM PUBLIC;

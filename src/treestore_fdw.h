@@ -20,6 +20,9 @@
  *	    fdw_modify.c     INSERT / UPDATE / DELETE
  *	    pushdown.c       which quals become key ranges
  *	    functions.c      SQL-callable functions (health, stats, checkpoint)
+ *	    rows.c           row writes and key-range scans for C functions
+ *	    documents.c      store_document, get_document, delete_document; the
+ *	                     temporal rule (which version is in force)
  *
  *-------------------------------------------------------------------------
  */

@@ -43,6 +43,7 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
+#include "storage/procsignal.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -591,6 +592,9 @@ ts_worker_main(Datum arg)
 		uint32		changes;
 
 		ResetLatch(MyLatch);
+		/* DROP DATABASE and others wait for every process to absorb these */
+		if (ProcSignalBarrierPending)
+			ProcessProcSignalBarrier();
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;

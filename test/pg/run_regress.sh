@@ -7,7 +7,8 @@
 #	  1. builds the extension (make treestore_fdw.so) and installs it
 #	     (make install: run as root, or as a user who may write into the
 #	     server's directories);
-#	  2. copies sql/, expected/, test/pg/ and test/isolation/ into a scratch
+#	  2. copies sql/, expected/, test/pg/, test/isolation/ and the PageIndex
+#	     samples of test/data/pageindex/ (to regress/data/pageindex/) into a scratch
 #	     directory under /tmp owned by user postgres (PostgreSQL refuses to run
 #	     as root, and user postgres may not be able to read the repository);
 #	  3. runs pg_regress with --temp-instance (port 5497 or the next free one)
@@ -108,6 +109,9 @@ cp sql/*.sql "$WORK/regress/sql/"
 rm -f "$WORK"/regress/sql/treestore_fdw--*.sql
 cp expected/*.out "$WORK/regress/expected/" 2>/dev/null
 cp test/pg/schedule test/pg/regress.conf "$WORK/"
+# the PageIndex samples, for documents.sql (psql: \getenv abs_srcdir PG_ABS_SRCDIR)
+mkdir -p "$WORK/regress/data/pageindex"
+cp test/data/pageindex/*.json "$WORK/regress/data/pageindex/"
 cp test/isolation/specs/*.spec "$WORK/isolation/specs/" 2>/dev/null
 cp test/isolation/expected/*.out "$WORK/isolation/expected/" 2>/dev/null
 if [ "$RUN_USER" = postgres ] && [ "$(id -u)" -eq 0 ]; then
