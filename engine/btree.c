@@ -56,20 +56,80 @@ ts_u64vec_push(ts_u64vec *a, uint64_t x)
 	return 0;
 }
 
-static int
-cmp_u64(const void *a, const void *b)
+static void
+u64_insertion_sort(uint64_t *v, size_t n)
 {
-	uint64_t	x = *(const uint64_t *) a,
-				y = *(const uint64_t *) b;
+	for (size_t i = 1; i < n; i++)
+	{
+		uint64_t	x = v[i];
+		size_t		j = i;
 
-	return (x > y) - (x < y);
+		for (; j > 0 && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
+/*
+ * Quicksort (median-of-three pivot, Hoare partition), recursing into the
+ * smaller part, insertion sort for short runs: no allocation, no comparator
+ * calls (qsort's merge sort with a callback cost commits several
+ * microseconds each in the freelist).
+ */
+static void
+u64_quicksort(uint64_t *v, size_t n)
+{
+	while (n > 16)
+	{
+		uint64_t	a = v[0],
+					b = v[n / 2],
+					c = v[n - 1],
+					p;
+		size_t		i = 0,
+					j = n - 1;
+
+		p = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+		for (;;)
+		{
+			uint64_t	t;
+
+			while (v[i] < p)
+				i++;
+			while (v[j] > p)
+				j--;
+			if (i >= j)
+				break;
+			t = v[i];
+			v[i] = v[j];
+			v[j] = t;
+			i++;
+			j--;
+		}
+		/* [0, j] <= p <= [j + 1, n); both non-empty */
+		if (j + 1 < n - (j + 1))
+		{
+			u64_quicksort(v, j + 1);
+			v += j + 1;
+			n -= j + 1;
+		}
+		else
+		{
+			u64_quicksort(v + j + 1, n - (j + 1));
+			n = j + 1;
+		}
+	}
+	u64_insertion_sort(v, n);
 }
 
 void
 ts_u64vec_sort(ts_u64vec *a)
 {
-	if (a->n > 1)
-		qsort(a->v, a->n, sizeof(uint64_t), cmp_u64);
+	size_t		i = 1;
+
+	while (i < a->n && a->v[i - 1] <= a->v[i])
+		i++;
+	if (i < a->n)				/* not sorted already */
+		u64_quicksort(a->v, a->n);
 }
 
 void
@@ -399,9 +459,12 @@ touch(ts_wctx *w, uint64_t pgno, int type, ts_frame **out)
 
 	if ((rc = ts_pager_get(w->pager, pgno, type, &f)) != 0)
 		return rc;
-	if (f->dirty && f->born == w->txnid)
+	if (f->born == w->txnid && f->dirty)
 	{
-		/* made by this commit: still private, change it in place */
+		/*
+		 * made by this commit: still private, change it in place (born
+		 * first: a checkpoint may be marking older frames clean meanwhile)
+		 */
 		ts_pager_release(w->pager, f);	/* the dirty page's own pin keeps it */
 		*out = f;
 		return 0;

@@ -15,15 +15,18 @@
  *	  while newer commits live in memory and in the write-ahead log:
  *	  - FL_VOLATILE: pages that no checkpoint has written (created after the
  *	    last one), and pool leftovers.  Nothing on disk refers to them.
- *	  - FL_ONDISK: pages that the last checkpoint's tree used.  Overwriting
- *	    one before a newer checkpoint is durable would damage the state that
- *	    recovery starts from.
+ *	  - FL_ONDISK: pages that the last checkpoint's tree used, or the tree
+ *	    of the checkpoint being written (commit.c, CHECKPOINT;
+ *	    ts_pager_discard tells).  Overwriting one before a newer checkpoint
+ *	    is durable would damage the state that recovery starts from.
  *
  * INVARIANTS
  *	  1. A page freed by commit T is handed out again only when T <= the
  *	     reuse horizon: the oldest snapshot any live transaction reads (a
  *	     snapshot S sees the state after commit S, so pages freed by commits
- *	     up to S are invisible to it).
+ *	     up to S are invisible to it), and, while a checkpoint writes its
+ *	     pages, no later than the previous checkpoint's state (so that the
+ *	     pages it writes do not change under it: commit.c, CHECKPOINT).
  *	  2. An FL_ONDISK page freed by commit T is handed out again only when a
  *	     checkpoint of a state >= T is durable.
  *	  3. Every page below page_count is, after each commit, exactly one of:

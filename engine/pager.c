@@ -15,6 +15,10 @@
  *	     in the write-ahead log only) is never evicted; the checkpoint writes
  *	     it (ts_pager_flush).  Pages are written to the data file only there
  *	     and, for overflow chains, into pages that no checkpoint references.
+ *	     A checkpoint writes while commits go on (commit.c, CHECKPOINT): no
+ *	     page it writes is reused meanwhile, it leaves dirty any frame made
+ *	     after the state it writes (born > upto), and a page of that state
+ *	     freed meanwhile counts as on disk (ts_pager_writing).
  *	  4. A meta page is written only after every page it references is
  *	     written and (with sync) fdatasync'ed; meta pages alternate by
  *	     checkpoint sequence, so a torn meta write leaves the previous one.
@@ -69,6 +73,8 @@ struct ts_pager
 	_Atomic uint64_t misses;
 	_Atomic int failed;			/* a write or sync has failed */
 	uint64_t	ndirty;			/* dirty frames (under lock) */
+	uint64_t	writing;		/* a checkpoint is writing pages born up to this
+								 * txnid (under lock; 0: none) */
 };
 
 /*
@@ -717,11 +723,20 @@ ts_pager_discard(ts_pager *pg, uint64_t pgno, uint64_t txnid)
 			drop_locked(pg, f, pgno);
 			r = TS_FREED_NEW;
 		}
-		else
+		else if (pg->writing == 0 || f->born > pg->writing)
 			r = TS_FREED_VOLATILE;
+		/* else a checkpoint is writing it: on disk once that is durable */
 	}
 	pthread_mutex_unlock(&pg->lock);
 	return r;
+}
+
+void
+ts_pager_writing(ts_pager *pg, uint64_t upto)
+{
+	pthread_mutex_lock(&pg->lock);
+	pg->writing = upto;
+	pthread_mutex_unlock(&pg->lock);
 }
 
 void
@@ -814,7 +829,7 @@ write_run(ts_pager *pg, const void *const *bufs, size_t n, uint64_t start)
 }
 
 int
-ts_pager_flush(ts_pager *pg, const uint64_t *pgnos, size_t n)
+ts_pager_flush(ts_pager *pg, const uint64_t *pgnos, size_t n, uint64_t upto)
 {
 	const void *run[FLUSH_RUN];
 	size_t		len = 0;
@@ -831,8 +846,8 @@ ts_pager_flush(ts_pager *pg, const uint64_t *pgnos, size_t n)
 			continue;			/* listed twice */
 		prev = pgnos[i];
 		f = lookup(pg, pgnos[i]);
-		if (f == NULL || !f->dirty)
-			continue;			/* freed and dropped since */
+		if (f == NULL || !f->dirty || f->born > upto)
+			continue;			/* freed and dropped (or reused) since */
 		if (len > 0 && (pgnos[i] != start + len || len == FLUSH_RUN))
 		{
 			rc = write_run(pg, run, len, start);
@@ -852,7 +867,7 @@ ts_pager_flush(ts_pager *pg, const uint64_t *pgnos, size_t n)
 	{
 		ts_frame   *f = lookup(pg, pgnos[j]);
 
-		if (f == NULL || !f->dirty)
+		if (f == NULL || !f->dirty || f->born > upto)
 			continue;
 		f->dirty = 0;
 		pg->ndirty--;

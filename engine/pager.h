@@ -64,11 +64,19 @@ void		ts_pager_forget(ts_pager *pg, uint64_t pgno);
 void		ts_pager_seal(ts_pager *pg, const uint64_t *pgnos, size_t n);
 
 /*
- * Checkpoint: write the listed pages that are still dirty (sorted; sealed
- * by their commits), then mark them clean and unpin them.  On failure they
- * stay dirty (they are committed state) and the pager is failed.
+ * Checkpoint: write the listed pages that are still dirty and were made by
+ * commits up to `upto` (sorted; sealed by their commits), then mark them
+ * clean and unpin them.  On failure they stay dirty (they are committed
+ * state) and the pager is failed.
  */
-int			ts_pager_flush(ts_pager *pg, const uint64_t *pgnos, size_t n);
+int			ts_pager_flush(ts_pager *pg, const uint64_t *pgnos, size_t n, uint64_t upto);
+
+/*
+ * A checkpoint is writing the dirty pages made by commits up to `upto`
+ * (0: none is): until it is over, ts_pager_discard reports such a page
+ * as TS_FREED_ONDISK, since the checkpoint will reference it.
+ */
+void		ts_pager_writing(ts_pager *pg, uint64_t upto);
 
 /* Drop the listed pages created by commit `txnid` (which failed). */
 void		ts_pager_drop(ts_pager *pg, const uint64_t *pgnos, size_t n, uint64_t txnid);

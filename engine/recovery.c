@@ -10,8 +10,10 @@
  *	  - collects each transaction's OPS records by xid;
  *	  - on COMMIT or COMMIT_PREPARED: skips it if its commit txnid is
  *	    already in the checkpoint; else applies it, which must be the next
- *	    txnid (commits are logged in commit order), exactly as the original
- *	    commit did (ts_apply_writes);
+ *	    txnid (commits are logged in commit order), with the writes the
+ *	    original commit applied (ts_apply_writes).  At run time a batch of
+ *	    commits was applied as one state (commit.c, COMMIT); replayed one
+ *	    by one they give the same contents, in other pages;
  *	  - on ABORT_PREPARED: forgets the transaction;
  *	  - at the end of the log: drops transactions that neither committed
  *	    nor prepared (they never returned success), and brings back every

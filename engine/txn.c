@@ -31,14 +31,17 @@
  *	  commit only ever look at the write set, so a rolled-back write is
  *	  neither checked, logged nor applied.
  *
- * COMMIT (one at a time, under commit_lock)
- *	  1. Conflict check against the conflict table (below), and the reuse
- *	     horizon: the oldest snapshot of any live transaction.
- *	  2. Apply the write set in (tree, key) order to the newest trees,
+ * COMMIT (commit.c: batches of commits, one batch at a time, under
+ * commit_lock)
+ *	  1. Conflict check against the conflict table (below) and the batch's
+ *	     earlier members, and the reuse horizon: the oldest snapshot of any
+ *	     live transaction.
+ *	  2. Apply the write sets in (tree, key) order to the newest trees,
  *	     copy-on-write; update the catalog entries of the trees changed.
  *	  3. Save the freelist (freed pages + pool leftovers).
- *	  4. Write the dirty pages; fdatasync; write the meta page (slot txnid % 2);
- *	     fdatasync.  (With sync off, no fdatasync.)
+ *	  4. Log each transaction's writes and COMMIT record; write the log and
+ *	     fdatasync it, once for the batch (with sync off, no fdatasync).
+ *	     Pages reach the data file only at checkpoints.
  *	  5. Publish the new snapshot.
  *	  A failure in steps 2-3 leaves nothing behind: the new pages are dropped
  *	  and the committed state was never modified.  A failed write or sync in
@@ -53,9 +56,10 @@
  *	  txnid than its snapshot or is reserved by another prepared transaction.
  *	  Entries are recorded only while some other write transaction is open
  *	  (no later writer can conflict with a commit its snapshot includes) and
- *	  pruned once older than every open writer's snapshot.  "Snapshot" here
- *	  is always the conflict base (txn->base, the snapshot it began with),
- *	  which ts_txn_renew does not move.
+ *	  pruned once older than every open writer's snapshot (when the table is
+ *	  half full, or no writer is open: an older entry conflicts with
+ *	  nothing).  "Snapshot" here is always the conflict base (txn->base, the
+ *	  snapshot it began with), which ts_txn_renew does not move.
  *
  *	  A commit is applied and recorded under the locks but published (made
  *	  the snapshot new transactions read) only after its log flush
@@ -242,6 +246,7 @@ env_free(ts_env *env)
 	ts_u64vec_free(&env->ckpt_dirty);
 	pthread_mutex_destroy(&env->lock);
 	pthread_mutex_destroy(&env->commit_lock);
+	ts_commit_fini(env);
 	pthread_cond_destroy(&env->bg_cond);
 	free(env->dir);
 	free(env);
@@ -284,6 +289,7 @@ ts_env_open(const char *path, const ts_options *opt, ts_env **out)
 	env->vfs = opt->vfs ? opt->vfs : ts_vfs_posix();
 	pthread_mutex_init(&env->lock, NULL);
 	pthread_mutex_init(&env->commit_lock, NULL);
+	ts_commit_init(env);
 	pthread_cond_init(&env->bg_cond, NULL);
 	rc = ts_pager_open(env->vfs, path, opt->cache_pages, (opt->flags & TS_CREATE) != 0,
 					   &env->pager, &meta);
@@ -540,6 +546,15 @@ prune_conflicts(ts_env *env)
 	int			writers = 0;
 
 	if (env->ctab_count == 0)
+		return;
+	/*
+	 * While writers are open, only once the table is half full (it grows
+	 * when full): walking every bucket at each transaction end cost more
+	 * than it saved.  An entry older than every open writer's snapshot
+	 * conflicts with nothing (later writers begin after it), however long
+	 * it stays.
+	 */
+	if (env->nwriters > 0 && env->ctab_count < env->ctab_size / 2)
 		return;
 	for (ts_txn *t = env->txns; t; t = t->next)
 		if (t->ws)

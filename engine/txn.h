@@ -51,7 +51,7 @@ struct ts_env
 	char	   *dir;
 
 	pthread_mutex_t lock;		/* current, head, txns, conflict table, counters */
-	pthread_mutex_t commit_lock;	/* one commit, prepare or checkpoint at a time */
+	pthread_mutex_t commit_lock;	/* one commit batch, prepare or checkpoint step at a time */
 	ts_snap    *current;		/* newest published (durable) state */
 	ts_snap    *head;			/* newest applied state: current, or ahead of it
 								 * while its log records are being flushed */
@@ -65,12 +65,28 @@ struct ts_env
 	uint64_t	ckpt_start;		/* its WAL start */
 	uint64_t	ckpt_seq;
 	ts_u64vec	ckpt_dirty;		/* pages made since the checkpoint (under commit_lock) */
+	pthread_mutex_t ckpt_lock;	/* one checkpoint at a time; before commit_lock */
+	int			ckpt_writing;	/* a checkpoint is writing pages without commit_lock: */
+	uint64_t	ckpt_pin;		/* reuse no page freed after this (both set under
+								 * commit_lock and lock) */
 	uint64_t	checkpoints;
 	uint64_t	ckpt_ms;		/* when the last one was taken (monotonic) */
 	pthread_t	bg;				/* checkpointer and async flusher */
 	int			bg_running;
 	int			bg_stop;
 	pthread_cond_t bg_cond;		/* with lock */
+
+	/* the commit queue (commit.c, COMMIT) */
+	pthread_mutex_t cq_lock;	/* the fields below */
+	pthread_cond_t cq_cond;		/* a leader gathering its batch waits here */
+	struct ts_cwait *cq_head,	/* committers waiting, in arrival order */
+			   *cq_tail;
+	int			cq_len;
+	size_t		cq_entries;		/* writes of the committers queued */
+	int			cq_leader;		/* a committer leads a batch, or has been handed the lead */
+	int			cq_expect;		/* committers the next batch waits for (briefly) */
+	int			cq_gathering;	/* its leader is waiting for them */
+	uint64_t	cq_flush_ns;	/* recent log flush time, bounds that wait */
 
 	struct ts_txn *txns;		/* live transactions */
 	int			nwriters;		/* live write transactions */
@@ -167,6 +183,8 @@ void		ts_txn_release_value(ts_txn *txn);
 void		ts_txn_end(ts_txn *txn);
 
 /* commit, log, checkpoints (commit.c) */
+void		ts_commit_init(ts_env *env);	/* locks of the commit queue, checkpoints */
+void		ts_commit_fini(ts_env *env);
 int			ts_apply_writes(ts_env *env, ts_wset *ws, const created *cr, int ncreated,
 							uint64_t horizon, ts_snap **out);
 int			ts_commit_start(ts_env *env);	/* background thread */

@@ -7,9 +7,10 @@
  *
  * INVARIANTS
  *	  1. Batches are written one at a time, in LSN order, by one thread (the
- *	     flush leader): one write call, then fdatasync, before the next batch
- *	     is taken.  A batch goes whole into one segment.  So a crash can
- *	     damage only the last batch, which is what the reader relies on.
+ *	     flush leader): one write call (after the zeros ahead of it, if any:
+ *	     PREALLOCATION), then fdatasync, before the next batch is taken.  A
+ *	     batch goes whole into one segment.  So a crash can damage only the
+ *	     last batch, which is what the reader relies on.
  *	  2. A record's `batch` field and CRC are filled in when the leader takes
  *	     the buffer, not at append time: only then is it known which write
  *	     the record goes out in, and which segment (salt) receives it.
@@ -24,8 +25,9 @@
  *	     first LSN is where the valid log ended).  A segment file is never
  *	     created over an existing one.
  *	  5. The segments present form one run of consecutive numbers
- *	     [lo, hi]: rotation adds hi + 1, removal unlinks from lo upward and
- *	     never the segment being written.
+ *	     [lo, hi]: rotation adds hi + 1, removal unlinks from lo upward, one
+ *	     durable unlink at a time (a crash may undo each unsynced directory
+ *	     operation or not), and never the segment being written.
  *	  6. The reader returns only valid records, in LSN order, each once.  It
  *	     calls an invalid record at LSN X the end of the log only when
  *	     nothing later proves that X was in a synced batch (wal.h).
@@ -51,6 +53,22 @@
  *	  WAL needed as missing).  With nothing to find and an LSN > 0 the whole
  *	  PROBE_DEEP range is probed (seconds).  A directory listing in the VFS
  *	  would remove these limits; seg_find is the one place to change.
+ *
+ * PREALLOCATION
+ *	  An fdatasync that also changes the file's size must write the inode
+ *	  too: on ext4 a second, dependent write per commit flush (measured on
+ *	  the development VM: 7,400 appending fdatasyncs/s against 9,900 into
+ *	  written space).  So, with sync, the flush leader zero-fills the
+ *	  segment ahead of its records: when a batch would end past the zeros,
+ *	  it first writes zeros from the batch's end on, as much again as the
+ *	  segment holds (at least PREALLOC_MIN, at most PREALLOC_MAX, never past
+ *	  segment_size), then the batch, and one fdatasync covers both.  Most
+ *	  flushes then write into space the file already has.  The zeros are
+ *	  what follows the last record: an invalid record (type 0, and its CRC
+ *	  does not match), the end of the log, as for a torn tail.  Zeros
+ *	  first, so that a failed write leaves nothing of the batch.  The
+ *	  segment table counts a segment's bytes up to its last record; the
+ *	  zeros of the segment being written are not counted.
  *
  * OPENING FOR WRITING
  *	  ts_wal_open reads every segment header, then drops, newest first, the
@@ -110,6 +128,9 @@
 #define READ_WINDOW			((size_t) 1 << 20)
 #define BUF_KEEP			((size_t) 8 << 20)	/* larger batch buffers are freed */
 #define MAX_SEGNO			((uint64_t) 1 << 62)
+#define PREALLOC_MIN		((uint64_t) 64 * 1024)	/* zero-filled ahead of the */
+#define PREALLOC_MAX		((uint64_t) 1024 * 1024)	/* records (PREALLOCATION) */
+#define ZERO_BUF			((size_t) 64 * 1024)
 
 /* segment header fields */
 #define SH_MAGIC	0
@@ -535,7 +556,8 @@ struct ts_wal
 	/* the leader's (only the thread with flushing = 1 touches these) */
 	ts_file    *file;			/* segment seg_no */
 	uint64_t	seg_salt;
-	uint64_t	seg_off;		/* its size: where the next batch goes */
+	uint64_t	seg_off;		/* end of its records: where the next batch goes */
+	uint64_t	seg_alloc;		/* its size: zeros from seg_off on (PREALLOCATION) */
 	char		seg_file_path[WAL_PATH_MAX];
 };
 
@@ -664,9 +686,60 @@ seg_create(ts_wal *wal, uint64_t no, uint64_t first, uint64_t prev_salt,
 	return 0;
 }
 
+static const uint8_t zeros[ZERO_BUF];
+
+/*
+ * Zero-fill the segment being written from `from` (the end of the batch
+ * being written) on, ahead of the records (PREALLOCATION): as much as is
+ * allocated already, between PREALLOC_MIN and PREALLOC_MAX, not past the
+ * segment size.  The leader's; the caller syncs.
+ */
+static int
+prealloc(ts_wal *wal, uint64_t from)
+{
+	uint64_t	grow = wal->seg_alloc - TS_WAL_HDR,
+				to;
+	int			rc = 0;
+
+	if (grow < PREALLOC_MIN)
+		grow = PREALLOC_MIN;
+	if (grow > PREALLOC_MAX)
+		grow = PREALLOC_MAX;
+	to = from + grow;
+	if (to > wal->opt.segment_size)
+		to = wal->opt.segment_size;
+	for (uint64_t off = from; off < to && rc == 0;)
+	{
+		uint64_t	n = to - off;
+
+		if (wal->file->vfs->writev && n >= 2 * ZERO_BUF)
+		{
+			const void *bufs[16];
+			size_t		k = (size_t) (n / ZERO_BUF) < 16 ? (size_t) (n / ZERO_BUF) : 16;
+
+			for (size_t i = 0; i < k; i++)
+				bufs[i] = zeros;
+			rc = wal->file->vfs->writev(wal->file, bufs, k, ZERO_BUF, off);
+			off += (uint64_t) k * ZERO_BUF;
+		}
+		else
+		{
+			if (n > ZERO_BUF)
+				n = ZERO_BUF;
+			rc = wal->file->vfs->write(wal->file, zeros, (size_t) n, off);
+			off += n;
+		}
+	}
+	if (rc == 0)
+		wal->seg_alloc = to > from ? to : from;
+	return rc;
+}
+
 /*
  * The leader: rotate if the segment is full, fill in batch and CRC of
- * every record, write the batch, fdatasync.  Runs without wal->lock.
+ * every record, write zeros past the batch's end if it reaches beyond what
+ * was zero-filled (PREALLOCATION), write the batch, fdatasync.  Runs
+ * without wal->lock.
  */
 static int
 write_batch(ts_wal *wal, wbuf *b)
@@ -689,7 +762,7 @@ write_batch(ts_wal *wal, wbuf *b)
 		wal->file->vfs->close(wal->file);
 		wal->file = nf;
 		wal->seg_salt = nsalt;
-		wal->seg_off = TS_WAL_HDR;
+		wal->seg_off = wal->seg_alloc = TS_WAL_HDR;
 		seg_path(wal->seg_file_path, wal->dir, wal->seg_no + 1);
 		pthread_mutex_lock(&wal->lock);
 		segs_push(wal, b->start, TS_WAL_HDR);	/* cannot fail: reserved */
@@ -706,7 +779,13 @@ write_batch(ts_wal *wal, wbuf *b)
 		wr64(p + RH_BATCH, b->start);
 		wr32(p + RH_CRC, ts_crc32c(seed, p + 4, TS_WAL_REC_HDR - 4 + (size_t) len));
 	}
-	rc = wal->file->vfs->write(wal->file, b->data, b->len, wal->seg_off);
+	/* zeros first: a failed write leaves nothing of the batch behind */
+	if (wal->opt.sync && wal->seg_off + b->len > wal->seg_alloc)
+		rc = prealloc(wal, wal->seg_off + b->len);
+	else
+		rc = 0;
+	if (rc == 0)
+		rc = wal->file->vfs->write(wal->file, b->data, b->len, wal->seg_off);
 	if (rc == 0 && wal->opt.sync)
 		rc = wal->file->vfs->sync(wal->file);
 	if (rc != 0)
@@ -851,7 +930,7 @@ ts_wal_open(ts_vfs *vfs, const char *dir, const ts_wal_options *opt,
 		return rc == TS_NOMEM ? ts_error(rc, "out of memory") : rc;
 	}
 	wal->seg_no = no;
-	wal->seg_off = TS_WAL_HDR;
+	wal->seg_off = wal->seg_alloc = TS_WAL_HDR;
 	seg_path(wal->seg_file_path, dir, no);
 	*out = wal;
 	return 0;
@@ -958,7 +1037,7 @@ ts_wal_flush(ts_wal *wal, uint64_t lsn)
 		wal->flushes++;
 		wal->records += take->nrecs;
 		wal->bytes += take->len;
-		segs_at(wal, wal->seg_no)->size = wal->seg_off;
+		segs_at(wal, wal->seg_no)->size = wal->seg_off;	/* the zeros after it not counted */
 	}
 	take->len = 0;
 	take->nrecs = 0;
@@ -1001,8 +1080,7 @@ ts_wal_remove_before(ts_wal *wal, uint64_t lsn, int keep)
 {
 	uint64_t	removable = 0,
 				n;
-	int			rc = 0,
-				removed = 0;
+	int			rc = 0;
 
 	pthread_mutex_lock(&wal->remove_lock);
 	pthread_mutex_lock(&wal->lock);
@@ -1018,7 +1096,12 @@ ts_wal_remove_before(ts_wal *wal, uint64_t lsn, int keep)
 	removable = removable > n ? removable - n : 0;
 	pthread_mutex_unlock(&wal->lock);
 
-	/* oldest first: a crash in between leaves a contiguous run (inv. 5) */
+	/*
+	 * Oldest first, each unlink made durable before the next: a crash in
+	 * between leaves a contiguous run (inv. 5).  (Unsynced directory
+	 * operations may each be undone or not at a crash, so several pending
+	 * unlinks could leave a hole in the run.)
+	 */
 	for (uint64_t i = 0; i < removable; i++)
 	{
 		char		path[WAL_PATH_MAX];
@@ -1029,20 +1112,14 @@ ts_wal_remove_before(ts_wal *wal, uint64_t lsn, int keep)
 		if (wal->vfs->exists(wal->vfs, path) == 1 &&
 			(rc = wal->vfs->unlink(wal->vfs, path)) != 0)
 			break;
+		if (wal->opt.sync && (rc = wal->vfs->sync_dir(wal->vfs, wal->dir)) != 0)
+			break;
 		pthread_mutex_lock(&wal->lock);
 		wal->bytes -= wal->segs[wal->seg_head].size;
 		wal->seg_head++;
 		wal->nseg--;
 		wal->lo++;
 		pthread_mutex_unlock(&wal->lock);
-		removed = 1;
-	}
-	if (removed && wal->opt.sync)
-	{
-		int			rc2 = wal->vfs->sync_dir(wal->vfs, wal->dir);
-
-		if (rc == 0)
-			rc = rc2;
 	}
 	pthread_mutex_unlock(&wal->remove_lock);
 	return rc;

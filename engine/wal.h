@@ -9,7 +9,10 @@
  *	  Segments "wal-<16 hex digits: segment number>" in the environment's
  *	  directory, numbered consecutively from 1.  A segment is rotated when
  *	  it has reached segment_size bytes (a record is never split: a segment
- *	  can exceed its size by one write batch).  Layout (little-endian):
+ *	  can exceed its size by one write batch).  With sync, the segment being
+ *	  written is zero-filled ahead of its records (wal.c, PREALLOCATION), so
+ *	  its file can be longer than its records: zeros follow the last one.
+ *	  Layout (little-endian):
  *
  *	  SEGMENT HEADER (64 bytes)
  *	      0  8 magic "TSWALSEG"
@@ -68,7 +71,8 @@
  *	  append (buffer) -> ts_wal_flush: write the batch, fdatasync -> the
  *	  caller publishes.  New segment: create, write header, fdatasync the
  *	  file, fsync the directory, then write records into it.  Removing
- *	  segments: unlink, then fsync the directory.
+ *	  segments, oldest first: unlink one, fsync the directory, then the
+ *	  next.
  *
  * FAILURE
  *	  A failed write or fdatasync poisons the log: every later append or
