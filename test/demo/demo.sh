@@ -47,8 +47,7 @@ echo "=== starting PostgreSQL on port $PORT"
 
 psql_demo() { "${AS_PG[@]}" "$PGBIN/psql" -X -h "$DIR" -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
 
-psql_demo -q -c "CREATE EXTENSION IF NOT EXISTS treestore_fdw" \
-	-c "TRUNCATE treestore.documents, treestore.versions, treestore.nodes"
+psql_demo -q -c "CREATE EXTENSION IF NOT EXISTS treestore_fdw"
 
 echo "=== loading sample PageIndex documents"
 n=0
@@ -56,29 +55,8 @@ for f in "$DIR"/samples/*.json; do
 	n=$((n + 1))
 	policy="demo-$n"
 	psql_demo -q -v file="$f" -v policy="$policy" <<'SQL'
-WITH RECURSIVE doc AS (SELECT pg_read_file(:'file')::jsonb AS j),
-walk AS (
-	SELECT e.value AS n, (e.ordinality - 1)::int AS ordinal, 1 AS depth,
-	       NULL::text AS parent_id, e.value->>'title' AS path
-	FROM doc, jsonb_array_elements(CASE WHEN jsonb_typeof(j) = 'array' THEN j ELSE j->'structure' END)
-	     WITH ORDINALITY e
-	UNION ALL
-	SELECT c.value, (c.ordinality - 1)::int, w.depth + 1, w.n->>'node_id',
-	       w.path || ' > ' || (c.value->>'title')
-	FROM walk w, jsonb_array_elements(COALESCE(w.n->'nodes', w.n->'child_nodes', '[]')) WITH ORDINALITY c
-)
-INSERT INTO treestore.nodes (policy_id, version_id, node_id, parent_id, ordinal, depth,
-                             section_path, title, page_start, page_end, summary, content_hash)
-SELECT :'policy', 'v1', n->>'node_id', parent_id, ordinal, depth, path, n->>'title',
-       (n->>'start_index')::int, (n->>'end_index')::int,
-       COALESCE(n->>'summary', n->>'prefix_summary'), md5((n - 'nodes')::text)
-FROM walk;
-INSERT INTO treestore.versions (policy_id, version_id, effective_from, doc_name, doc_description, node_count)
-SELECT :'policy', 'v1', DATE '2025-01-01', j->>'doc_name', j->>'doc_description',
-       (SELECT count(*) FROM treestore.nodes WHERE policy_id = :'policy' AND version_id = 'v1')
-FROM (SELECT pg_read_file(:'file')::jsonb AS j) d;
-INSERT INTO treestore.documents (policy_id, title, latest_version_id, version_count)
-SELECT :'policy', doc_name, 'v1', 1 FROM treestore.versions WHERE policy_id = :'policy';
+SELECT treestore.store_document(:'policy', 'v1', pg_read_file(:'file')::jsonb,
+                                effective_from => DATE '2025-01-01', replace => true);
 SQL
 done
 
@@ -98,6 +76,10 @@ SELECT title, section_path FROM treestore.nodes
 WHERE policy_id = 'demo-2' AND version_id = 'v1' AND node_id = '0005';
 \echo '-- sections whose title mentions "regulation", across documents'
 SELECT policy_id, node_id, section_path FROM treestore.nodes WHERE title ILIKE '%regulation%' ORDER BY 1, 2 LIMIT 8;
+\echo '-- a stored document, back as the PageIndex tree it came from (first two sections)'
+SELECT jsonb_pretty(jsonb_build_object('doc_name', d->'doc_name',
+       'structure', jsonb_path_query_array(d, '$.structure[0 to 1]')))
+FROM treestore.get_document('demo-5') d;
 \echo '-- a tool result, with the id treestore assigns'
 INSERT INTO treestore.tool_results (case_id, tool_name, policy_id, output, success)
 VALUES ('demo-case', 'get_node', 'demo-1', '{"found": true}', true) RETURNING result_id, case_id, output;
