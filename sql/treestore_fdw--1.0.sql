@@ -151,3 +151,54 @@ CREATE FUNCTION treestore.delete_document(policy_id text, version_id text DEFAUL
 REVOKE ALL ON FUNCTION treestore.store_document(text, text, jsonb, date, jsonb, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION treestore.get_document(text, text, date, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION treestore.delete_document(text, text) FROM PUBLIC;
+
+-- Queries over stored documents (CONTRACT.md section 4; src/queries.c).
+-- The version is resolved by the temporal rule; an unknown policy, version
+-- or node gives no rows.  Like the others, usable by their owner until
+-- granted; nothing here is SECURITY DEFINER.
+CREATE FUNCTION treestore.get_node(policy_id text, node_id text,
+		version_id text DEFAULT NULL, as_of date DEFAULT NULL)
+	RETURNS SETOF treestore.nodes
+	AS 'MODULE_PATHNAME', 'treestore_get_node' LANGUAGE C STABLE;
+CREATE FUNCTION treestore.get_children(policy_id text, node_id text,
+		version_id text DEFAULT NULL, as_of date DEFAULT NULL)
+	RETURNS SETOF treestore.nodes
+	AS 'MODULE_PATHNAME', 'treestore_get_children' LANGUAGE C STABLE;
+CREATE FUNCTION treestore.get_subtree(policy_id text, node_id text DEFAULT NULL,
+		max_depth integer DEFAULT NULL, version_id text DEFAULT NULL, as_of date DEFAULT NULL)
+	RETURNS SETOF treestore.nodes
+	AS 'MODULE_PATHNAME', 'treestore_get_subtree' LANGUAGE C STABLE;
+CREATE FUNCTION treestore.get_ancestors(policy_id text, node_id text,
+		version_id text DEFAULT NULL, as_of date DEFAULT NULL)
+	RETURNS SETOF treestore.nodes
+	AS 'MODULE_PATHNAME', 'treestore_get_ancestors' LANGUAGE C STABLE;
+CREATE FUNCTION treestore.nodes_by_page(policy_id text, page integer,
+		version_id text DEFAULT NULL, as_of date DEFAULT NULL)
+	RETURNS SETOF treestore.nodes
+	AS 'MODULE_PATHNAME', 'treestore_nodes_by_page' LANGUAGE C STABLE;
+CREATE FUNCTION treestore.version_as_of(policy_id text, as_of date)
+	RETURNS SETOF treestore.versions
+	AS 'MODULE_PATHNAME', 'treestore_version_as_of' LANGUAGE C STABLE STRICT ROWS 1;
+CREATE FUNCTION treestore.list_versions(policy_id text)
+	RETURNS SETOF treestore.versions
+	AS 'MODULE_PATHNAME', 'treestore_list_versions' LANGUAGE C STABLE STRICT;
+CREATE FUNCTION treestore.get_cross_references(policy_id text, node_id text DEFAULT NULL,
+		direction text DEFAULT 'outgoing')
+	RETURNS SETOF treestore.cross_references
+	AS 'MODULE_PATHNAME', 'treestore_get_cross_references' LANGUAGE C STABLE;
+CREATE FUNCTION treestore.store_tool_result(case_id text, tool_name text, output jsonb,
+		input jsonb DEFAULT NULL, criterion_id text DEFAULT NULL, policy_id text DEFAULT NULL,
+		version_id text DEFAULT NULL, node_id text DEFAULT NULL, success boolean DEFAULT true,
+		error_message text DEFAULT NULL, latency_ms double precision DEFAULT NULL)
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'treestore_store_tool_result' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION treestore.get_node(text, text, text, date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION treestore.get_children(text, text, text, date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION treestore.get_subtree(text, text, integer, text, date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION treestore.get_ancestors(text, text, text, date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION treestore.nodes_by_page(text, integer, text, date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION treestore.version_as_of(text, date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION treestore.list_versions(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION treestore.get_cross_references(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION treestore.store_tool_result(text, text, jsonb, jsonb, text, text, text,
+		text, boolean, text, double precision) FROM PUBLIC;

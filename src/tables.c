@@ -264,8 +264,8 @@ ts_row_encode(TsTable *t, Datum *values, bool *isnull,
 
 /* ---------- engine -> Datum ---------- */
 
-static Datum
-colval_to_datum(ts_coltype type, const ts_colval *v)
+Datum
+ts_colval_to_datum(ts_coltype type, const ts_colval *v)
 {
 	switch (type)
 	{
@@ -347,6 +347,6 @@ ts_row_decode(TsTable *t, const uint8 *key, size_t klen,
 		if (need && !need[a])
 			continue;
 		isnull[a] = row[c].isnull != 0;
-		values[a] = row[c].isnull ? (Datum) 0 : colval_to_datum(st->cols[c].type, &row[c]);
+		values[a] = row[c].isnull ? (Datum) 0 : ts_colval_to_datum(st->cols[c].type, &row[c]);
 	}
 }

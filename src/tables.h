@@ -46,6 +46,9 @@ extern void ts_row_decode(TsTable *t, const uint8 *key, size_t klen,
 						  const uint8 *rec, size_t rlen, Datum *values, bool *isnull,
 						  const bool *need);
 
+/* One decoded column value as a Datum (palloc'd in the current context). */
+extern Datum ts_colval_to_datum(ts_coltype type, const ts_colval *v);
+
 /* Append a key column's value to a key being built (pushdown bounds). */
 extern void ts_key_append(ts_keybuf *kb, ts_coltype type, Datum value);
 

@@ -23,6 +23,7 @@
  *	    rows.c           row writes and key-range scans for C functions
  *	    documents.c      store_document, get_document, delete_document; the
  *	                     temporal rule (which version is in force)
+ *	    queries.c        get_node, get_children, get_subtree, ..., store_tool_result
  *
  *-------------------------------------------------------------------------
  */
