@@ -81,6 +81,7 @@
 #include "utils/timestamp.h"
 
 #include "documents.h"
+#include "tables.h"
 #include "rows.h"
 
 PG_FUNCTION_INFO_V1(treestore_store_document);
@@ -144,17 +145,6 @@ ts_nodes_store(void)
 }
 
 /* ---------- small helpers ---------- */
-
-/* Compare text values bytewise, shorter first on a common prefix. */
-static int
-bytes_cmp(const uint8 *a, size_t alen, const uint8 *b, size_t blen)
-{
-	int			r = memcmp(a, b, Min(alen, blen));
-
-	if (r != 0)
-		return r;
-	return alen < blen ? -1 : alen > blen ? 1 : 0;
-}
 
 /* A stored jsonb value (record bytes, maybe unaligned) as an aligned Jsonb. */
 static Jsonb *
@@ -813,7 +803,7 @@ id_cmp(const void *a, const void *b, void *arg)
 	DocState   *ds = arg;
 	const DocNode *x = &ds->nodes[*(const int *) a];
 	const DocNode *y = &ds->nodes[*(const int *) b];
-	int			r = bytes_cmp((const uint8 *) x->id, x->idlen, (const uint8 *) y->id, y->idlen);
+	int			r = ts_bytes_cmp((const uint8 *) x->id, x->idlen, (const uint8 *) y->id, y->idlen);
 
 	if (r != 0)
 		return r;
@@ -1307,7 +1297,7 @@ version_rank_cmp(const TsRow *a, const TsRow *b)
 		return fa->isnull ? -1 : 1;
 	if (!fa->isnull && fa->i != fb->i)
 		return fa->i < fb->i ? -1 : 1;
-	return bytes_cmp(ia->data, ia->len, ib->data, ib->len);
+	return ts_bytes_cmp(ia->data, ia->len, ib->data, ib->len);
 }
 
 int
@@ -1407,7 +1397,7 @@ gnode_id_cmp(const void *a, const void *b)
 	const GNode *x = a,
 			   *y = b;
 
-	return bytes_cmp(x->id, x->idlen, y->id, y->idlen);
+	return ts_bytes_cmp(x->id, x->idlen, y->id, y->idlen);
 }
 
 /* children of one parent: by ordinal, then id */
@@ -1420,7 +1410,7 @@ gchild_cmp(const void *a, const void *b, void *arg)
 
 	if (x->ordinal != y->ordinal)
 		return x->ordinal < y->ordinal ? -1 : 1;
-	return bytes_cmp(x->id, x->idlen, y->id, y->idlen);
+	return ts_bytes_cmp(x->id, x->idlen, y->id, y->idlen);
 }
 
 static int
@@ -1432,7 +1422,7 @@ find_gnode(GNode *nodes, int n, const uint8 *id, size_t len)
 	while (lo < hi)
 	{
 		int			mid = lo + (hi - lo) / 2;
-		int			r = bytes_cmp(nodes[mid].id, nodes[mid].idlen, id, len);
+		int			r = ts_bytes_cmp(nodes[mid].id, nodes[mid].idlen, id, len);
 
 		if (r == 0)
 			return mid;

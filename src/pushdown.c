@@ -318,22 +318,12 @@ extend(const Prefix *p, ts_coltype type, Oid valtype, Datum v, Prefix *out)
 }
 
 static int
-cmp_bytes(const uint8 *a, size_t alen, const uint8 *b, size_t blen)
-{
-	int			r = memcmp(a, b, Min(alen, blen));
-
-	if (r != 0)
-		return r;
-	return (alen > blen) - (alen < blen);
-}
-
-static int
 cmp_range_lo(const ListCell *a, const ListCell *b)
 {
 	const KeyRangeBuf *x = lfirst(a),
 			   *y = lfirst(b);
 
-	return cmp_bytes(x->lo, x->lolen, y->lo, y->lolen);
+	return ts_bytes_cmp(x->lo, x->lolen, y->lo, y->lolen);
 }
 
 static KeyRangeBuf *
@@ -486,7 +476,7 @@ bounds:
 					h = x;
 			}
 		}
-		if (h.len > 0 && cmp_bytes(l.buf, l.len, h.buf, h.len) >= 0)
+		if (h.len > 0 && ts_bytes_cmp(l.buf, l.len, h.buf, h.len) >= 0)
 			continue;			/* empty */
 		ranges = lappend(ranges, make_range(l.buf, l.len, h.buf, h.len));
 	}
@@ -507,10 +497,10 @@ bounds:
 			KeyRangeBuf *r = lfirst(lc);
 
 			if (cur && (cur->hilen == 0 ||
-						cmp_bytes(r->lo, r->lolen, cur->hi, cur->hilen) <= 0))
+						ts_bytes_cmp(r->lo, r->lolen, cur->hi, cur->hilen) <= 0))
 			{
 				if (cur->hilen > 0 &&
-					(r->hilen == 0 || cmp_bytes(r->hi, r->hilen, cur->hi, cur->hilen) > 0))
+					(r->hilen == 0 || ts_bytes_cmp(r->hi, r->hilen, cur->hi, cur->hilen) > 0))
 				{
 					cur->hi = r->hi;
 					cur->hilen = r->hilen;

@@ -74,16 +74,6 @@ PG_FUNCTION_INFO_V1(treestore_store_tool_result);
 
 /* ---------- helpers ---------- */
 
-static int
-bytes_cmp(const uint8 *a, size_t alen, const uint8 *b, size_t blen)
-{
-	int			r = memcmp(a, b, Min(alen, blen));
-
-	if (r != 0)
-		return r;
-	return alen < blen ? -1 : alen > blen ? 1 : 0;
-}
-
 static char *
 policy_arg(FunctionCallInfo fcinfo, int n)
 {
@@ -192,7 +182,7 @@ row_id_cmp(const void *a, const void *b)
 	const ts_colval *x = &((const TsRow *) a)->vals[TS_NODE_NODE_ID];
 	const ts_colval *y = &((const TsRow *) b)->vals[TS_NODE_NODE_ID];
 
-	return bytes_cmp(x->data, x->len, y->data, y->len);
+	return ts_bytes_cmp(x->data, x->len, y->data, y->len);
 }
 
 /* siblings: by ordinal (NULL as 0), then node_id */
@@ -220,7 +210,7 @@ find_node(const QDoc *d, const uint8 *id, size_t len)
 	{
 		int			mid = lo + (hi - lo) / 2;
 		const ts_colval *m = &d->rows[mid].vals[TS_NODE_NODE_ID];
-		int			r = bytes_cmp(m->data, m->len, id, len);
+		int			r = ts_bytes_cmp(m->data, m->len, id, len);
 
 		if (r == 0)
 			return mid;
@@ -554,7 +544,7 @@ version_order_cmp(const void *a, const void *b)
 		return fx->isnull ? 1 : -1;
 	if (!fx->isnull && fx->i != fy->i)
 		return fx->i < fy->i ? -1 : 1;
-	return bytes_cmp(ix->data, ix->len, iy->data, iy->len);
+	return ts_bytes_cmp(ix->data, ix->len, iy->data, iy->len);
 }
 
 /* list_versions(policy_id): STRICT */

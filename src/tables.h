@@ -46,6 +46,17 @@ extern void ts_row_decode(TsTable *t, const uint8 *key, size_t klen,
 						  const uint8 *rec, size_t rlen, Datum *values, bool *isnull,
 						  const bool *need);
 
+/* Bytewise order, shorter first on a common prefix: the engine's key order. */
+static inline int
+ts_bytes_cmp(const uint8 *a, size_t alen, const uint8 *b, size_t blen)
+{
+	int			r = memcmp(a, b, Min(alen, blen));
+
+	if (r != 0)
+		return r;
+	return (alen > blen) - (alen < blen);
+}
+
 /* One decoded column value as a Datum (palloc'd in the current context). */
 extern Datum ts_colval_to_datum(ts_coltype type, const ts_colval *v);
 
