@@ -64,7 +64,7 @@ ifneq ($(SRC_C),)
 MODULE_big = treestore_fdw
 OBJS = $(SRC_C:.c=.o) src/treestore.pb-c.o
 PG_CPPFLAGS += -Iengine -Isrc
-SHLIB_LINK += build/libtreestore.a -lprotobuf-c -lpthread
+SHLIB_LINK += build/libtreestore.a -lprotobuf-c -lpthread -lm
 EXTRA_CLEAN = $(PROTO_GEN)
 endif
 
@@ -117,7 +117,7 @@ ENGINE_ASAN_CFLAGS = $(filter-out -O2 -g,$(ENGINE_CFLAGS)) $(ASAN_FLAGS)
 # not required.
 TEST_CFLAGS = $(ENGINE_CFLAGS) -Wno-missing-prototypes -Itest/engine
 TEST_ASAN_CFLAGS = $(ENGINE_ASAN_CFLAGS) -Wno-missing-prototypes -Itest/engine
-TEST_LIBS = -lpthread
+TEST_LIBS = -lpthread -lm
 BENCH_CFLAGS = $(ENGINE_CFLAGS) -Wno-missing-prototypes -Itest/bench
 BENCH_LIBS = -llmdb -lsqlite3 -lpthread -lm
 
@@ -221,7 +221,7 @@ build-asan/crash/test_%: test/crash/test_%.c $(ENGINE_ASAN_LIB)
 
 $(TOOL_PROGS): build/%: engine/tools/%.c $(ENGINE_LIB)
 	@mkdir -p $(@D)
-	$(ENGINE_CC) $(TOOL_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(ENGINE_LIB) -lpthread
+	$(ENGINE_CC) $(TOOL_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(ENGINE_LIB) -lpthread -lm
 
 build/bench/bench_%: test/bench/bench_%.c $(ENGINE_LIB)
 	@mkdir -p $(@D)
@@ -379,7 +379,7 @@ $(FUZZ_LIB): $(FUZZ_OBJS)
 
 build-fuzz/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_LIB)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(FUZZ_LIB) -lpthread
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(FUZZ_LIB) -lpthread -lm
 
 .PHONY: fuzz fuzz-programs
 fuzz-programs: $(FUZZ_PROGS)

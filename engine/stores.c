@@ -128,8 +128,8 @@ ts_buf_free(ts_buf *b)
 	b->len = b->cap = 0;
 }
 
-static int
-put_varint(ts_buf *b, uint64_t v)
+int
+ts_varint_put(ts_buf *b, uint64_t v)
 {
 	uint8_t		tmp[10];
 	int			n = 0;
@@ -145,8 +145,8 @@ put_varint(ts_buf *b, uint64_t v)
 	return ts_buf_append(b, tmp, (size_t) n);
 }
 
-static int
-get_varint(const uint8_t *p, size_t len, size_t *pos, uint32_t *out)
+int
+ts_varint_get(const uint8_t *p, size_t len, size_t *pos, uint32_t *out)
 {
 	uint64_t	v = 0;
 
@@ -321,10 +321,10 @@ ts_rec_encode(const ts_store *s, const ts_colval *row, ts_buf *out)
 			return TS_NOMEM;
 		if (t == TS_COL_TEXT_ARRAY)
 		{
-			if (put_varint(out, v->nelems) != 0 || ts_buf_append(out, v->data, v->len) != 0)
+			if (ts_varint_put(out, v->nelems) != 0 || ts_buf_append(out, v->data, v->len) != 0)
 				return TS_NOMEM;
 		}
-		else if (put_varint(out, v->len) != 0 || ts_buf_append(out, v->data, v->len) != 0)
+		else if (ts_varint_put(out, v->len) != 0 || ts_buf_append(out, v->data, v->len) != 0)
 			return TS_NOMEM;
 	}
 	return 0;
@@ -338,7 +338,7 @@ skip_elems(const uint8_t *p, size_t len, size_t *pos, uint32_t n)
 	{
 		uint32_t	l;
 
-		if (get_varint(p, len, pos, &l) != 0)
+		if (ts_varint_get(p, len, pos, &l) != 0)
 			return TS_CORRUPT;
 		if (l > 0 && len - *pos < l - 1)
 			return TS_CORRUPT;
@@ -415,7 +415,7 @@ ts_rec_decode(const ts_store *s, const uint8_t *rec, size_t len, ts_colval *row)
 		{
 			size_t		start;
 
-			if (get_varint(rec, len, &pos, &v->nelems) != 0)
+			if (ts_varint_get(rec, len, &pos, &v->nelems) != 0)
 				return TS_CORRUPT;
 			start = pos;
 			if (skip_elems(rec, len, &pos, v->nelems) != 0)
@@ -427,7 +427,7 @@ ts_rec_decode(const ts_store *s, const uint8_t *rec, size_t len, ts_colval *row)
 		{
 			uint32_t	l;
 
-			if (get_varint(rec, len, &pos, &l) != 0 || len - pos < l)
+			if (ts_varint_get(rec, len, &pos, &l) != 0 || len - pos < l)
 				return TS_CORRUPT;
 			v->data = rec + pos;
 			v->len = l;
@@ -445,7 +445,7 @@ ts_rec_array_next(const ts_colval *v, size_t *pos, int *isnull,
 
 	if (*pos >= v->len)
 		return TS_NOTFOUND;
-	if (get_varint(v->data, v->len, pos, &l) != 0)
+	if (ts_varint_get(v->data, v->len, pos, &l) != 0)
 		return TS_CORRUPT;
 	*isnull = (l == 0);
 	*data = v->data + *pos;
@@ -459,7 +459,7 @@ ts_rec_array_next(const ts_colval *v, size_t *pos, int *isnull,
 int
 ts_rec_array_add(ts_buf *b, const void *data, size_t len, int isnull)
 {
-	if (put_varint(b, isnull ? 0 : (uint64_t) len + 1) != 0)
+	if (ts_varint_put(b, isnull ? 0 : (uint64_t) len + 1) != 0)
 		return TS_NOMEM;
 	return isnull ? 0 : ts_buf_append(b, data, len);
 }

@@ -117,6 +117,10 @@ int			ts_rec_array_next(const ts_colval *v, size_t *pos, int *isnull,
 /* Append a TEXT_ARRAY element to b (the encoded elements; count kept by caller). */
 int			ts_rec_array_add(ts_buf *b, const void *data, size_t len, int isnull);
 
+/* LEB128 varints of the record format (at most 32 bits when read). */
+int			ts_varint_put(ts_buf *b, uint64_t v);
+int			ts_varint_get(const uint8_t *p, size_t len, size_t *pos, uint32_t *out);
+
 int			ts_buf_reserve(ts_buf *b, size_t more);
 int			ts_buf_append(ts_buf *b, const void *p, size_t n);
 void		ts_buf_free(ts_buf *b);

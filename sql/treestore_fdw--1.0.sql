@@ -202,3 +202,12 @@ REVOKE ALL ON FUNCTION treestore.list_versions(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION treestore.get_cross_references(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION treestore.store_tool_result(text, text, jsonb, jsonb, text, text, text,
 		text, boolean, text, double precision) FROM PUBLIC;
+
+-- Full-text search (src/search.c): nodes holding any of the query's
+-- lexemes (PostgreSQL's english configuration), ranked by BM25, best first.
+CREATE FUNCTION treestore.search(query text, policy_id text DEFAULT NULL,
+		version_id text DEFAULT NULL, as_of date DEFAULT NULL, top_k integer DEFAULT 10)
+	RETURNS TABLE(policy_id text, version_id text, node_id text, title text,
+		section_path text, score double precision, snippet text)
+	AS 'MODULE_PATHNAME', 'treestore_search' LANGUAGE C STABLE ROWS 10;
+REVOKE ALL ON FUNCTION treestore.search(text, text, text, date, integer) FROM PUBLIC;

@@ -28,6 +28,7 @@
 
 #include "channel.h"
 #include "fdw.h"
+#include "search.h"
 #include "tables.h"
 #include "xact.h"
 
@@ -201,6 +202,8 @@ encode_op(TsModifyState *ms, TupleTableSlot *slot, int kind)
 	op->record.data = palloc(ms->rec.len);
 	memcpy(op->record.data, ms->rec.data, ms->rec.len);
 	op->record.len = ms->rec.len;
+	if (kind != TREESTORE__ROW_OP__KIND__DELETE)
+		ts_search_node_terms(ms->table->store, op->record.data, op->record.len, &op->terms);
 	return op;
 }
 

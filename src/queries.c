@@ -90,17 +90,6 @@ opt_text_arg(FunctionCallInfo fcinfo, int n)
 	return PG_ARGISNULL(n) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(n));
 }
 
-/* The version a node function means (args: version_id at varg, as_of at aarg). */
-static bool
-resolve(FunctionCallInfo fcinfo, const char *policy_id, int varg, int aarg, TsRow *ver)
-{
-	char	   *version_id = opt_text_arg(fcinfo, varg);
-	bool		has_as_of = !PG_ARGISNULL(aarg);
-
-	return ts_resolve_version(policy_id, version_id, has_as_of,
-							  has_as_of ? PG_GETARG_DATEADT(aarg) : 0, ver);
-}
-
 /* Rows of a store into the function's tuplestore (columns matched by name). */
 typedef struct Emitter
 {
@@ -376,6 +365,94 @@ visit_page(const QDoc *d, int node, void *arg)
 		emit(pa->e, r);
 }
 
+/* ---------- queries answered by the worker ---------- */
+
+/* A Query for policy_id and the version arguments at varg / aarg (< 0: none). */
+static void
+query_init(Treestore__Query *q, FunctionCallInfo fcinfo, int kind, const char *policy_id,
+		   int varg, int aarg)
+{
+	treestore__query__init(q);
+	q->kind = kind;
+	q->policy_id.data = (uint8 *) policy_id;
+	q->policy_id.len = strlen(policy_id);
+	q->has_policy = true;
+	if (varg >= 0 && !PG_ARGISNULL(varg))
+	{
+		text	   *v = PG_GETARG_TEXT_PP(varg);
+
+		q->version_id.data = (uint8 *) VARDATA_ANY(v);
+		q->version_id.len = VARSIZE_ANY_EXHDR(v);
+		q->has_version = true;
+	}
+	if (aarg >= 0 && !PG_ARGISNULL(aarg))
+	{
+		q->has_as_of = true;
+		q->as_of = PG_GETARG_DATEADT(aarg);
+	}
+	q->today = GetSQLCurrentDate();
+	q->max_depth = -1;
+}
+
+static void
+query_node(Treestore__Query *q, text *node_id)
+{
+	q->node_id.data = (uint8 *) VARDATA_ANY(node_id);
+	q->node_id.len = VARSIZE_ANY_EXHDR(node_id);
+	q->has_node = true;
+}
+
+/*
+ * Run q in the worker and emit its rows.  false: the version's nodes are
+ * not all in document order (docindex.h) and the caller answers from the
+ * version's rows; *ver then holds the resolved version's id.
+ */
+static bool
+run_query(Treestore__Query *q, Emitter *e, TsRow *ver)
+{
+	Treestore__Request req = TREESTORE__REQUEST__INIT;
+	Treestore__Response *resp;
+	Treestore__QueryResult *res;
+	uint8	   *scratch = palloc(TS_MAX_KEY);
+	size_t		pos = 0;
+	const uint8 *key,
+			   *rec;
+	size_t		klen,
+				rlen;
+
+	ts_xact_request(&req, false);
+	req.op_case = TREESTORE__REQUEST__OP_QUERY;
+	req.query = q;
+	resp = ts_call(&req);
+	ts_xact_request_sent();
+	res = resp->query;
+	if (res == NULL)
+		elog(ERROR, "treestore worker answered a query without a result");
+	if (res->fallback)
+	{
+		memset(ver, 0, sizeof(*ver));
+		ver->vals[TS_VER_VERSION_ID] = ts_val_bytes(pnstrdup((char *) res->version_id.data,
+															 res->version_id.len),
+													 res->version_id.len);
+		return false;
+	}
+	while (ts_batch_next(ts_response_payload, ts_response_payload_len, &pos,
+						 &key, &klen, &rec, &rlen))
+	{
+		TsRow		row;
+
+		memset(&row, 0, sizeof(row));
+		if (ts_store_key_decode(e->st, key, klen, row.vals, scratch, TS_MAX_KEY) != 0 ||
+			ts_rec_decode(e->st, rec, rlen, row.vals) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("malformed row in treestore table \"%s\"", e->st->name)));
+		emit(e, &row);
+	}
+	pfree(scratch);
+	return true;
+}
+
 /* ---------- node functions ---------- */
 
 /* get_node(policy_id, node_id, version_id, as_of) */
@@ -384,19 +461,15 @@ treestore_get_node(PG_FUNCTION_ARGS)
 {
 	char	   *policy_id = policy_arg(fcinfo, 0);
 	Emitter		e;
-	TsRow		ver,
-				row;
+	TsRow		ver;
+	Treestore__Query q;
 
 	emitter_init(&e, fcinfo, ts_nodes_store());
-	if (!PG_ARGISNULL(1) && resolve(fcinfo, policy_id, 2, 3, &ver))
-	{
-		char	   *node_id = text_to_cstring(PG_GETARG_TEXT_PP(1));
-		ts_colval	key[3] = {ts_val_cstring(policy_id), ver.vals[TS_VER_VERSION_ID],
-		ts_val_cstring(node_id)};
-
-		if (ts_rows_get(ts_nodes_store(), key, &row))
-			emit(&e, &row);
-	}
+	if (PG_ARGISNULL(1))
+		return (Datum) 0;
+	query_init(&q, fcinfo, TREESTORE__QUERY__KIND__NODE, policy_id, 2, 3);
+	query_node(&q, PG_GETARG_TEXT_PP(1));
+	(void) run_query(&q, &e, &ver);
 	return (Datum) 0;
 }
 
@@ -408,9 +481,13 @@ treestore_get_children(PG_FUNCTION_ARGS)
 	Emitter		e;
 	TsRow		ver;
 	QDoc		d;
+	Treestore__Query q;
 
 	emitter_init(&e, fcinfo, ts_nodes_store());
-	if (!resolve(fcinfo, policy_id, 2, 3, &ver))
+	query_init(&q, fcinfo, TREESTORE__QUERY__KIND__CHILDREN, policy_id, 2, 3);
+	if (!PG_ARGISNULL(1))
+		query_node(&q, PG_GETARG_TEXT_PP(1));
+	if (run_query(&q, &e, &ver))
 		return (Datum) 0;
 	load_doc(policy_id, &ver, &d);
 	if (PG_ARGISNULL(1))
@@ -439,13 +516,18 @@ treestore_get_subtree(PG_FUNCTION_ARGS)
 	TsRow		ver;
 	QDoc		d;
 	int			start = -1;
+	Treestore__Query q;
 
 	if (!PG_ARGISNULL(2) && max_depth < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_depth must not be negative")));
 	emitter_init(&e, fcinfo, ts_nodes_store());
-	if (!resolve(fcinfo, policy_id, 3, 4, &ver))
+	query_init(&q, fcinfo, TREESTORE__QUERY__KIND__SUBTREE, policy_id, 3, 4);
+	if (!PG_ARGISNULL(1))
+		query_node(&q, PG_GETARG_TEXT_PP(1));
+	q.max_depth = max_depth;
+	if (run_query(&q, &e, &ver))
 		return (Datum) 0;
 	load_doc(policy_id, &ver, &d);
 	if (!PG_ARGISNULL(1))
@@ -470,9 +552,14 @@ treestore_get_ancestors(PG_FUNCTION_ARGS)
 				n = 0;
 	int		   *path;
 	bool	   *seen;
+	Treestore__Query q;
 
 	emitter_init(&e, fcinfo, ts_nodes_store());
-	if (PG_ARGISNULL(1) || !resolve(fcinfo, policy_id, 2, 3, &ver))
+	if (PG_ARGISNULL(1))
+		return (Datum) 0;
+	query_init(&q, fcinfo, TREESTORE__QUERY__KIND__ANCESTORS, policy_id, 2, 3);
+	query_node(&q, PG_GETARG_TEXT_PP(1));
+	if (run_query(&q, &e, &ver))
 		return (Datum) 0;
 	load_doc(policy_id, &ver, &d);
 	i = find_node_cstring(&d, text_to_cstring(PG_GETARG_TEXT_PP(1)));
@@ -502,9 +589,14 @@ treestore_nodes_by_page(PG_FUNCTION_ARGS)
 	TsRow		ver;
 	QDoc		d;
 	PageArg		pa;
+	Treestore__Query q;
 
 	emitter_init(&e, fcinfo, ts_nodes_store());
-	if (PG_ARGISNULL(1) || !resolve(fcinfo, policy_id, 2, 3, &ver))
+	if (PG_ARGISNULL(1))
+		return (Datum) 0;
+	query_init(&q, fcinfo, TREESTORE__QUERY__KIND__BY_PAGE, policy_id, 2, 3);
+	q.page = PG_GETARG_INT32(1);
+	if (run_query(&q, &e, &ver))
 		return (Datum) 0;
 	load_doc(policy_id, &ver, &d);
 	pa.e = &e;
@@ -522,10 +614,12 @@ treestore_version_as_of(PG_FUNCTION_ARGS)
 	char	   *policy_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	Emitter		e;
 	TsRow		ver;
+	Treestore__Query q;
 
 	emitter_init(&e, fcinfo, ts_versions_store());
-	if (ts_resolve_version(policy_id, NULL, true, PG_GETARG_DATEADT(1), &ver))
-		emit(&e, &ver);
+	query_init(&q, fcinfo, TREESTORE__QUERY__KIND__VERSION, policy_id, -1, 1);
+	if (!run_query(&q, &e, &ver))
+		elog(ERROR, "treestore worker could not answer version_as_of");
 	return (Datum) 0;
 }
 
@@ -587,58 +681,34 @@ xref_store(void)
 	return st;
 }
 
-static bool
-colval_eq(const ts_colval *v, const char *s)
-{
-	return !v->isnull && v->len == strlen(s) && memcmp(v->data, s, v->len) == 0;
-}
-
 /* get_cross_references(policy_id, node_id, direction) */
 Datum
 treestore_get_cross_references(PG_FUNCTION_ARGS)
 {
 	char	   *policy_id = policy_arg(fcinfo, 0);
-	char	   *node_id = opt_text_arg(fcinfo, 1);
 	char	   *direction = opt_text_arg(fcinfo, 2);
-	const ts_store *st = xref_store();
-	bool		outgoing,
-				incoming;
 	Emitter		e;
-	TsRowScan  *sc;
-	TsRow		row;
+	TsRow		ver;
+	Treestore__Query q;
+	uint32		dir = 0;
 
-	outgoing = direction != NULL &&
-		(strcmp(direction, "outgoing") == 0 || strcmp(direction, "both") == 0);
-	incoming = direction != NULL &&
-		(strcmp(direction, "incoming") == 0 || strcmp(direction, "both") == 0);
-	if (!outgoing && !incoming)
+	if (direction != NULL && strcmp(direction, "outgoing") == 0)
+		dir = 1;
+	else if (direction != NULL && strcmp(direction, "incoming") == 0)
+		dir = 2;
+	else if (direction != NULL && strcmp(direction, "both") == 0)
+		dir = 3;
+	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("direction must be 'outgoing', 'incoming' or 'both'")));
-	emitter_init(&e, fcinfo, st);
-
-	if (outgoing && !incoming)
-	{
-		ts_colval	key[2] = {ts_val_cstring(policy_id), ts_val_cstring(node_id)};
-
-		sc = ts_rows_scan_prefix(st, key, node_id ? 2 : 1, 0);
-	}
-	else
-		sc = ts_rows_scan_prefix(st, NULL, 0, 0);	/* no target index yet */
-	while (ts_rows_next(sc, &row))
-	{
-		bool		out,
-					in;
-
-		CHECK_FOR_INTERRUPTS();
-		out = colval_eq(&row.vals[0], policy_id) &&
-			(node_id == NULL || colval_eq(&row.vals[1], node_id));
-		in = colval_eq(&row.vals[2], policy_id) &&
-			(node_id == NULL || colval_eq(&row.vals[3], node_id));
-		if ((outgoing && out) || (incoming && in))
-			emit(&e, &row);
-	}
-	ts_rows_scan_end(sc);
+	emitter_init(&e, fcinfo, xref_store());
+	query_init(&q, fcinfo, TREESTORE__QUERY__KIND__XREFS, policy_id, -1, -1);
+	if (!PG_ARGISNULL(1))
+		query_node(&q, PG_GETARG_TEXT_PP(1));
+	q.direction = dir;
+	if (!run_query(&q, &e, &ver))
+		elog(ERROR, "treestore worker could not answer get_cross_references");
 	return (Datum) 0;
 }
 

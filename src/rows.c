@@ -19,6 +19,7 @@
 
 #include "channel.h"
 #include "rows.h"
+#include "search.h"
 #include "xact.h"
 
 #define WRITE_BATCH_OPS 1000
@@ -205,6 +206,12 @@ new_op(TsRowWriter *w, int kind, const ts_colval *vals, bool with_record)
 		memcpy(op->record.data, rec_buf.data, rec_buf.len);
 		op->record.len = rec_buf.len;
 		release_rec_buf();
+		{
+			MemoryContext old = MemoryContextSwitchTo(w->ops_cxt);
+
+			ts_search_node_terms(w->store, op->record.data, op->record.len, &op->terms);
+			MemoryContextSwitchTo(old);
+		}
 	}
 	return op;
 }

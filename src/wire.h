@@ -14,7 +14,7 @@
 #include "treestore.pb-c.h"
 
 /* Incompatible wire changes bump this; the worker checks it at attach. */
-#define TS_WIRE_VERSION 1
+#define TS_WIRE_VERSION 2
 
 /* Queue sizes of a session's channel. */
 #define TS_REQUEST_QUEUE_SIZE (64 * 1024)

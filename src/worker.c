@@ -52,6 +52,7 @@
 
 ts_env	   *ts_worker_env = NULL;
 ts_tree		ts_worker_trees[16];
+ts_docindex ts_worker_docindex;
 int64		ts_worker_next_id[16];
 uint64		ts_worker_requests = 0;
 
@@ -175,6 +176,11 @@ open_tables(void)
 			ts_txn_abort(txn);
 			open_failed("could not open the tables", rc);
 		}
+	if ((rc = ts_docindex_open(txn, &ts_worker_docindex)) != 0)
+	{
+		ts_txn_abort(txn);
+		open_failed("could not open the document indexes", rc);
+	}
 	if ((rc = ts_txn_commit(txn)) != 0)
 		open_failed("could not create the tables", rc);
 

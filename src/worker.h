@@ -11,6 +11,7 @@
 
 #include "storage/shm_mq.h"
 
+#include "docindex.h"
 #include "stores.h"
 #include "treestore.h"
 #include "wire.h"
@@ -93,6 +94,7 @@ typedef struct Session
 /* worker.c */
 extern ts_env *ts_worker_env;
 extern ts_tree ts_worker_trees[];
+extern ts_docindex ts_worker_docindex;
 extern int64 ts_worker_next_id[];
 extern uint64 ts_worker_requests;
 extern int	ts_worker_nsessions(void);

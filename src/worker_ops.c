@@ -590,6 +590,29 @@ note_explicit_id(const ts_store *store, int st, const uint8 *key, size_t klen)
 		ts_worker_next_id[st] = kv[0].i == PG_INT64_MAX ? PG_INT64_MAX : kv[0].i + 1;
 }
 
+/* The row at key, copied (the engine's bytes change under later writes). */
+static bool
+get_copy(Session *s, ts_tree tree, const uint8 *key, size_t klen, uint8 **val, size_t *vlen,
+		 int *rc)
+{
+	ts_slice	v;
+
+	*rc = ts_get(s->txn, tree, key, klen, &v);
+	if (*rc == TS_NOTFOUND)
+	{
+		*rc = 0;
+		return false;
+	}
+	if (*rc != 0)
+		return false;
+	*val = palloc(Max(v.len, 1));
+	memcpy(*val, v.data, v.len);
+	*vlen = v.len;
+	return true;
+}
+
+static ts_docindex_batch *index_batch = NULL;
+
 static void
 op_modify(Session *s, Treestore__Request *req, Treestore__Response *resp)
 {
@@ -599,6 +622,7 @@ op_modify(Session *s, Treestore__Request *req, Treestore__Response *resp)
 	ts_tree		tree;
 	Treestore__ModifyResult *res;
 	StringInfoData old_rows;
+	bool		indexed;
 	int			rc;
 
 	if (st < 0)
@@ -613,6 +637,15 @@ op_modify(Session *s, Treestore__Request *req, Treestore__Response *resp)
 		return;
 	store = &ts_stores[st];
 	tree = ts_worker_trees[st];
+	indexed = ts_docindex_indexed(&ts_worker_docindex, st);
+	if (indexed && index_batch == NULL &&
+		(index_batch = ts_docindex_batch_new()) == NULL)
+	{
+		ts_ops_engine_error(resp, TS_NOMEM, "write");
+		return;
+	}
+	if (index_batch)
+		ts_docindex_discard(index_batch);	/* left by a failed request */
 	res = palloc(sizeof(Treestore__ModifyResult));
 	treestore__modify_result__init(res);
 	res->assigned_ids = palloc(sizeof(int64_t) * Max(m->n_ops, 1));
@@ -626,6 +659,13 @@ op_modify(Session *s, Treestore__Request *req, Treestore__Response *resp)
 		uint8		keybuf[TS_MAX_KEY];
 		const uint8 *key = op->key.data;
 		size_t		klen = op->key.len;
+		const uint8 *okey = NULL;	/* the row replaced or removed, for the indexes */
+		size_t		oklen = 0;
+		uint8	   *orec = NULL;
+		size_t		orlen = 0;
+		bool		written = true; /* the new row (key, record) exists now */
+
+		rc = 0;
 
 		switch (op->kind)
 		{
@@ -673,6 +713,14 @@ op_modify(Session *s, Treestore__Request *req, Treestore__Response *resp)
 				if (op->old_key.len > 0)
 				{
 					note_explicit_id(store, st, key, klen);
+					if (indexed &&
+						get_copy(s, tree, op->old_key.data, op->old_key.len, &orec, &orlen, &rc))
+					{
+						okey = op->old_key.data;
+						oklen = op->old_key.len;
+					}
+					if (rc != 0)
+						break;
 					rc = ts_del(s->txn, tree, op->old_key.data, op->old_key.len);
 					if (rc != 0 && rc != TS_NOTFOUND)
 						break;
@@ -687,23 +735,34 @@ op_modify(Session *s, Treestore__Request *req, Treestore__Response *resp)
 					}
 				}
 				else
-					rc = ts_put(s->txn, tree, key, klen, op->record.data, op->record.len, 0);
-				break;
-			case TREESTORE__ROW_OP__KIND__DELETE:
-				if (op->want_old)
 				{
-					ts_slice	v;
-
-					rc = ts_get(s->txn, tree, key, klen, &v);
-					if (rc == TS_NOTFOUND)
+					if (indexed && get_copy(s, tree, key, klen, &orec, &orlen, &rc))
 					{
-						rc = 0;
-						continue;
+						okey = key;
+						oklen = klen;
 					}
 					if (rc != 0)
 						break;
-					ts_batch_add(&old_rows, key, klen, v.data, v.len);
-					res->nold++;
+					rc = ts_put(s->txn, tree, key, klen, op->record.data, op->record.len, 0);
+				}
+				break;
+			case TREESTORE__ROW_OP__KIND__DELETE:
+				written = false;
+				if (op->want_old || indexed)
+				{
+					if (!get_copy(s, tree, key, klen, &orec, &orlen, &rc))
+					{
+						if (rc != 0)
+							break;
+						continue;	/* no such row */
+					}
+					okey = key;
+					oklen = klen;
+					if (op->want_old)
+					{
+						ts_batch_add(&old_rows, key, klen, orec, orlen);
+						res->nold++;
+					}
 				}
 				rc = ts_del(s->txn, tree, key, klen);
 				if (rc == TS_NOTFOUND)
@@ -716,12 +775,25 @@ op_modify(Session *s, Treestore__Request *req, Treestore__Response *resp)
 				ts_ops_set_error(resp, "XX000", NULL, NULL, "unknown row operation %d", op->kind);
 				return;
 		}
+		if (rc == 0 && indexed)
+			rc = ts_docindex_changed(s->txn, &ts_worker_docindex, index_batch, st,
+									 okey, oklen, orec, orlen,
+									 written ? key : NULL, klen,
+									 op->record.data, op->record.len,
+									 op->terms.data, op->terms.len);
+		if (orec)
+			pfree(orec);
 		if (rc != 0)
 		{
 			ts_ops_engine_error(resp, rc, "write");
 			return;
 		}
 		res->affected++;
+	}
+	if (indexed && (rc = ts_docindex_flush(s->txn, &ts_worker_docindex, index_batch)) != 0)
+	{
+		ts_ops_engine_error(resp, rc, "write");
+		return;
 	}
 	res->old_rows.data = (uint8_t *) old_rows.data;
 	res->old_rows.len = old_rows.len;
@@ -764,7 +836,11 @@ op_truncate(Session *s, Treestore__Request *req, Treestore__Response *resp)
 		n++;
 	}
 	ts_cursor_close(c);
-	if (rc != 0 && rc != TS_NOTFOUND)
+	if (rc == TS_NOTFOUND)
+		rc = 0;
+	if (rc == 0 && ts_docindex_indexed(&ts_worker_docindex, st))
+		rc = ts_docindex_truncate(s->txn, &ts_worker_docindex, st);
+	if (rc != 0)
 	{
 		ts_ops_engine_error(resp, rc, "truncate");
 		return;
@@ -878,6 +954,190 @@ op_status(Treestore__Response *resp)
 	resp->status = r;
 }
 
+/* ---------- document queries ---------- */
+
+/* Rows past this make a query fail (54000) rather than the worker run out of memory. */
+#define QUERY_MAX_PAYLOAD ((Size) 512 * 1024 * 1024)
+#define QUERY_TOO_BIG (-1)
+
+typedef struct QueryOut
+{
+	StringInfo	rows;
+	uint32		nrows;
+	double	   *scores;
+	size_t		nscores,
+				capscores;
+} QueryOut;
+
+static int
+query_emit(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+		   double score)
+{
+	QueryOut   *q = arg;
+
+	if ((Size) q->rows->len + klen + vlen + 8 > QUERY_MAX_PAYLOAD)
+		return QUERY_TOO_BIG;
+	ts_batch_add(q->rows, key, klen, val, vlen);
+	q->nrows++;
+	if (q->nscores == q->capscores)
+	{
+		q->capscores = q->capscores ? q->capscores * 2 : 16;
+		q->scores = q->scores ? repalloc(q->scores, sizeof(double) * q->capscores)
+			: palloc(sizeof(double) * q->capscores);
+	}
+	q->scores[q->nscores++] = score;
+	return 0;
+}
+
+static void
+op_query(Session *s, Treestore__Query *q, Treestore__Response *resp)
+{
+	const ts_docindex *ix = &ts_worker_docindex;
+	Treestore__QueryResult *res = palloc(sizeof(Treestore__QueryResult));
+	QueryOut	out = {0};
+	uint8		v[TS_MAX_KEY];
+	size_t		vlen = 0;
+	const uint8 *p = q->policy_id.data;
+	size_t		plen = q->policy_id.len;
+	const uint8 *node = q->has_node ? q->node_id.data : NULL;
+	size_t		nodelen = q->node_id.len;
+	int			rc = 0;
+
+	treestore__query_result__init(res);
+	if (s->out_rows.data == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(s->cxt);
+
+		initStringInfo(&s->out_rows);
+		MemoryContextSwitchTo(old);
+	}
+	resetStringInfo(&s->out_rows);
+	out.rows = &s->out_rows;
+
+	switch (q->kind)
+	{
+		case TREESTORE__QUERY__KIND__SEARCH:
+			{
+				ts_search_args a;
+				const uint8_t **terms = palloc(sizeof(uint8_t *) * Max(q->n_terms, 1));
+				size_t	   *lens = palloc(sizeof(size_t) * Max(q->n_terms, 1));
+
+				for (size_t i = 0; i < q->n_terms; i++)
+				{
+					terms[i] = q->terms[i].data;
+					lens[i] = q->terms[i].len;
+				}
+				memset(&a, 0, sizeof(a));
+				a.policy = q->has_policy ? p : NULL;
+				a.plen = plen;
+				a.version = q->version_id.data;
+				a.vlen = q->version_id.len;
+				a.has_version = q->has_version;
+				a.has_as_of = q->has_as_of;
+				a.as_of = q->as_of;
+				a.today = q->today;
+				a.terms = (const uint8_t *const *) terms;
+				a.term_lens = lens;
+				a.nterms = (int) q->n_terms;
+				a.top_k = q->top_k;
+				rc = ts_docindex_search(s->txn, ix, &a, query_emit, &out);
+				break;
+			}
+		case TREESTORE__QUERY__KIND__XREFS:
+			rc = ts_docindex_xrefs(s->txn, ix, p, plen, node, nodelen, (int) q->direction,
+								   query_emit, &out);
+			break;
+		default:
+			rc = ts_docindex_resolve(s->txn, ix, p, plen, q->version_id.data, q->version_id.len,
+									 q->has_version, q->has_as_of, q->as_of, q->today, v, &vlen);
+			if (rc == TS_NOTFOUND)
+			{
+				rc = 0;
+				break;
+			}
+			if (rc != 0)
+				break;
+			res->found_version = true;
+			res->version_id.data = palloc(Max(vlen, 1));	/* packed after we return */
+			memcpy(res->version_id.data, v, vlen);
+			res->version_id.len = vlen;
+			switch (q->kind)
+			{
+				case TREESTORE__QUERY__KIND__NODE:
+					if (node)
+						rc = ts_docindex_node(s->txn, ix, p, plen, v, vlen, node, nodelen,
+											  query_emit, &out);
+					break;
+				case TREESTORE__QUERY__KIND__CHILDREN:
+					rc = ts_docindex_children(s->txn, ix, p, plen, v, vlen, node, nodelen,
+											  query_emit, &out);
+					break;
+				case TREESTORE__QUERY__KIND__SUBTREE:
+					rc = ts_docindex_subtree(s->txn, ix, p, plen, v, vlen, node, nodelen,
+											 q->max_depth, query_emit, &out);
+					break;
+				case TREESTORE__QUERY__KIND__ANCESTORS:
+					if (node)
+						rc = ts_docindex_ancestors(s->txn, ix, p, plen, v, vlen, node, nodelen,
+												   query_emit, &out);
+					break;
+				case TREESTORE__QUERY__KIND__BY_PAGE:
+					rc = ts_docindex_by_page(s->txn, ix, p, plen, v, vlen, q->page,
+											 query_emit, &out);
+					break;
+				case TREESTORE__QUERY__KIND__VERSION:
+					{
+						ts_keybuf	kb;
+						ts_slice	val;
+
+						ts_key_init(&kb);
+						ts_key_add_text(&kb, p, plen);
+						ts_key_add_text(&kb, v, vlen);
+						rc = ts_get(s->txn, ts_worker_trees[ix->st_versions], kb.buf, kb.len, &val);
+						if (rc == 0)
+							rc = query_emit(&out, kb.buf, kb.len, val.data, val.len, 0);
+						else if (rc == TS_NOTFOUND)
+							rc = 0;
+						break;
+					}
+				default:
+					ts_ops_set_error(resp, "XX000", NULL, NULL, "unknown treestore query %d",
+									 (int) q->kind);
+					return;
+			}
+	}
+	if (rc == TS_DOCINDEX_IRREGULAR)
+	{
+		res->fallback = true;
+		resetStringInfo(&s->out_rows);
+		out.nrows = 0;
+		out.nscores = 0;
+		rc = 0;
+	}
+	if (rc == QUERY_TOO_BIG)
+	{
+		ts_ops_set_error(resp, "54000", NULL, NULL,
+						 "result of the treestore query exceeds %zu MB",
+						 (size_t) (QUERY_MAX_PAYLOAD >> 20));
+		return;
+	}
+	if (rc != 0)
+	{
+		ts_ops_engine_error(resp, rc, "query");
+		return;
+	}
+	res->nrows = out.nrows;
+	if (q->kind == TREESTORE__QUERY__KIND__SEARCH)
+	{
+		res->scores = out.scores;
+		res->n_scores = out.nscores;
+	}
+	s->payload = s->out_rows.data;
+	s->payload_len = s->out_rows.len;
+	resp->body_case = TREESTORE__RESPONSE__BODY_QUERY;
+	resp->query = res;
+}
+
 /* ---------- dispatch ---------- */
 
 void
@@ -947,6 +1207,9 @@ ts_ops_execute(Session *s, Treestore__Request *req, Treestore__Response *resp)
 			break;
 		case TREESTORE__REQUEST__OP_TABLE_STATS:
 			op_table_stats(s, req->table_stats, resp);
+			break;
+		case TREESTORE__REQUEST__OP_QUERY:
+			op_query(s, req->query, resp);
 			break;
 		default:
 			ts_ops_set_error(resp, "XX000", NULL, NULL, "unknown treestore request %d",
