@@ -21,9 +21,13 @@
  *	                    (P, V, 1, page_start, node_id) -> page_end  for wider
  *	    nodes#terms     (P, V, node_id) -> the node's terms (docindex.h)
  *	    nodes#vmeta     (P, V) -> nodes, total term count, unplaced (3 x i64)
- *	    search#postings (term, P, V) -> varint n, then n entries sorted by
+ *	    search#postings (P, V, term) -> varint n, then n entries sorted by
  *	                    node_id: varint length, node_id, varint title
  *	                    count, varint body count, varint node length
+ *	                    (the version first: storing a document writes a
+ *	                    few neighbouring pages, not a page per term all over
+ *	                    the tree; a search across policies probes each
+ *	                    resolved version, which also skips the others)
  *	    versions#by_date (P, effective_from | NULL, V) -> effective_to
  *	                    (4 bytes) or "" (open)
  *	    cross_references#incoming (target P, target node, source P, source
@@ -476,10 +480,8 @@ terms_changes(ts_docindex_batch *b, const uint8_t *p, size_t plen, const uint8_t
 	{
 		ts_keybuf	kb;
 
-		ts_key_init(&kb);
+		kb_pv(&kb, p, plen, v, vlen);
 		ts_key_add_text(&kb, t, tl);
-		ts_key_add_text(&kb, p, plen);
-		ts_key_add_text(&kb, v, vlen);
 		if (kb.overflow)
 			continue;			/* a lexeme too long for a key is not indexed */
 		if ((r = posting_change(b, kb.buf, kb.len, id, idlen, add, a, bb, dl)) != 0)
@@ -1250,6 +1252,22 @@ change_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+static const PChange *sort_changes;
+static const uint8_t *sort_arena;
+
+/* changes by node_id, then sequence */
+static int
+change_id_cmp(const void *a, const void *b)
+{
+	const PChange *x = &sort_changes[*(const size_t *) a],
+			   *y = &sort_changes[*(const size_t *) b];
+	int			c = bytes_cmp(sort_arena + x->id_off, x->id_len, sort_arena + y->id_off, y->id_len);
+
+	if (c != 0)
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
 static int
 flush_postings_key(ts_txn *txn, const ts_docindex *ix, const ts_docindex_batch *b,
 				   const PChange *ch, size_t n)
@@ -1265,6 +1283,7 @@ flush_postings_key(ts_txn *txn, const ts_docindex *ix, const ts_docindex_batch *
 				live = 0;
 	Posting    *olds = NULL,
 			   *adds = NULL;
+	size_t	   *order = NULL;
 	ts_buf		out = {0};
 	int			rc;
 
@@ -1281,31 +1300,41 @@ flush_postings_key(ts_txn *txn, const ts_docindex *ix, const ts_docindex_batch *
 	}
 	else if (rc != TS_NOTFOUND)
 		return rc;
+	/*
+	 * The last change of each node_id decides (an update is a removal and
+	 * an add); an old entry goes whenever its node_id changed.  Sorting the
+	 * changes by (node_id, seq) finds both without a quadratic scan.
+	 */
 	adds = malloc(sizeof(Posting) * n);
-	if (!adds)
+	order = malloc(sizeof(size_t) * n);
+	if (!adds || !order)
 	{
 		rc = TS_NOMEM;
 		goto done;
 	}
 	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	sort_changes = ch;
+	sort_arena = ar;
+	qsort(order, n, sizeof(size_t), change_id_cmp);
+	sort_changes = NULL;
+	sort_arena = NULL;
+	for (size_t i = 0; i < n; i++)
 	{
-		Posting		probe = {ar + ch[i].id_off, ch[i].id_len, 0, 0, 0, 0};
-		Posting    *hit = nold ? bsearch(&probe, olds, nold, sizeof(Posting), posting_cmp) : NULL;
+		const PChange *c = &ch[order[i]];
+		Posting		probe = {ar + c->id_off, c->id_len, c->tft, c->tfb, c->dl, 0};
+		Posting    *hit;
 
+		if (i + 1 < n && bytes_cmp(ar + ch[order[i + 1]].id_off, ch[order[i + 1]].id_len,
+								   probe.id, probe.idlen) == 0)
+			continue;			/* a later change of the same node decides */
+		hit = nold ? bsearch(&probe, olds, nold, sizeof(Posting), posting_cmp) : NULL;
 		if (hit)
 			hit->dead = 1;
-		for (size_t j = 0; j < nadd; j++)
-			if (!adds[j].dead && posting_cmp(&adds[j], &probe) == 0)
-				adds[j].dead = 1;
-		if (ch[i].add)
-		{
-			probe.tft = ch[i].tft;
-			probe.tfb = ch[i].tfb;
-			probe.dl = ch[i].dl;
+		if (c->add)
 			adds[nadd++] = probe;
-		}
 	}
-	qsort(adds, nadd, sizeof(Posting), posting_cmp);
+	/* adds are in node_id order already */
 	for (size_t i = 0; i < nold; i++)
 		live += !olds[i].dead;
 	for (size_t i = 0; i < nadd; i++)
@@ -1350,6 +1379,7 @@ done:
 	ts_buf_free(&out);
 	free(olds);
 	free(adds);
+	free(order);
 	free(old);
 	return rc;
 }
@@ -2375,105 +2405,48 @@ ts_docindex_search(ts_txn *txn, const ts_docindex *ix, const ts_search_args *a,
 		size_t		first = nblobs;
 		double		idf;
 
-		ts_key_init(&kb);
-		ts_key_add_text(&kb, a->terms[t], a->term_lens[t]);
-		if (kb.overflow)
-			continue;
-		if (a->policy)
-			kb_raw(&kb, vs[0].pv, vs[0].pvlen);
-		/* the term's posting lists of the searched versions */
+		/* the term's posting list in each searched version */
+		for (size_t i = 0; i < nvs; i++)
 		{
-			ts_cursor  *c;
-			size_t		termlen = kb.len;
+			ts_slice	val;
 
-			if (a->policy)
+			ts_key_init(&kb);
+			kb_raw(&kb, vs[i].pv, vs[i].pvlen);
+			ts_key_add_text(&kb, a->terms[t], a->term_lens[t]);
+			if (kb.overflow)
+				continue;
+			rc = ts_get(txn, ix->postings, kb.buf, kb.len, &val);
+			if (rc == TS_NOTFOUND)
 			{
-				ts_slice	val;
+				rc = 0;
+				continue;
+			}
+			if (rc != 0)
+				goto done;
+			if (nblobs == capblobs)
+			{
+				size_t		nc = capblobs ? capblobs * 2 : 16;
+				SBlob	   *nb = realloc(blobs, nc * sizeof(SBlob));
 
-				rc = ts_get(txn, ix->postings, kb.buf, kb.len, &val);
-				if (rc == TS_NOTFOUND)
-				{
-					rc = 0;
-					continue;
-				}
-				if (rc != 0)
-					goto done;
-				if (nblobs == capblobs)
-				{
-					size_t		nc = capblobs ? capblobs * 2 : 16;
-					SBlob	   *nb = realloc(blobs, nc * sizeof(SBlob));
-
-					if (!nb)
-					{
-						rc = TS_NOMEM;
-						goto done;
-					}
-					blobs = nb;
-					capblobs = nc;
-				}
-				blobs[nblobs].pv = vs[0].pv;
-				blobs[nblobs].pvlen = vs[0].pvlen;
-				blobs[nblobs].data = malloc(val.len ? val.len : 1);
-				if (!blobs[nblobs].data)
+				if (!nb)
 				{
 					rc = TS_NOMEM;
 					goto done;
 				}
-				memcpy(blobs[nblobs].data, val.data, val.len);
-				blobs[nblobs].len = val.len;
-				nblobs++;
+				blobs = nb;
+				capblobs = nc;
 			}
-			else
+			blobs[nblobs].pv = vs[i].pv;
+			blobs[nblobs].pvlen = vs[i].pvlen;
+			blobs[nblobs].data = malloc(val.len ? val.len : 1);
+			if (!blobs[nblobs].data)
 			{
-				if ((rc = ts_cursor_open(txn, ix->postings, &c)) != 0)
-					goto done;
-				if ((rc = ts_cursor_prefix(c, kb.buf, termlen)) == 0)
-					for (rc = ts_cursor_first(c); rc == 0; rc = ts_cursor_next(c))
-					{
-						ts_slice	k,
-									val;
-						SVersion	probe;
-						SVersion   *hit;
-
-						if ((rc = ts_cursor_get(c, &k, &val)) != 0)
-							break;
-						if (k.len - termlen > TS_MAX_KEY)
-							continue;
-						memcpy(probe.pv, (const uint8_t *) k.data + termlen, k.len - termlen);
-						probe.pvlen = k.len - termlen;
-						hit = bsearch(&probe, vs, nvs, sizeof(SVersion), svcmp);
-						if (!hit)
-							continue;	/* not a resolved version */
-						if (nblobs == capblobs)
-						{
-							size_t		nc = capblobs ? capblobs * 2 : 16;
-							SBlob	   *nb = realloc(blobs, nc * sizeof(SBlob));
-
-							if (!nb)
-							{
-								rc = TS_NOMEM;
-								break;
-							}
-							blobs = nb;
-							capblobs = nc;
-						}
-						blobs[nblobs].pv = hit->pv;
-						blobs[nblobs].pvlen = hit->pvlen;
-						blobs[nblobs].data = malloc(val.len ? val.len : 1);
-						if (!blobs[nblobs].data)
-						{
-							rc = TS_NOMEM;
-							break;
-						}
-						memcpy(blobs[nblobs].data, val.data, val.len);
-						blobs[nblobs].len = val.len;
-						nblobs++;
-					}
-				ts_cursor_close(c);
-				if (rc != 0 && rc != TS_NOTFOUND)
-					goto done;
-				rc = 0;
+				rc = TS_NOMEM;
+				goto done;
 			}
+			memcpy(blobs[nblobs].data, val.data, val.len);
+			blobs[nblobs].len = val.len;
+			nblobs++;
 		}
 		/* document frequency over the searched versions, then the scores */
 		for (size_t i = first; i < nblobs; i++)
