@@ -6,23 +6,25 @@
  *	  nodes_by_page, version_as_of, list_versions, get_cross_references;
  *	  and store_tool_result.
  *
- *	  Every node function first resolves the version by the temporal rule
- *	  (ts_resolve_version, documents.c).  get_node is one point lookup by
- *	  key (policy_id, version_id, node_id).  The others read the version's
- *	  nodes with ONE key-prefix scan (policy_id, version_id) and answer in
- *	  the backend: the nodes sorted by node_id, each node's parent found by
- *	  binary search, children lists sorted by (ordinal, node_id) -- the same
- *	  sibling order as get_document -- and every walk iterative (an explicit
- *	  stack, no recursion), so a document 10,000 levels deep works.  A node
- *	  whose parent_id names no node of the version counts as top level (as
- *	  in get_document); nodes on a parent cycle are never reached from the
- *	  top level and a walk never visits a node twice.
+ *	  Each function is ONE request to the worker (a Query, treestore.proto)
+ *	  that resolves the version by the temporal rule and answers from the
+ *	  engine's document indexes (engine/docindex.c): get_node a point
+ *	  lookup, children the parent index, a subtree one range scan of the
+ *	  document-order index, ancestors the node's path, pages the page
+ *	  index, version_as_of the versions-by-date index, incoming cross
+ *	  references their own index.
  *
- *	  FIRST SLICE: this does not use secondary indexes in the engine yet
- *	  (there are none): children, subtree, ancestors and pages cost a scan
- *	  of the whole version; incoming cross references a scan of the whole
- *	  cross_references table.  A later change adds engine indexes (parent,
- *	  document order, page intervals) and answers from them.
+ *	  A version whose nodes are not all in document order -- an orphan (a
+ *	  parent_id naming no node), a parent cycle, a tree deeper than an order
+ *	  key holds (about 100 levels) -- is answered here instead, from ONE
+ *	  key-prefix scan of the version: the nodes sorted by node_id, each
+ *	  node's parent found by binary search, children lists sorted by
+ *	  (ordinal, node_id) -- the same sibling order as the index and
+ *	  get_document -- and every walk iterative (an explicit stack, no
+ *	  recursion), so a document 10,000 levels deep works.  A node whose
+ *	  parent_id names no node of the version counts as top level (as in
+ *	  get_document); nodes on a parent cycle are never reached from the top
+ *	  level and a walk never visits a node twice.
  *
  *	  Choices:
  *	    - Unknown policy, version or node: no rows, never an error.  A NULL

@@ -24,6 +24,7 @@
  *	    documents.c      store_document, get_document, delete_document; the
  *	                     temporal rule (which version is in force)
  *	    queries.c        get_node, get_children, get_subtree, ..., store_tool_result
+ *	    search.c         search; the search terms of node rows
  *
  *-------------------------------------------------------------------------
  */
