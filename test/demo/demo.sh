@@ -43,7 +43,7 @@ unix_socket_directories = '$DIR'
 CONF
 fi
 echo "=== starting PostgreSQL on port $PORT"
-"${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null
+"${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -o "-p $PORT" -w start >/dev/null
 
 psql_demo() { "${AS_PG[@]}" "$PGBIN/psql" -X -h "$DIR" -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
 
@@ -59,12 +59,18 @@ SELECT treestore.store_document(:'policy', 'v1', pg_read_file(:'file')::jsonb,
                                 effective_from => DATE '2025-01-01', replace => true);
 SQL
 done
+# a second version of demo-1, in force from 2026-06-01: the temporal rule
+# picks v1 for earlier dates and v2 from then on
+psql_demo -q -v file="$(ls "$DIR"/samples/*.json | head -1)" <<'SQL'
+SELECT treestore.store_document('demo-1', 'v2', pg_read_file(:'file')::jsonb,
+                                effective_from => DATE '2026-06-01', replace => true);
+SQL
 
 echo "=== sample queries"
 psql_demo <<'SQL'
 \echo '-- documents and their node counts'
-SELECT d.policy_id, d.title, v.node_count
-FROM treestore.documents d JOIN treestore.versions v USING (policy_id) ORDER BY 1;
+SELECT d.policy_id, v.version_id, d.title, v.node_count
+FROM treestore.documents d JOIN treestore.versions v USING (policy_id) ORDER BY 1, 2;
 \echo '-- the top-level sections of one document (a key-prefix scan)'
 SELECT node_id, title, page_start, page_end
 FROM treestore.nodes WHERE policy_id = 'demo-1' AND version_id = 'v1' AND depth = 1 ORDER BY ordinal;
@@ -75,7 +81,20 @@ WHERE policy_id = 'demo-2' AND version_id = 'v1' AND node_id = '0005';
 SELECT title, section_path FROM treestore.nodes
 WHERE policy_id = 'demo-2' AND version_id = 'v1' AND node_id = '0005';
 \echo '-- sections whose title mentions "regulation", across documents'
-SELECT policy_id, node_id, section_path FROM treestore.nodes WHERE title ILIKE '%regulation%' ORDER BY 1, 2 LIMIT 8;
+SELECT policy_id, node_id, section_path FROM treestore.nodes WHERE title ILIKE '%regulation%' AND version_id = 'v1' ORDER BY 1, 2 LIMIT 8;
+\echo '-- a subtree in document order, two levels deep (one range scan of the engine''s order index)'
+SELECT node_id, depth, title FROM treestore.get_subtree('demo-2', '0024', max_depth => 1);
+\echo '-- the ancestor path of a node, top level first'
+SELECT node_id, depth, title FROM treestore.get_ancestors('demo-2', '0030');
+\echo '-- which version of demo-1 was in force when (the temporal rule)'
+SELECT policy_id, version_id, effective_from, effective_to FROM treestore.list_versions('demo-1');
+SELECT d AS as_of, (SELECT version_id FROM treestore.version_as_of('demo-1', d)) AS in_force
+FROM unnest(ARRAY[DATE '2024-12-31', DATE '2025-01-01', DATE '2026-05-31', DATE '2026-06-01']) d;
+\echo '-- search across every policy (BM25, PostgreSQL english stemming), then within one'
+SELECT policy_id, node_id, title, round(score::numeric, 2) AS score, snippet
+FROM treestore.search('gaussian distribution', top_k => 5);
+SELECT node_id, section_path, round(score::numeric, 2) AS score
+FROM treestore.search('monetary policy', policy_id => 'demo-1', top_k => 3);
 \echo '-- a stored document, back as the PageIndex tree it came from (first two sections)'
 SELECT jsonb_pretty(jsonb_build_object('doc_name', d->'doc_name',
        'structure', jsonb_path_query_array(d, '$.structure[0 to 1]')))
