@@ -21,9 +21,13 @@
  *	                    (P, V, 1, page_start, node_id) -> page_end  for wider
  *	    nodes#terms     (P, V, node_id) -> the node's terms (docindex.h)
  *	    nodes#vmeta     (P, V) -> nodes, total term count, unplaced (3 x i64)
- *	    search#postings (P, V, term) -> varint n, then n entries sorted by
- *	                    node_id: varint length, node_id, varint title
- *	                    count, varint body count, varint node length
+ *	    search#postings (P, V, term, first node_id) -> a chunk of the
+ *	                    term's posting list: varint n, then n entries sorted
+ *	                    by node_id: varint length, node_id, varint title
+ *	                    count, varint body count, varint node length.  The
+ *	                    chunks split the node_ids into ranges, each keyed by
+ *	                    its first; a chunk past CHUNK_MAX entries is split,
+ *	                    so a write rewrites a few KB, not the whole list
  *	                    (the version first: storing a document writes a
  *	                    few neighbouring pages, not a page per term all over
  *	                    the tree; a search across policies probes each
@@ -60,6 +64,9 @@
 #define BM25_K1 1.2
 #define BM25_B 0.75
 #define TITLE_WEIGHT 3
+/* posting-list chunks: split past CHUNK_MAX entries into CHUNK_SPLIT */
+#define CHUNK_MAX 512
+#define CHUNK_SPLIT 256
 
 /* nodes columns (checked at open) */
 #define N_PARENT 3
@@ -1268,50 +1275,232 @@ change_id_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* A posting-list chunk being rewritten. */
+typedef struct Chunk
+{
+	int			loaded;			/* an existing chunk was read */
+	uint8_t		key[TS_MAX_KEY];	/* its key, as read */
+	size_t		klen;
+	uint8_t    *data;			/* its bytes (the entries point here) */
+	Posting    *olds;
+	size_t		nold;
+	uint8_t		next_first[TS_MAX_KEY];	/* the next chunk's first node_id */
+	size_t		next_len;
+	int			has_next;
+	Posting    *adds;			/* changes in node_id order */
+	size_t		nadd,
+				capadd;
+} Chunk;
+
+static void
+chunk_reset(Chunk *c)
+{
+	free(c->data);
+	free(c->olds);
+	free(c->adds);
+	memset(c, 0, sizeof(*c));
+}
+
+/* The node_id of a chunk key: its last field. */
+static int
+chunk_first_id(const uint8_t *key, size_t klen, size_t prefix, ts_field *f, uint8_t *scratch)
+{
+	size_t		pos = prefix;
+
+	if (ts_key_next_field(key, klen, &pos, f, scratch, TS_MAX_KEY) != 0 || f->type != TS_FIELD_TEXT)
+		return TS_CORRUPT;
+	return 0;
+}
+
+/*
+ * Load the chunk of (P, V, term) = prefix that holds node_id id: the last
+ * chunk whose first node_id is <= id, else the first chunk, else none.
+ */
+static int
+chunk_load(ts_txn *txn, const ts_docindex *ix, const uint8_t *prefix, size_t plen,
+		   const uint8_t *id, size_t idlen, Chunk *c)
+{
+	ts_keybuf	kb;
+	ts_cursor  *cur;
+	ts_slice	k,
+				v;
+	int			rc;
+
+	memcpy(kb.buf, prefix, plen);
+	kb.len = plen;
+	kb.overflow = 0;
+	ts_key_add_text(&kb, id, idlen);
+	if ((rc = ts_cursor_open(txn, ix->postings, &cur)) != 0)
+		return rc;
+	if ((rc = ts_cursor_prefix(cur, prefix, plen)) != 0)
+		goto done;
+	rc = kb.overflow ? TS_NOTFOUND : ts_cursor_seek_le(cur, kb.buf, kb.len);
+	if (rc == TS_NOTFOUND)
+		rc = ts_cursor_first(cur);
+	if (rc == TS_NOTFOUND)
+	{
+		rc = 0;					/* no chunk yet */
+		goto done;
+	}
+	if (rc != 0 || (rc = ts_cursor_get(cur, &k, &v)) != 0)
+		goto done;
+	c->loaded = 1;
+	memcpy(c->key, k.data, k.len);
+	c->klen = k.len;
+	c->data = malloc(v.len ? v.len : 1);
+	if (!c->data)
+	{
+		rc = TS_NOMEM;
+		goto done;
+	}
+	memcpy(c->data, v.data, v.len);
+	if ((rc = postings_decode(c->data, v.len, &c->olds, &c->nold)) != 0)
+		goto done;
+	rc = ts_cursor_next(cur);
+	if (rc == 0 && (rc = ts_cursor_get(cur, &k, &v)) == 0)
+	{
+		ts_field	f;
+		uint8_t		scratch[TS_MAX_KEY];
+
+		if ((rc = chunk_first_id(k.data, k.len, plen, &f, scratch)) != 0)
+			goto done;
+		memcpy(c->next_first, f.data, f.len);
+		c->next_len = f.len;
+		c->has_next = 1;
+	}
+	else if (rc == TS_NOTFOUND)
+		rc = 0;
+done:
+	ts_cursor_close(cur);
+	return rc;
+}
+
+/* Does the loaded chunk take node_id id?  (Below its first: only the first chunk is found.) */
+static int
+chunk_covers(const Chunk *c, const uint8_t *id, size_t idlen)
+{
+	return !c->has_next || bytes_cmp(id, idlen, c->next_first, c->next_len) < 0;
+}
+
+static int
+put_chunk(ts_txn *txn, const ts_docindex *ix, const uint8_t *prefix, size_t plen,
+		  const Posting *const *e, size_t n)
+{
+	ts_keybuf	kb;
+	ts_buf		out = {0};
+	int			rc;
+
+	memcpy(kb.buf, prefix, plen);
+	kb.len = plen;
+	kb.overflow = 0;
+	ts_key_add_text(&kb, e[0]->id, e[0]->idlen);
+	if (kb.overflow)
+		return TS_KEY_TOO_BIG;
+	rc = ts_varint_put(&out, n);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (ts_varint_put(&out, e[i]->idlen) != 0 || ts_buf_append(&out, e[i]->id, e[i]->idlen) != 0 ||
+			ts_varint_put(&out, e[i]->tft) != 0 || ts_varint_put(&out, e[i]->tfb) != 0 ||
+			ts_varint_put(&out, e[i]->dl) != 0)
+			rc = TS_NOMEM;
+	if (rc == 0)
+		rc = ts_put(txn, ix->postings, kb.buf, kb.len, out.data, out.len, 0);
+	ts_buf_free(&out);
+	return rc;
+}
+
+/*
+ * Write the chunk back: its old entries not changed, merged with the adds;
+ * keyed by its first node_id; split when it grew past CHUNK_MAX.
+ */
+static int
+chunk_store(ts_txn *txn, const ts_docindex *ix, const uint8_t *prefix, size_t plen, Chunk *c)
+{
+	const Posting **all;
+	size_t		n = 0,
+				i = 0,
+				j = 0;
+	int			rc = 0;
+
+	all = malloc(sizeof(Posting *) * (c->nold + c->nadd + 1));
+	if (!all)
+		return TS_NOMEM;
+	while (i < c->nold || j < c->nadd)
+	{
+		if (i < c->nold && c->olds[i].dead)
+			i++;
+		else if (j < c->nadd && c->adds[j].dead)
+			j++;
+		else if (j >= c->nadd || (i < c->nold && posting_cmp(&c->olds[i], &c->adds[j]) < 0))
+			all[n++] = &c->olds[i++];
+		else
+			all[n++] = &c->adds[j++];
+	}
+	/* the old key goes unless the first node_id stays */
+	if (c->loaded)
+	{
+		ts_keybuf	kb;
+
+		memcpy(kb.buf, prefix, plen);
+		kb.len = plen;
+		kb.overflow = 0;
+		if (n > 0)
+			ts_key_add_text(&kb, all[0]->id, all[0]->idlen);
+		if (n == 0 || kb.len != c->klen || memcmp(kb.buf, c->key, c->klen) != 0)
+			rc = del_ok(ts_del(txn, ix->postings, c->key, c->klen));
+	}
+	for (size_t k = 0; k < n && rc == 0; k += CHUNK_SPLIT)
+	{
+		size_t		m = n - k;
+
+		if (m > CHUNK_MAX)
+			m = CHUNK_SPLIT;
+		rc = put_chunk(txn, ix, prefix, plen, all + k, m);
+		if (m != CHUNK_SPLIT)
+			break;
+	}
+	free(all);
+	return rc;
+}
+
+static int
+chunk_add(Chunk *c, const Posting *p)
+{
+	if (c->nadd == c->capadd)
+	{
+		size_t		cap = c->capadd ? c->capadd * 2 : 64;
+		Posting    *n = realloc(c->adds, cap * sizeof(Posting));
+
+		if (!n)
+			return TS_NOMEM;
+		c->adds = n;
+		c->capadd = cap;
+	}
+	c->adds[c->nadd++] = *p;
+	return 0;
+}
+
 static int
 flush_postings_key(ts_txn *txn, const ts_docindex *ix, const ts_docindex_batch *b,
 				   const PChange *ch, size_t n)
 {
 	const uint8_t *ar = b->arena.data;
-	const uint8_t *key = ar + ch[0].key_off;
-	size_t		klen = ch[0].key_len;
-	ts_slice	val;
-	uint8_t    *old = NULL;
-	size_t		oldlen = 0,
-				nold = 0,
-				nadd = 0,
-				live = 0;
-	Posting    *olds = NULL,
-			   *adds = NULL;
-	size_t	   *order = NULL;
-	ts_buf		out = {0};
-	int			rc;
+	const uint8_t *prefix = ar + ch[0].key_off;
+	size_t		plen = ch[0].key_len;
+	size_t	   *order;
+	Chunk		c;
+	int			have = 0;
+	int			rc = 0;
 
-	rc = ts_get(txn, ix->postings, key, klen, &val);
-	if (rc == 0)
-	{
-		old = malloc(val.len ? val.len : 1);
-		if (!old)
-			return TS_NOMEM;
-		memcpy(old, val.data, val.len);
-		oldlen = val.len;
-		if ((rc = postings_decode(old, oldlen, &olds, &nold)) != 0)
-			goto done;
-	}
-	else if (rc != TS_NOTFOUND)
-		return rc;
+	memset(&c, 0, sizeof(c));
 	/*
 	 * The last change of each node_id decides (an update is a removal and
 	 * an add); an old entry goes whenever its node_id changed.  Sorting the
-	 * changes by (node_id, seq) finds both without a quadratic scan.
+	 * changes by (node_id, seq) finds both without a quadratic scan, and
+	 * visits the chunks in order, each read and written once.
 	 */
-	adds = malloc(sizeof(Posting) * n);
 	order = malloc(sizeof(size_t) * n);
-	if (!adds || !order)
-	{
-		rc = TS_NOMEM;
-		goto done;
-	}
+	if (!order)
+		return TS_NOMEM;
 	for (size_t i = 0; i < n; i++)
 		order[i] = i;
 	sort_changes = ch;
@@ -1319,68 +1508,39 @@ flush_postings_key(ts_txn *txn, const ts_docindex *ix, const ts_docindex_batch *
 	qsort(order, n, sizeof(size_t), change_id_cmp);
 	sort_changes = NULL;
 	sort_arena = NULL;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n && rc == 0; i++)
 	{
-		const PChange *c = &ch[order[i]];
-		Posting		probe = {ar + c->id_off, c->id_len, c->tft, c->tfb, c->dl, 0};
+		const PChange *x = &ch[order[i]];
+		Posting		probe = {ar + x->id_off, x->id_len, x->tft, x->tfb, x->dl, 0};
 		Posting    *hit;
 
 		if (i + 1 < n && bytes_cmp(ar + ch[order[i + 1]].id_off, ch[order[i + 1]].id_len,
 								   probe.id, probe.idlen) == 0)
 			continue;			/* a later change of the same node decides */
-		hit = nold ? bsearch(&probe, olds, nold, sizeof(Posting), posting_cmp) : NULL;
+		if (have && !chunk_covers(&c, probe.id, probe.idlen))
+		{
+			rc = chunk_store(txn, ix, prefix, plen, &c);
+			chunk_reset(&c);
+			have = 0;
+			if (rc != 0)
+				break;
+		}
+		if (!have)
+		{
+			if ((rc = chunk_load(txn, ix, prefix, plen, probe.id, probe.idlen, &c)) != 0)
+				break;
+			have = 1;
+		}
+		hit = c.nold ? bsearch(&probe, c.olds, c.nold, sizeof(Posting), posting_cmp) : NULL;
 		if (hit)
 			hit->dead = 1;
-		if (c->add)
-			adds[nadd++] = probe;
+		if (x->add)
+			rc = chunk_add(&c, &probe);
 	}
-	/* adds are in node_id order already */
-	for (size_t i = 0; i < nold; i++)
-		live += !olds[i].dead;
-	for (size_t i = 0; i < nadd; i++)
-		live += !adds[i].dead;
-	if (live == 0)
-	{
-		rc = old ? del_ok(ts_del(txn, ix->postings, key, klen)) : 0;
-		goto done;
-	}
-	rc = ts_varint_put(&out, live);
-	{
-		size_t		i = 0,
-					j = 0;
-
-		while (rc == 0 && (i < nold || j < nadd))
-		{
-			const Posting *e;
-
-			if (i < nold && olds[i].dead)
-			{
-				i++;
-				continue;
-			}
-			if (j < nadd && adds[j].dead)
-			{
-				j++;
-				continue;
-			}
-			if (j >= nadd || (i < nold && posting_cmp(&olds[i], &adds[j]) < 0))
-				e = &olds[i++];
-			else
-				e = &adds[j++];
-			if (ts_varint_put(&out, e->idlen) != 0 || ts_buf_append(&out, e->id, e->idlen) != 0 ||
-				ts_varint_put(&out, e->tft) != 0 || ts_varint_put(&out, e->tfb) != 0 ||
-				ts_varint_put(&out, e->dl) != 0)
-				rc = TS_NOMEM;
-		}
-	}
-	if (rc == 0)
-		rc = ts_put(txn, ix->postings, key, klen, out.data, out.len, 0);
-done:
-	ts_buf_free(&out);
-	free(olds);
-	free(adds);
+	if (rc == 0 && have)
+		rc = chunk_store(txn, ix, prefix, plen, &c);
+	chunk_reset(&c);
 	free(order);
-	free(old);
 	return rc;
 }
 
@@ -2405,48 +2565,55 @@ ts_docindex_search(ts_txn *txn, const ts_docindex *ix, const ts_search_args *a,
 		size_t		first = nblobs;
 		double		idf;
 
-		/* the term's posting list in each searched version */
+		/* the term's posting-list chunks in each searched version */
 		for (size_t i = 0; i < nvs; i++)
 		{
-			ts_slice	val;
+			ts_cursor  *cur;
 
 			ts_key_init(&kb);
 			kb_raw(&kb, vs[i].pv, vs[i].pvlen);
 			ts_key_add_text(&kb, a->terms[t], a->term_lens[t]);
 			if (kb.overflow)
 				continue;
-			rc = ts_get(txn, ix->postings, kb.buf, kb.len, &val);
-			if (rc == TS_NOTFOUND)
-			{
-				rc = 0;
-				continue;
-			}
-			if (rc != 0)
+			if ((rc = ts_cursor_open(txn, ix->postings, &cur)) != 0)
 				goto done;
-			if (nblobs == capblobs)
-			{
-				size_t		nc = capblobs ? capblobs * 2 : 16;
-				SBlob	   *nb = realloc(blobs, nc * sizeof(SBlob));
-
-				if (!nb)
+			if ((rc = ts_cursor_prefix(cur, kb.buf, kb.len)) == 0)
+				for (rc = ts_cursor_first(cur); rc == 0; rc = ts_cursor_next(cur))
 				{
-					rc = TS_NOMEM;
-					goto done;
+					ts_slice	k,
+								val;
+
+					if ((rc = ts_cursor_get(cur, &k, &val)) != 0)
+						break;
+					if (nblobs == capblobs)
+					{
+						size_t		nc = capblobs ? capblobs * 2 : 16;
+						SBlob	   *nb = realloc(blobs, nc * sizeof(SBlob));
+
+						if (!nb)
+						{
+							rc = TS_NOMEM;
+							break;
+						}
+						blobs = nb;
+						capblobs = nc;
+					}
+					blobs[nblobs].pv = vs[i].pv;
+					blobs[nblobs].pvlen = vs[i].pvlen;
+					blobs[nblobs].data = malloc(val.len ? val.len : 1);
+					if (!blobs[nblobs].data)
+					{
+						rc = TS_NOMEM;
+						break;
+					}
+					memcpy(blobs[nblobs].data, val.data, val.len);
+					blobs[nblobs].len = val.len;
+					nblobs++;
 				}
-				blobs = nb;
-				capblobs = nc;
-			}
-			blobs[nblobs].pv = vs[i].pv;
-			blobs[nblobs].pvlen = vs[i].pvlen;
-			blobs[nblobs].data = malloc(val.len ? val.len : 1);
-			if (!blobs[nblobs].data)
-			{
-				rc = TS_NOMEM;
+			ts_cursor_close(cur);
+			if (rc != 0 && rc != TS_NOTFOUND)
 				goto done;
-			}
-			memcpy(blobs[nblobs].data, val.data, val.len);
-			blobs[nblobs].len = val.len;
-			nblobs++;
+			rc = 0;
 		}
 		/* document frequency over the searched versions, then the scores */
 		for (size_t i = first; i < nblobs; i++)

@@ -225,8 +225,8 @@ model_preorder(int start, int maxd, int *out)
 
 typedef struct Got
 {
-	char		ids[MAXN * 2][16];
-	double		score[MAXN * 2];
+	char		ids[4096][16];
+	double		score[4096];
 	int			n;
 } Got;
 
@@ -243,7 +243,7 @@ collect(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t v
 	(void) vlen;
 	memset(c, 0, sizeof(c));
 	if (ts_store_key_decode(&ts_stores[st_nodes], key, klen, c, scratch, sizeof(scratch)) != 0 ||
-		c[2].len >= 16 || g->n >= MAXN * 2)
+		c[2].len >= 16 || g->n >= 4096)
 		return TS_CORRUPT;
 	memcpy(g->ids[g->n], c[2].data, c[2].len);
 	g->ids[g->n][c[2].len] = 0;
@@ -667,6 +667,84 @@ TEST(test_search)
 	teardown();
 }
 
+/* Posting lists split into chunks and merged back: random adds and removes
+ * in random batches, membership checked against a model. */
+TEST(test_postings_chunks)
+{
+	ts_txn	   *w;
+	static int	present[3000];
+	uint8_t		t1[64];
+	const char *terms[] = {"t"};
+	int			a1[] = {1},
+				b1[] = {2};
+	size_t		l1;
+
+	setup("docindex-chunks");
+	l1 = make_terms(t1, terms, a1, b1, 1);
+	CHECK_OK(ts_txn_begin(env, 0, &w));
+	put_version(w, "pol", "v1", 100, -1);
+	CHECK_OK(ts_docindex_flush(w, &ix, batch));
+	mn = 1;
+	m[0].parent = -1;
+	m[0].ordinal = 0;
+	m[0].start = -1;
+	for (int round = 0; round < 12; round++)
+	{
+		int			ops = 1 + (int) (rnd() % 1500);
+
+		for (int o = 0; o < ops; o++)
+		{
+			int			id = (int) (rnd() % 3000);
+			int			del = present[id] && rnd() % 3 == 0;
+
+			snprintf(m[0].id, sizeof(m[0].id), "%d", id);	/* not zero-padded: bytewise order differs */
+			write_node(w, "pol", "v1", 0, del, t1, l1);
+			present[id] = !del;
+		}
+		CHECK_OK(ts_docindex_flush(w, &ix, batch));
+		{
+			int			want = 0;
+			static char seen[3000];
+
+			for (int i = 0; i < 3000; i++)
+				want += present[i];
+			search(w, "pol", "t", 100000);
+			CHECK_MSG(got.n == want, "round %d: %d hits, expected %d", round, got.n, want);
+			memset(seen, 0, sizeof(seen));
+			for (int i = 0; i < got.n; i++)
+			{
+				int			id = atoi(got.ids[i]);
+
+				CHECK(id >= 0 && id < 3000 && present[id] && !seen[id]);
+				seen[id] = 1;
+			}
+		}
+	}
+	/* more than one chunk exists, none over CHUNK_MAX entries */
+	{
+		ts_cursor  *c;
+		int			chunks = 0;
+
+		CHECK_OK(ts_cursor_open(w, ix.postings, &c));
+		for (int rc = ts_cursor_first(c); rc == 0; rc = ts_cursor_next(c))
+		{
+			ts_slice	k,
+						v;
+			size_t		pos = 0;
+			uint32_t	cnt;
+
+			CHECK_OK(ts_cursor_get(c, &k, &v));
+			CHECK_OK(ts_varint_get(v.data, v.len, &pos, &cnt));
+			CHECK(cnt >= 1 && cnt <= 512);
+			chunks++;
+		}
+		ts_cursor_close(c);
+		CHECK(chunks > 2);
+	}
+	ts_txn_abort(w);
+	teardown();
+}
+
 static int
 resolve(ts_txn *r, const char *p, int has_as_of, int as_of, int today, char *out)
 {
@@ -797,5 +875,5 @@ TEST(test_cross_references)
 	teardown();
 }
 
-TEST_MAIN(test_tree_model, test_cycles_and_depth, test_search, test_temporal_rule,
+TEST_MAIN(test_tree_model, test_cycles_and_depth, test_search, test_postings_chunks, test_temporal_rule,
 		  test_cross_references)
