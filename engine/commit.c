@@ -1168,10 +1168,10 @@ checkpoint(ts_env *env, int concurrent)
 		env->checkpoints++;
 	}
 	env->ckpt_writing = 0;
+	env->ckpt_ms = now_ms();
 	pthread_mutex_unlock(&env->lock);
 	if (changed && concurrent)
 		ts_pager_writing(env->pager, 0);
-	env->ckpt_ms = now_ms();
 	if (rc != 0)
 		env->poisoned = 1;		/* the listed pages stay dirty: nothing is lost but writes */
 	unref(env, head);
@@ -1265,6 +1265,15 @@ background(void *arg)
 	}
 	pthread_mutex_unlock(&env->lock);
 	return NULL;
+}
+
+/* Milliseconds since the last checkpoint (or since the start). */
+uint64_t
+ts_checkpoint_age_ms(ts_env *env)
+{
+	uint64_t	now = now_ms();
+
+	return env->ckpt_ms && now > env->ckpt_ms ? now - env->ckpt_ms : 0;
 }
 
 int

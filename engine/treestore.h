@@ -175,12 +175,14 @@ typedef struct ts_stat
 	uint64_t	active_txns;
 	/* write-ahead log and checkpoints */
 	uint64_t	wal_bytes;		/* of all segment files */
+	uint64_t	wal_segments;	/* segment files */
 	uint64_t	wal_end_lsn;	/* end of the log written */
 	uint64_t	wal_flushed_lsn;	/* end of the log made durable */
 	uint64_t	wal_flushes;	/* write + fdatasync batches (group commits) */
 	uint64_t	checkpoint_txnid;	/* last checkpoint's transaction */
 	uint64_t	checkpoint_lsn;
 	uint64_t	checkpoints;
+	uint64_t	checkpoint_age_ms;	/* since the last checkpoint (or the open) */
 	uint64_t	dirty_pages;	/* changed since the last checkpoint */
 	uint64_t	prepared;		/* prepared transactions not yet resolved */
 	int			poisoned;		/* 1: a write or sync failed; reopen */

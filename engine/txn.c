@@ -1003,6 +1003,7 @@ ts_env_stat(ts_env *env, ts_stat *st)
 	st->checkpoints = env->checkpoints;
 	st->checkpoint_txnid = env->ckpt_txnid;
 	st->checkpoint_lsn = env->ckpt_lsn;
+	st->checkpoint_age_ms = ts_checkpoint_age_ms(env);
 	st->poisoned = env->poisoned || ts_pager_failed(env->pager);
 	for (ts_txn *t = env->txns; t; t = t->next)
 	{
@@ -1048,6 +1049,8 @@ ts_env_stat(ts_env *env, ts_stat *st)
 
 		ts_wal_stat_get(env->wal, &ws);
 		st->wal_bytes = ws.bytes;
+		st->wal_segments = ws.last_segment >= ws.first_segment ?
+			ws.last_segment - ws.first_segment + 1 : 0;
 		st->wal_flushes = ws.flushes;
 		st->wal_end_lsn = ts_wal_end_lsn(env->wal);
 		st->wal_flushed_lsn = ts_wal_flushed_lsn(env->wal);

@@ -190,6 +190,7 @@ int			ts_apply_writes(ts_env *env, ts_wset *ws, const created *cr, int ncreated,
 int			ts_commit_start(ts_env *env);	/* background thread */
 void		ts_commit_stop(ts_env *env);
 int			ts_checkpoint_locked(ts_env *env);	/* caller holds commit_lock */
+uint64_t	ts_checkpoint_age_ms(ts_env *env);	/* caller holds lock */
 
 /* the OPS record payload (commit.c) */
 int			ts_ops_next(const uint8_t *p, size_t len, size_t *pos, int *op, uint32_t *tree,

@@ -135,6 +135,21 @@ CREATE FUNCTION treestore.checkpoint() RETURNS void
 REVOKE ALL ON FUNCTION treestore.health() FROM PUBLIC;
 REVOKE ALL ON FUNCTION treestore.checkpoint() FROM PUBLIC;
 
+-- Observability (src/metrics.c): one snapshot of the worker each; none
+-- raises for a worker that is down (stats() says why in "status",
+-- metrics() reports treestore_up 0).  metrics_text() is the Prometheus text
+-- exposition format of exactly the rows of metrics().
+CREATE FUNCTION treestore.stats() RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'treestore_stats' LANGUAGE C VOLATILE;
+CREATE FUNCTION treestore.metrics()
+	RETURNS TABLE(name text, type text, labels jsonb, value double precision)
+	AS 'MODULE_PATHNAME', 'treestore_metrics' LANGUAGE C VOLATILE ROWS 40;
+CREATE FUNCTION treestore.metrics_text() RETURNS text
+	AS 'MODULE_PATHNAME', 'treestore_metrics_text' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION treestore.stats() FROM PUBLIC;
+REVOKE ALL ON FUNCTION treestore.metrics() FROM PUBLIC;
+REVOKE ALL ON FUNCTION treestore.metrics_text() FROM PUBLIC;
+
 -- PageIndex documents (CONTRACT.md section 4).  Each runs in the caller's
 -- transaction: one call is all of its writes or none.  Like the tables,
 -- usable by their owner until granted; nothing here is SECURITY DEFINER.

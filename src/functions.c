@@ -23,25 +23,6 @@
 PG_FUNCTION_INFO_V1(treestore_health);
 PG_FUNCTION_INFO_V1(treestore_checkpoint);
 
-static const char *
-state_name(TsWorkerState st)
-{
-	switch (st)
-	{
-		case TS_WORKER_NONE:
-			return "not started";
-		case TS_WORKER_STARTING:
-			return "starting";
-		case TS_WORKER_READY:
-			return "ready";
-		case TS_WORKER_FAILED:
-			return "failed";
-		case TS_WORKER_STOPPED:
-			return "stopped";
-	}
-	return "unknown";
-}
-
 /*
  * health(): never raises for an unhealthy engine -- it says why instead.
  * status 'ok' only when the worker is ready and answers.
@@ -102,9 +83,9 @@ treestore_health(PG_FUNCTION_ARGS)
 	else
 	{
 		appendStringInfoString(&buf, "{\"status\": ");
-		escape_json(&buf, why ? why : failure[0] ? failure : state_name(st));
+		escape_json(&buf, why ? why : failure[0] ? failure : ts_worker_state_name(st));
 		appendStringInfo(&buf, ", \"worker_pid\": %d, \"worker_state\": \"%s\"}",
-						 pid, state_name(st));
+						 pid, ts_worker_state_name(st));
 	}
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }

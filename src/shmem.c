@@ -93,3 +93,23 @@ ts_wake_worker(void)
 	if (procno >= 0)
 		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
 }
+
+/* The worker's state in words (health(), stats(), metrics()). */
+const char *
+ts_worker_state_name(TsWorkerState st)
+{
+	switch (st)
+	{
+		case TS_WORKER_NONE:
+			return "not started";
+		case TS_WORKER_STARTING:
+			return "starting";
+		case TS_WORKER_READY:
+			return "ready";
+		case TS_WORKER_FAILED:
+			return "failed";
+		case TS_WORKER_STOPPED:
+			return "stopped";
+	}
+	return "unknown";
+}

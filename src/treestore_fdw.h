@@ -19,7 +19,9 @@
  *	    fdw.c            FDW handler, planning, scans, EXPLAIN
  *	    fdw_modify.c     INSERT / UPDATE / DELETE
  *	    pushdown.c       which quals become key ranges
- *	    functions.c      SQL-callable functions (health, stats, checkpoint)
+ *	    functions.c      SQL-callable functions (health, checkpoint)
+ *	    metrics.c        stats, metrics, metrics_text (one list of metrics
+ *	                     for both metrics functions)
  *	    rows.c           row writes and key-range scans for C functions
  *	    documents.c      store_document, get_document, delete_document; the
  *	                     temporal rule (which version is in force)
@@ -92,6 +94,7 @@ extern TsShared *ts_shared;
 extern void ts_shmem_init(void);
 extern void ts_wake_worker(void);
 extern bool ts_preloaded(void);
+extern const char *ts_worker_state_name(TsWorkerState st);
 
 /* ---------- worker.c ---------- */
 extern void ts_worker_register(void);

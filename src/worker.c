@@ -138,8 +138,8 @@ set_state(TsWorkerState state, const char *failure)
 
 /* ---------- opening the engine ---------- */
 
-static char *
-data_path(void)
+char *
+ts_worker_data_path(void)
 {
 	if (is_absolute_path(ts_data_directory))
 		return pstrdup(ts_data_directory);
@@ -277,7 +277,7 @@ static void
 open_engine(void)
 {
 	ts_options	opt;
-	char	   *path = data_path();
+	char	   *path = ts_worker_data_path();
 	int			rc;
 
 	ts_options_init(&opt);

@@ -98,6 +98,7 @@ extern ts_docindex ts_worker_docindex;
 extern int64 ts_worker_next_id[];
 extern uint64 ts_worker_requests;
 extern int	ts_worker_nsessions(void);
+extern char *ts_worker_data_path(void);
 extern void ts_worker_orphan(ts_txn *txn, const char *gid);
 
 /* worker_ops.c */

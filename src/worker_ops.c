@@ -932,6 +932,7 @@ op_status(Treestore__Response *resp)
 {
 	Treestore__StatusResult *r = palloc(sizeof(*r));
 	ts_stat		st;
+	ts_txn	   *txn;
 
 	treestore__status_result__init(r);
 	ts_env_stat(ts_worker_env, &st);
@@ -950,6 +951,33 @@ op_status(Treestore__Response *resp)
 	r->checkpoints = st.checkpoints;
 	r->sessions = ts_worker_nsessions();
 	r->requests = ts_worker_requests;
+	r->wal_segments = st.wal_segments;
+	r->last_checkpoint_age_seconds = (double) st.checkpoint_age_ms / 1000.0;
+	r->data_directory = ts_worker_data_path();
+	r->active_transactions = st.active_txns;
+	r->wal_flushes = st.wal_flushes;
+	r->cache_pages = st.cache_pages;
+	r->data_bytes = st.file_bytes;
+
+	/* rows per table: the trees keep their entry counts */
+	if (ts_txn_begin(ts_worker_env, TS_RDONLY, &txn) == 0)
+	{
+		r->tables = palloc(sizeof(Treestore__TableRows *) * ts_nstores);
+		for (int i = 0; i < ts_nstores; i++)
+		{
+			Treestore__TableRows *t;
+			ts_treestat ts;
+
+			if (ts_tree_stat(txn, ts_worker_trees[i], &ts) != 0)
+				continue;
+			t = palloc(sizeof(*t));
+			treestore__table_rows__init(t);
+			t->table = (char *) ts_stores[i].name;
+			t->rows = ts.entries;
+			r->tables[r->n_tables++] = t;
+		}
+		ts_txn_abort(txn);
+	}
 	resp->body_case = TREESTORE__RESPONSE__BODY_STATUS;
 	resp->status = r;
 }
