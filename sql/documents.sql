@@ -294,15 +294,11 @@ SELECT ('[' || repeat('{"title": "d", "nodes": [', 9999) || '{"title": "leaf"}' 
             || '{"title": "leaf", "node_id": "9999"}' || repeat(']}', 9999) || ']')::jsonb AS expected;
 RESET max_stack_depth;
 SHOW max_stack_depth;
-SELECT clock_timestamp() AS t0 \gset
 SELECT treestore.store_document('dc-deep', 'v1', doc) FROM dc_deep;
-SELECT clock_timestamp() - :'t0'::timestamptz < interval '10 seconds' AS stored_in_time;
 SELECT node_count FROM treestore.versions WHERE policy_id = 'dc-deep';
 SELECT node_id, parent_id, ordinal, depth, length(section_path), right(section_path, 12)
   FROM treestore.nodes WHERE policy_id = 'dc-deep' AND node_id IN ('0000', '0001', '9998', '9999') ORDER BY 1;
-SELECT clock_timestamp() AS t0 \gset
 SELECT treestore.get_document('dc-deep')->'structure' = expected AS round_trip FROM dc_deep;
-SELECT clock_timestamp() - :'t0'::timestamptz < interval '10 seconds' AS read_in_time;
 
 -- ===================================================================
 -- wide: 100,000 nodes (1,000 sections of 99 items, with text)
@@ -315,12 +311,8 @@ SELECT jsonb_build_object('doc_name', 'wide.pdf', 'structure',
                                       'page_index', s, 'text', repeat('x', 50)) ORDER BY c)
                                FROM generate_series(1, 99) c)) ORDER BY s)
             FROM generate_series(1, 1000) s)) AS doc;
-SELECT clock_timestamp() AS t0 \gset
 SELECT treestore.store_document('dc-wide', 'v1', doc) FROM dc_wide;
-SELECT clock_timestamp() - :'t0'::timestamptz < interval '5 seconds' AS stored_in_time;
-SELECT clock_timestamp() AS t0 \gset
 SELECT dc_strip_ids(treestore.get_document('dc-wide', include_text => true)) = doc AS round_trip FROM dc_wide;
-SELECT clock_timestamp() - :'t0'::timestamptz < interval '5 seconds' AS read_in_time;
 SELECT node_count FROM treestore.versions WHERE policy_id = 'dc-wide';
 SELECT node_id, parent_id, ordinal, depth, section_path, page_start, page_end
   FROM treestore.nodes WHERE policy_id = 'dc-wide' AND node_id IN ('0000', '0001', '0099', '0100', '99999') ORDER BY 1;
