@@ -30,7 +30,10 @@
 #	  Environment: PG_CONFIG (default: pg_config on PATH, else
 #	  /usr/lib/postgresql/15/bin/pg_config), TS_REGRESS_PORT (5497),
 #	  TS_ISOLATION_PORT (5496), TS_REGRESS_TIMEOUT (seconds per runner, 600),
-#	  TS_KEEP_TMP=1 keeps the scratch directory.
+#	  TS_KEEP_TMP=1 keeps the scratch directory, TS_REGRESS_NO_INSTALL=1
+#	  skips step 1 (neither builds nor installs: the tests run against the
+#	  extension already installed in the server's directories, e.g. while
+#	  someone else installs builds there).
 #
 set -uo pipefail
 
@@ -74,14 +77,18 @@ PG_ISOLATION_REGRESS="$PGXS_DIR/test/isolation/pg_isolation_regress"
 [ -x "$PG_REGRESS" ] || abort "pg_regress not found at $PG_REGRESS"
 
 mkdir -p "$ROOT/build"
-echo "=== build (make treestore_fdw.so PG_CONFIG=$PG_CONFIG)"
-make --no-print-directory treestore_fdw.so PG_CONFIG="$PG_CONFIG" ||
-	abort "the extension does not build"
-echo "=== install (make install)"
-make --no-print-directory install PG_CONFIG="$PG_CONFIG" >"$ROOT/build/pg-regress-install.log" 2>&1 || {
-	tail -n 30 "$ROOT/build/pg-regress-install.log"
-	abort "make install failed (log: build/pg-regress-install.log)"
-}
+if [ "${TS_REGRESS_NO_INSTALL:-0}" = 1 ]; then
+	echo "=== build and install skipped (TS_REGRESS_NO_INSTALL=1): testing the installed extension"
+else
+	echo "=== build (make treestore_fdw.so PG_CONFIG=$PG_CONFIG)"
+	make --no-print-directory treestore_fdw.so PG_CONFIG="$PG_CONFIG" ||
+		abort "the extension does not build"
+	echo "=== install (make install)"
+	make --no-print-directory install PG_CONFIG="$PG_CONFIG" >"$ROOT/build/pg-regress-install.log" 2>&1 || {
+		tail -n 30 "$ROOT/build/pg-regress-install.log"
+		abort "make install failed (log: build/pg-regress-install.log)"
+	}
+fi
 
 # Who runs the servers: user postgres when we are root, else ourselves.
 if [ "$(id -u)" -eq 0 ]; then
