@@ -35,6 +35,10 @@
 #	                   (test/bench/bench_wal.c; RESULT wal lines)
 #	    bench-sql      treestore.nodes against a native table with pgbench
 #	                   (test/bench/bench_sql.sh; RESULT sql lines)
+#	    bench-docs     the document functions (get_subtree, get_ancestors,
+#	                   version_as_of, search, store_document) against the
+#	                   same corpus in native tables (test/bench/bench_docs.sh;
+#	                   RESULT sql lines)
 #	    demo           deps, build, start a private PostgreSQL with the
 #	                   extension, load sample documents, run queries
 #	                   (test/demo/demo.sh; DEMO_DIR, DEMO_PORT)
@@ -428,14 +432,21 @@ fuzz:
 BENCH_DIR ?= $(CURDIR)/build/bench-data
 BENCH_ARGS ?=
 BENCH_WAL_ARGS ?=
-BENCH_TARGETS = bench-engine $(if $(wildcard test/bench/bench_wal.c),bench-wal) bench-sql
+BENCH_TARGETS = bench-engine $(if $(wildcard test/bench/bench_wal.c),bench-wal) bench-sql bench-docs
 
-.PHONY: bench bench-engine bench-wal bench-sql
+.PHONY: bench bench-engine bench-wal bench-sql bench-docs
 # bench-sql: treestore.nodes against a native table with pgbench
 # (test/bench/bench_sql.sh; RESULT sql lines).
 bench-sql: deps
 	@$(MAKE) --no-print-directory engine
 	bash test/bench/bench_sql.sh
+
+# bench-docs: the document functions against the same corpus in native
+# tables (test/bench/bench_docs.sh, corpus by test/bench/gen_corpus.py;
+# RESULT sql lines).  BENCH_DOCS_* variables in the script's header.
+bench-docs: deps
+	@$(MAKE) --no-print-directory engine
+	bash test/bench/bench_docs.sh
 
 bench:
 	@for t in $(BENCH_TARGETS); do $(MAKE) --no-print-directory $$t || exit 1; done
