@@ -296,16 +296,15 @@ done:
 int
 ts_ovf_read(ts_pager *pg, uint64_t first, size_t total, uint8_t *dst)
 {
-	uint8_t    *buf = aligned_alloc(TS_PAGE_SIZE, TS_PAGE_SIZE);
 	uint64_t	cur = first;
 	size_t		off = 0;
 	int			rc = 0;
 
-	if (buf == NULL)
-		return ts_error(TS_NOMEM, "out of memory");
+	/* through the page cache: a value read once (a node's text) is read again */
 	while (off < total || off == 0)
 	{
 		size_t		n = total - off < TS_OVF_DATA ? total - off : TS_OVF_DATA;
+		ts_frame   *f;
 
 		if (cur == 0)
 		{
@@ -313,18 +312,18 @@ ts_ovf_read(ts_pager *pg, uint64_t first, size_t total, uint8_t *dst)
 						  ts_pager_path(pg), (unsigned long long) first, off, total);
 			break;
 		}
-		if ((rc = ts_pager_read_raw(pg, cur, TS_PT_OVERFLOW, buf)) != 0)
+		if ((rc = ts_pager_get(pg, cur, TS_PT_OVERFLOW, &f)) != 0)
 			break;
-		memcpy(dst + off, buf + TS_PH_SIZE, n);
+		memcpy(dst + off, f->data + TS_PH_SIZE, n);
 		off += n;
-		cur = rd64(buf + PH_NEXT);
+		cur = rd64(f->data + PH_NEXT);
+		ts_pager_release(pg, f);
 		if (off >= total)
 			break;
 	}
 	if (rc == 0 && cur != 0)
 		rc = ts_error(TS_CORRUPT, "%s: overflow chain from page %llu is longer than its value",
 					  ts_pager_path(pg), (unsigned long long) first);
-	free(buf);
 	return rc;
 }
 

@@ -766,16 +766,17 @@ ts_pager_forget(ts_pager *pg, uint64_t pgno)
 			drop_locked(pg, f, pgno);
 		else
 		{
+			/*
+			 * Unreachable page: only a racing pinner could hold it, and it
+			 * fails its page-number check or reads what it read before.
+			 * Unpublish the frame even then, so that no later lookup finds
+			 * the old contents (overflow pages are read through the cache);
+			 * it is claimed again once unpinned.
+			 */
 			_Atomic(ts_frame *) *s = slot_of(pg, pgno, 0);
-			int32_t		expect = 0;
 
-			/* unreachable page: only a racing pinner could hold it */
-			if (atomic_compare_exchange_strong(&f->pin, &expect, EVICTING))
-			{
-				atomic_store(s, NULL);
-				atomic_store(&f->pgno, NO_PAGE);
-				atomic_fetch_add(&f->pin, -EVICTING);
-			}
+			atomic_store(s, NULL);
+			atomic_store(&f->pgno, NO_PAGE);
 		}
 	}
 	pthread_mutex_unlock(&pg->lock);

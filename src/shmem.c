@@ -56,6 +56,7 @@ ts_shmem_startup(void)
 		ts_shared->state = TS_WORKER_NONE;
 		ts_shared->worker_procno = -1;
 		pg_atomic_init_u32(&ts_shared->channels_changed, 0);
+		pg_atomic_init_u32(&ts_shared->waiting, 0);
 		ts_shared->nslots = MaxBackends;
 		for (int i = 0; i < MaxBackends; i++)
 			SpinLockInit(&ts_shared->slots[i].mutex);

@@ -85,6 +85,8 @@ typedef struct TsShared
 	TimestampTz started_at;
 	char		failure[256];	/* why the worker is not ready */
 	pg_atomic_uint32 channels_changed;
+	pg_atomic_uint32 waiting;	/* backends waiting for a response: one
+								 * alone spins briefly (channel.c) */
 	int			nslots;
 	TsSlot		slots[FLEXIBLE_ARRAY_MEMBER];
 } TsShared;
