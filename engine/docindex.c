@@ -259,9 +259,128 @@ ts_docindex_open(ts_txn *txn, ts_docindex *ix)
 		(rc = open_tree(txn, "nodes#vmeta", &ix->vmeta)) != 0 ||
 		(rc = open_tree(txn, "search#postings", &ix->postings)) != 0 ||
 		(rc = open_tree(txn, "versions#by_date", &ix->by_date)) != 0 ||
-		(rc = open_tree(txn, "cross_references#incoming", &ix->xref_in)) != 0)
+		(rc = open_tree(txn, "cross_references#incoming", &ix->xref_in)) != 0 ||
+		(rc = open_tree(txn, "docindex#meta", &ix->meta)) != 0)
 		return rc;
 	return 0;
+}
+
+#define FORMAT_KEY "format"
+#define FORMAT_VALUE "1"
+
+static int
+tree_empty(ts_txn *txn, ts_tree t, int *empty)
+{
+	ts_cursor  *c;
+	int			rc;
+
+	if ((rc = ts_cursor_open(txn, t, &c)) != 0)
+		return rc;
+	rc = ts_cursor_first(c);
+	ts_cursor_close(c);
+	if (rc != 0 && rc != TS_NOTFOUND)
+		return rc;
+	*empty = rc == TS_NOTFOUND;
+	return 0;
+}
+
+int
+ts_docindex_rebuild_needed(ts_txn *txn, const ts_docindex *ix)
+{
+	ts_slice	v;
+	int			rc = ts_get(txn, ix->meta, FORMAT_KEY, strlen(FORMAT_KEY), &v);
+	int			e1,
+				e2,
+				e3;
+
+	if (rc == 0)
+		return 0;
+	if (rc != TS_NOTFOUND)
+		return rc;
+	if ((rc = tree_empty(txn, ix->nodes, &e1)) != 0 ||
+		(rc = tree_empty(txn, ix->versions, &e2)) != 0 ||
+		(rc = tree_empty(txn, ix->xrefs, &e3)) != 0)
+		return rc;
+	if (!(e1 && e2 && e3))
+		return 1;
+	/* new tables: the indexes are built as the rows come */
+	rc = ts_put(txn, ix->meta, FORMAT_KEY, strlen(FORMAT_KEY), FORMAT_VALUE, strlen(FORMAT_VALUE), 0);
+	return rc;
+}
+
+/* Report every row of table st as inserted. */
+static int
+rebuild_table(ts_txn *txn, const ts_docindex *ix, ts_docindex_batch *b, ts_tree t, int st,
+			  uint64_t *rows)
+{
+	ts_cursor  *c;
+	int			rc;
+	StrList		keys = {0};
+	size_t		done = 0;
+
+	/* keys first: the index writes must not run under an open cursor */
+	if ((rc = ts_cursor_open(txn, t, &c)) != 0)
+		return rc;
+	for (rc = ts_cursor_first(c); rc == 0; rc = ts_cursor_next(c))
+	{
+		ts_slice	k,
+					v;
+
+		if ((rc = ts_cursor_get(c, &k, &v)) != 0 || (rc = sl_add(&keys, k.data, k.len, 0)) != 0)
+			break;
+	}
+	ts_cursor_close(c);
+	if (rc == TS_NOTFOUND)
+		rc = 0;
+	for (size_t i = 0; i < keys.n && rc == 0; i++)
+	{
+		ts_slice	v;
+		uint8_t    *copy;
+
+		if ((rc = ts_get(txn, t, sl_get(&keys, i), keys.len[i], &v)) != 0)
+			break;
+		if (!(copy = malloc(v.len ? v.len : 1)))
+		{
+			rc = TS_NOMEM;
+			break;
+		}
+		memcpy(copy, v.data, v.len);
+		rc = ts_docindex_changed(txn, ix, b, st, NULL, 0, NULL, 0,
+								 sl_get(&keys, i), keys.len[i], copy, v.len, NULL, 0);
+		free(copy);
+		if (rc == 0 && ++done % 1000 == 0)
+			rc = ts_docindex_flush(txn, ix, b);
+	}
+	if (rc == 0)
+		rc = ts_docindex_flush(txn, ix, b);
+	*rows = keys.n;
+	sl_free(&keys);
+	return rc;
+}
+
+int
+ts_docindex_rebuild(ts_txn *txn, const ts_docindex *ix, uint64_t *nodes_without_terms)
+{
+	ts_docindex_batch *b = ts_docindex_batch_new();
+	uint64_t	n = 0,
+				ignored;
+	int			rc;
+
+	if (!b)
+		return TS_NOMEM;
+	*nodes_without_terms = 0;
+	if ((rc = ts_docindex_truncate(txn, ix, ix->st_nodes)) != 0 ||
+		(rc = ts_docindex_truncate(txn, ix, ix->st_versions)) != 0 ||
+		(rc = ts_docindex_truncate(txn, ix, ix->st_xrefs)) != 0 ||
+		(rc = rebuild_table(txn, ix, b, ix->nodes, ix->st_nodes, &n)) != 0 ||
+		(rc = rebuild_table(txn, ix, b, ix->versions, ix->st_versions, &ignored)) != 0 ||
+		(rc = rebuild_table(txn, ix, b, ix->xrefs, ix->st_xrefs, &ignored)) != 0)
+		goto done;
+	*nodes_without_terms = n;
+	rc = ts_put(txn, ix->meta, FORMAT_KEY, strlen(FORMAT_KEY), FORMAT_VALUE, strlen(FORMAT_VALUE), 0);
+done:
+	ts_docindex_batch_free(b);
+	return rc;
 }
 
 int

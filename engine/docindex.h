@@ -51,7 +51,8 @@ typedef struct ts_docindex
 				vmeta,
 				postings,
 				by_date,
-				xref_in;
+				xref_in,
+				meta;			/* "format": the indexes are built */
 } ts_docindex;
 
 /* What a query hands back, row by row: a table row and, for search, a score. */
@@ -64,6 +65,17 @@ typedef struct ts_docindex_batch ts_docindex_batch;
 
 /* Open (creating when missing) the tables' and indexes' trees. */
 int			ts_docindex_open(ts_txn *txn, ts_docindex *ix);
+
+/*
+ * Indexes missing for rows that exist (tables written by a build without
+ * them): 1 (0: built, or the tables are empty -- then marked built, so
+ * txn must be a write transaction).  Rebuild them from the rows in txn -- every index but the search
+ * terms, which only the backend can make.  *nodes_without_terms tells how
+ * many nodes are not searchable until rewritten.  Idempotent: it empties
+ * the indexes first, and marks them built when done.
+ */
+int			ts_docindex_rebuild_needed(ts_txn *txn, const ts_docindex *ix);
+int			ts_docindex_rebuild(ts_txn *txn, const ts_docindex *ix, uint64_t *nodes_without_terms);
 
 /* 1 if writes to ts_stores[st] must be reported to ts_docindex_changed. */
 int			ts_docindex_indexed(const ts_docindex *ix, int st);

@@ -60,6 +60,7 @@ typedef struct WScan
 typedef struct Session
 {
 	bool		active;
+	TimestampTz last_request;	/* when it last sent one (the idle spin) */
 	int			slot;
 	int			procno;			/* the backend's PGPROC */
 	uint32		slot_gen;

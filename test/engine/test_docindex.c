@@ -875,5 +875,48 @@ TEST(test_cross_references)
 	teardown();
 }
 
-TEST_MAIN(test_tree_model, test_cycles_and_depth, test_search, test_postings_chunks, test_temporal_rule,
+/* Tables written without the indexes (an older build): rebuilt from the rows. */
+TEST(test_rebuild)
+{
+	ts_txn	   *w;
+	uint64_t	n;
+	int			want[MAXN],
+				nw;
+
+	setup("docindex-rebuild");
+	CHECK_OK(ts_txn_begin(env, 0, &w));
+	CHECK(ts_docindex_rebuild_needed(w, &ix) == 0);	/* empty: marked built */
+	CHECK_OK(ts_txn_commit(w));
+	CHECK_OK(ts_txn_begin(env, 0, &w));
+	CHECK(ts_docindex_rebuild_needed(w, &ix) == 0);
+	/* forget the marker, write rows behind the indexes' back */
+	CHECK_OK(ts_del(w, ix.meta, "format", 6));
+	random_tree(120);
+	for (int i = 0; i < mn; i++)
+	{
+		uint8_t		key[TS_MAX_KEY];
+		size_t		klen;
+		ts_buf		rec = {0};
+
+		node_row("pol", "v1", i, key, &klen, &rec);
+		CHECK_OK(ts_put(w, ix.nodes, key, klen, rec.data, rec.len, 0));
+		m[i].present = 1;
+		ts_buf_free(&rec);
+	}
+	CHECK(ts_docindex_rebuild_needed(w, &ix) == 1);
+	CHECK_OK(ts_docindex_rebuild(w, &ix, &n));
+	CHECK(n == (uint64_t) mn);
+	CHECK(ts_docindex_rebuild_needed(w, &ix) == 0);
+	CHECK(is_regular(w));
+	nw = model_preorder(-1, -1, want);
+	expect_same(want, nw, "rebuilt");
+	check_all(w);
+	/* again: idempotent */
+	CHECK_OK(ts_docindex_rebuild(w, &ix, &n));
+	check_all(w);
+	CHECK_OK(ts_txn_commit(w));
+	teardown();
+}
+
+TEST_MAIN(test_tree_model, test_rebuild, test_cycles_and_depth, test_search, test_postings_chunks, test_temporal_rule,
 		  test_cross_references)
