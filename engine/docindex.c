@@ -1945,27 +1945,59 @@ regular(ts_txn *txn, const ts_docindex *ix, const uint8_t *p, size_t plen,
 	return get_le64((const uint8_t *) val.data + 16) == 0 ? 0 : TS_DOCINDEX_IRREGULAR;
 }
 
-/* Emit the nodes rows of ids (in list order). */
+/*
+ * Emit the nodes rows of ids (in list order).  One cursor: ids in document
+ * order are usually in key order too (PageIndex numbers nodes in
+ * pre-order), so the next row is mostly the cursor's next entry, not a
+ * descent from the root.
+ */
 static int
 emit_nodes(ts_txn *txn, const ts_docindex *ix, const uint8_t *p, size_t plen,
 		   const uint8_t *v, size_t vlen, const StrList *ids, ts_docindex_emit emit, void *arg)
 {
-	for (size_t i = 0; i < ids->n; i++)
+	ts_cursor  *c;
+	int			rc,
+				positioned = 0;
+
+	if (ids->n == 0)
+		return 0;
+	if ((rc = ts_cursor_open(txn, ix->nodes, &c)) != 0)
+		return rc;
+	for (size_t i = 0; i < ids->n && rc == 0; i++)
 	{
 		ts_keybuf	kb;
-		ts_slice	val;
-		int			rc;
+		ts_slice	k,
+					val;
 
 		kb_pvid(&kb, p, plen, v, vlen, sl_get(ids, i), ids->len[i]);
-		rc = ts_get(txn, ix->nodes, kb.buf, kb.len, &val);
-		if (rc == TS_NOTFOUND)
+		if (kb.overflow)
 			continue;
-		if (rc != 0)
-			return rc;
-		if ((rc = emit(arg, kb.buf, kb.len, val.data, val.len, 0)) != 0)
-			return rc;
+		rc = TS_NOTFOUND;
+		if (positioned && ts_cursor_next(c) == 0 && ts_cursor_get(c, &k, &val) == 0 &&
+			k.len == kb.len && memcmp(k.data, kb.buf, kb.len) == 0)
+			rc = 0;
+		else
+		{
+			positioned = 0;
+			rc = ts_cursor_seek(c, kb.buf, kb.len);
+			if (rc == 0)
+			{
+				positioned = 1;
+				if ((rc = ts_cursor_get(c, &k, &val)) == 0 &&
+					(k.len != kb.len || memcmp(k.data, kb.buf, kb.len) != 0))
+					rc = TS_NOTFOUND;
+			}
+		}
+		if (rc == TS_NOTFOUND)
+		{
+			rc = 0;
+			continue;
+		}
+		if (rc == 0)
+			rc = emit(arg, kb.buf, kb.len, val.data, val.len, 0);
 	}
-	return 0;
+	ts_cursor_close(c);
+	return rc;
 }
 
 int

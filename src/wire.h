@@ -18,7 +18,7 @@
 
 /* Queue sizes of a session's channel. */
 #define TS_REQUEST_QUEUE_SIZE (64 * 1024)
-#define TS_RESPONSE_QUEUE_SIZE (256 * 1024)
+#define TS_RESPONSE_QUEUE_SIZE (1024 * 1024)
 
 /* Rows a scan batch holds at most (count and bytes). */
 #define TS_BATCH_ROWS 1000
