@@ -221,6 +221,7 @@ ts_channel_worker_generation(void)
 {
 	char	   *why;
 
+	ts_call_finish();			/* a channel with a response due is busy */
 	if (!ensure_channel(false, &why))
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
@@ -302,15 +303,16 @@ typedef enum CallFailure
  */
 static CallFailure
 round_trip_counted(Treestore__Request *req, bool want_response, bool noerror,
-				   Treestore__Response **out, bool *counted)
+				   Treestore__Response **out, bool *counted, bool already_sent)
 {
 	size_t		len = treestore__request__get_packed_size(req);
 	uint8	   *buf = palloc(len);
 	TimestampTz start = GetCurrentTimestamp();
-	bool		sent = false;
+	bool		sent = already_sent;
 	int			spins = 0;
 
-	treestore__request__pack(req, buf);
+	if (!sent)
+		treestore__request__pack(req, buf);
 	chan_busy = true;
 	for (;;)
 	{
@@ -411,15 +413,15 @@ round_trip_counted(Treestore__Request *req, bool want_response, bool noerror,
 }
 
 static CallFailure
-round_trip(Treestore__Request *req, bool want_response, bool noerror,
-		   Treestore__Response **out)
+round_trip_mode(Treestore__Request *req, bool want_response, bool noerror,
+				Treestore__Response **out, bool already_sent)
 {
 	bool		counted = false;
-	CallFailure f;
+	volatile CallFailure f = CALL_OK;
 
 	PG_TRY();
 	{
-		f = round_trip_counted(req, want_response, noerror, out, &counted);
+		f = round_trip_counted(req, want_response, noerror, out, &counted, already_sent);
 	}
 	PG_FINALLY();
 	{
@@ -428,6 +430,13 @@ round_trip(Treestore__Request *req, bool want_response, bool noerror,
 	}
 	PG_END_TRY();
 	return f;
+}
+
+static CallFailure
+round_trip(Treestore__Request *req, bool want_response, bool noerror,
+		   Treestore__Response **out)
+{
+	return round_trip_mode(req, want_response, noerror, out, false);
 }
 
 static const char *
@@ -462,6 +471,90 @@ raise_response_error(Treestore__Error *e)
 			 (e->hint && e->hint[0]) ? errhint("%s", e->hint) : 0));
 }
 
+/* ---------- a request whose response is read later ---------- */
+
+static uint64 pending_id = 0;
+static void (*pending_done) (Treestore__Response *resp, void *arg) = NULL;
+static void *pending_arg = NULL;
+
+void
+ts_call_finish(void)
+{
+	Treestore__Request dummy = TREESTORE__REQUEST__INIT;
+	Treestore__Response *resp = NULL;
+	void		(*done) (Treestore__Response *, void *) = pending_done;
+	void	   *arg = pending_arg;
+	CallFailure f;
+
+	if (pending_id == 0)
+		return;
+	dummy.id = pending_id;
+	pending_id = 0;
+	pending_done = NULL;
+	pending_arg = NULL;
+	payload_invalidate();
+	f = round_trip_mode(&dummy, true, false, &resp, true);
+	if (f != CALL_OK)
+	{
+		drop_channel();
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("lost the connection to the treestore worker"),
+				 errdetail("%s", failure_text(f))));
+	}
+	if (resp->error)
+		raise_response_error(resp->error);
+	if (done)
+		done(resp, arg);
+}
+
+void
+ts_call_start(Treestore__Request *req, void (*done) (Treestore__Response *resp, void *arg),
+			  void *arg)
+{
+	Treestore__Response *resp = NULL;
+	CallFailure f;
+	char	   *why;
+
+	ts_call_finish();
+	payload_invalidate();
+	ensure_channel(false, &why);
+	req->id = ++next_request_id;
+	f = round_trip(req, false, false, &resp);
+	if (f != CALL_OK)
+	{
+		drop_channel();
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("lost the connection to the treestore worker"),
+				 errdetail("%s", failure_text(f))));
+	}
+	chan_busy = true;			/* until its response is read */
+	pending_id = req->id;
+	pending_done = done;
+	pending_arg = arg;
+}
+
+void
+ts_call_abandon(void)
+{
+	Treestore__Request dummy = TREESTORE__REQUEST__INIT;
+	Treestore__Response *resp = NULL;
+
+	if (pending_id == 0)
+		return;
+	/*
+	 * Read and drop the response, so that the channel stays usable; if that
+	 * fails, chan_busy stays set and the next request makes a new channel.
+	 */
+	dummy.id = pending_id;
+	pending_id = 0;
+	pending_done = NULL;
+	pending_arg = NULL;
+	payload_invalidate();
+	(void) round_trip_mode(&dummy, true, true, &resp, true);
+}
+
 Treestore__Response *
 ts_call(Treestore__Request *req)
 {
@@ -469,6 +562,7 @@ ts_call(Treestore__Request *req)
 	CallFailure f;
 	char	   *why;
 
+	ts_call_finish();
 	payload_invalidate();
 	ensure_channel(false, &why);
 	req->id = ++next_request_id;
@@ -492,6 +586,7 @@ ts_call_noerror(Treestore__Request *req, Treestore__Response **out, char **why)
 	Treestore__Response *resp = NULL;
 	CallFailure f;
 
+	ts_call_abandon();
 	payload_invalidate();
 	if (!ensure_channel(true, why))
 		return false;
@@ -520,6 +615,7 @@ ts_send_nowait(Treestore__Request *req)
 	uint8	   *buf;
 	shm_mq_result r;
 
+	ts_call_abandon();
 	/* only on an existing, idle channel: a new one would have nothing to end */
 	if (chan_seg == NULL || chan_busy || !worker_alive())
 		return;

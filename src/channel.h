@@ -17,6 +17,19 @@
  */
 extern Treestore__Response *ts_call(Treestore__Request *req);
 
+/*
+ * Send req now and read its response later -- at ts_call_finish, or before
+ * the next request -- so that the backend prepares its next request while
+ * the worker executes this one.  done(resp, arg) is called with the
+ * response; an error response is raised by whichever call reads it.
+ * ts_call_abandon (transaction and subtransaction abort) reads and drops
+ * it, never raising.
+ */
+extern void ts_call_start(Treestore__Request *req,
+						  void (*done) (Treestore__Response *resp, void *arg), void *arg);
+extern void ts_call_finish(void);
+extern void ts_call_abandon(void);
+
 /* Send a request that has no response (EndTxn, CloseScan); never raises. */
 extern void ts_send_nowait(Treestore__Request *req);
 

@@ -22,8 +22,10 @@
 #include "search.h"
 #include "xact.h"
 
-#define WRITE_BATCH_OPS 1000
-#define WRITE_BATCH_BYTES (1024 * 1024)
+/* small batches, sent without waiting: the worker writes one while the
+ * backend prepares the next (ts_call_start) */
+#define WRITE_BATCH_OPS 250
+#define WRITE_BATCH_BYTES (256 * 1024)
 
 struct TsRowWriter
 {
@@ -157,16 +159,27 @@ ts_rows_writer(const ts_store *st)
 	return w;
 }
 
+static void
+batch_done(Treestore__Response *resp, void *arg)
+{
+	TsRowWriter *w = arg;
+
+	if (resp->modified == NULL)
+		elog(ERROR, "treestore worker answered a modification without a result");
+	w->affected += resp->modified->affected;
+}
+
 void
 ts_rows_flush(TsRowWriter *w)
 {
 	Treestore__Request req = TREESTORE__REQUEST__INIT;
 	Treestore__Modify m = TREESTORE__MODIFY__INIT;
-	Treestore__Response *resp;
 	MemoryContext old;
 
 	if (w->nops == 0)
 		return;
+	/* the previous batch's response first (its errors raised here) */
+	ts_call_finish();
 	old = MemoryContextSwitchTo(w->ops_cxt);
 	ts_xact_request(&req, true);
 	m.table = (char *) w->store->name;
@@ -174,12 +187,9 @@ ts_rows_flush(TsRowWriter *w)
 	m.ops = w->ops;
 	req.op_case = TREESTORE__REQUEST__OP_MODIFY;
 	req.modify = &m;
-	resp = ts_call(&req);
+	ts_call_start(&req, batch_done, w);
 	ts_xact_request_sent();
 	MemoryContextSwitchTo(old);
-	if (resp->modified == NULL)
-		elog(ERROR, "treestore worker answered a modification without a result");
-	w->affected += resp->modified->affected;
 	w->nops = 0;
 	w->bytes = 0;
 	MemoryContextReset(w->ops_cxt);
@@ -263,6 +273,7 @@ ts_rows_writer_end(TsRowWriter *w)
 	uint64		n;
 
 	ts_rows_flush(w);
+	ts_call_finish();
 	n = w->affected;
 	MemoryContextDelete(w->cxt);
 	return n;

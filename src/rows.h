@@ -24,9 +24,12 @@ typedef struct TsRowWriter TsRowWriter;
 
 /*
  * A writer buffers row operations for one store and sends them in batches
- * (1,000 operations or about 1 MB a round trip).  Errors (23505 on an
- * INSERT of an existing key, 40001, ...) are raised when a batch is sent,
- * which may be at a later call than the one that queued the operation.
+ * (250 operations or about 256 KB), each sent without waiting for the
+ * worker: its response is read before the next request (ts_call_start), so
+ * that the backend prepares a batch while the worker writes the last one.
+ * Errors (23505 on an INSERT of an existing key, 40001, ...) are raised
+ * when that response is read, which may be at a later call than the one
+ * that queued the operation, and at the latest by ts_rows_writer_end.
  */
 extern TsRowWriter *ts_rows_writer(const ts_store *st);
 

@@ -224,7 +224,10 @@ static void
 ts_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					SubTransactionId parentSubid, void *arg)
 {
-	if (event != SUBXACT_EVENT_ABORT_SUB || !xact.open)
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	ts_call_abandon();			/* a write batch in flight belonged to it */
+	if (!xact.open)
 		return;
 	if (xact.nrollbacks == xact.maxrollbacks)
 	{
