@@ -63,7 +63,9 @@ a transaction that wrote only treestore tables must return only after
 PostgreSQL's commit record is flushed (the worker settles in-doubt engine
 transactions by that record); checked with the WAL writer stopped (SIGSTOP)
 for a few milliseconds, comparing pg_current_wal_insert_lsn() and
-pg_current_wal_flush_lsn() after each COMMIT.
+pg_current_wal_flush_lsn() after each COMMIT (a transaction counts as
+asynchronous when two retries also leave WAL unflushed: a background record
+inserted after the COMMIT looks the same once).
 Plus "setup" and a final "final-restart" round (clean restart, same checks).
 The output is TAP-like ("ok ..." / "not ok ..." with diagnostics: missing ids,
 ids on one side only, server log tail) and the last line is
@@ -819,16 +821,25 @@ def check_durable_commit(cluster, label="durable-commit", n=3):
             os.kill(ww, signal.SIGSTOP)
             try:
                 for k in range(n):
-                    conn.execute("INSERT INTO treestore.documents (policy_id, title) "
-                                 "VALUES (%s, 'durable commit')", ("durable-%d" % k,))
-                    xid = conn.execute("SELECT pg_current_xact_id()::text").fetchone()[0]
-                    conn.commit()
-                    ins, flu = mon.execute(
-                        "SELECT pg_current_wal_insert_lsn()::text, "
-                        "pg_current_wal_flush_lsn()::text").fetchone()
-                    rows.append("xid %s: after COMMIT returned, WAL insert %s, flushed to %s"
-                                % (xid, ins, flu))
-                    if ins != flu:
+                    # A background record (the bgwriter's running-xacts
+                    # snapshot, every 15 s) inserted after our COMMIT also
+                    # shows as unflushed WAL: a commit that is really
+                    # asynchronous is so every time, so only a transaction
+                    # whose two retries also show it counts.
+                    for attempt in range(3):
+                        conn.execute("INSERT INTO treestore.documents (policy_id, title) "
+                                     "VALUES (%s, 'durable commit')",
+                                     ("durable-%d-%d" % (k, attempt),))
+                        xid = conn.execute("SELECT pg_current_xact_id()::text").fetchone()[0]
+                        conn.commit()
+                        ins, flu = mon.execute(
+                            "SELECT pg_current_wal_insert_lsn()::text, "
+                            "pg_current_wal_flush_lsn()::text").fetchone()
+                        rows.append("xid %s: after COMMIT returned, WAL insert %s, flushed to %s"
+                                    % (xid, ins, flu))
+                        if ins == flu:
+                            break
+                    else:
                         bad += 1
             finally:
                 os.kill(ww, signal.SIGCONT)
