@@ -457,6 +457,17 @@ failure_text(CallFailure f)
 	}
 }
 
+/* A round trip that failed: the channel goes, the call raises 08006. */
+static void
+raise_call_failure(CallFailure f)
+{
+	drop_channel();
+	ereport(ERROR,
+			(errcode(ERRCODE_CONNECTION_FAILURE),
+			 errmsg("lost the connection to the treestore worker"),
+			 errdetail("%s", failure_text(f))));
+}
+
 static void
 raise_response_error(Treestore__Error *e)
 {
@@ -495,13 +506,7 @@ ts_call_finish(void)
 	payload_invalidate();
 	f = round_trip_mode(&dummy, true, false, &resp, true);
 	if (f != CALL_OK)
-	{
-		drop_channel();
-		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("lost the connection to the treestore worker"),
-				 errdetail("%s", failure_text(f))));
-	}
+		raise_call_failure(f);
 	if (resp->error)
 		raise_response_error(resp->error);
 	if (done)
@@ -522,13 +527,7 @@ ts_call_start(Treestore__Request *req, void (*done) (Treestore__Response *resp, 
 	req->id = ++next_request_id;
 	f = round_trip(req, false, false, &resp);
 	if (f != CALL_OK)
-	{
-		drop_channel();
-		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("lost the connection to the treestore worker"),
-				 errdetail("%s", failure_text(f))));
-	}
+		raise_call_failure(f);
 	chan_busy = true;			/* until its response is read */
 	pending_id = req->id;
 	pending_done = done;
@@ -568,13 +567,7 @@ ts_call(Treestore__Request *req)
 	req->id = ++next_request_id;
 	f = round_trip(req, true, false, &resp);
 	if (f != CALL_OK)
-	{
-		drop_channel();
-		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("lost the connection to the treestore worker"),
-				 errdetail("%s", failure_text(f))));
-	}
+		raise_call_failure(f);
 	if (resp->error)
 		raise_response_error(resp->error);
 	return resp;
