@@ -488,10 +488,41 @@ static uint64 pending_id = 0;
 static void (*pending_done) (Treestore__Response *resp, void *arg) = NULL;
 static void *pending_arg = NULL;
 
+/* Read the pending request's response (it is no longer pending after). */
+static CallFailure
+receive_pending(bool noerror, Treestore__Response **resp)
+{
+	Treestore__Request dummy = TREESTORE__REQUEST__INIT;
+
+	dummy.id = pending_id;
+	pending_id = 0;
+	pending_done = NULL;
+	pending_arg = NULL;
+	payload_invalidate();
+	return round_trip_mode(&dummy, true, noerror, resp, true);
+}
+
+/* Send req on a usable channel; raise if the worker is gone. */
+static Treestore__Response *
+send_request(Treestore__Request *req, bool want_response)
+{
+	Treestore__Response *resp = NULL;
+	CallFailure f;
+	char	   *why;
+
+	ts_call_finish();
+	payload_invalidate();
+	ensure_channel(false, &why);
+	req->id = ++next_request_id;
+	f = round_trip(req, want_response, false, &resp);
+	if (f != CALL_OK)
+		raise_call_failure(f);
+	return resp;
+}
+
 void
 ts_call_finish(void)
 {
-	Treestore__Request dummy = TREESTORE__REQUEST__INIT;
 	Treestore__Response *resp = NULL;
 	void		(*done) (Treestore__Response *, void *) = pending_done;
 	void	   *arg = pending_arg;
@@ -499,12 +530,7 @@ ts_call_finish(void)
 
 	if (pending_id == 0)
 		return;
-	dummy.id = pending_id;
-	pending_id = 0;
-	pending_done = NULL;
-	pending_arg = NULL;
-	payload_invalidate();
-	f = round_trip_mode(&dummy, true, false, &resp, true);
+	f = receive_pending(false, &resp);
 	if (f != CALL_OK)
 		raise_call_failure(f);
 	if (resp->error)
@@ -517,17 +543,7 @@ void
 ts_call_start(Treestore__Request *req, void (*done) (Treestore__Response *resp, void *arg),
 			  void *arg)
 {
-	Treestore__Response *resp = NULL;
-	CallFailure f;
-	char	   *why;
-
-	ts_call_finish();
-	payload_invalidate();
-	ensure_channel(false, &why);
-	req->id = ++next_request_id;
-	f = round_trip(req, false, false, &resp);
-	if (f != CALL_OK)
-		raise_call_failure(f);
+	(void) send_request(req, false);
 	chan_busy = true;			/* until its response is read */
 	pending_id = req->id;
 	pending_done = done;
@@ -537,37 +553,21 @@ ts_call_start(Treestore__Request *req, void (*done) (Treestore__Response *resp, 
 void
 ts_call_abandon(void)
 {
-	Treestore__Request dummy = TREESTORE__REQUEST__INIT;
 	Treestore__Response *resp = NULL;
 
-	if (pending_id == 0)
-		return;
 	/*
 	 * Read and drop the response, so that the channel stays usable; if that
 	 * fails, chan_busy stays set and the next request makes a new channel.
 	 */
-	dummy.id = pending_id;
-	pending_id = 0;
-	pending_done = NULL;
-	pending_arg = NULL;
-	payload_invalidate();
-	(void) round_trip_mode(&dummy, true, true, &resp, true);
+	if (pending_id != 0)
+		(void) receive_pending(true, &resp);
 }
 
 Treestore__Response *
 ts_call(Treestore__Request *req)
 {
-	Treestore__Response *resp = NULL;
-	CallFailure f;
-	char	   *why;
+	Treestore__Response *resp = send_request(req, true);
 
-	ts_call_finish();
-	payload_invalidate();
-	ensure_channel(false, &why);
-	req->id = ++next_request_id;
-	f = round_trip(req, true, false, &resp);
-	if (f != CALL_OK)
-		raise_call_failure(f);
 	if (resp->error)
 		raise_response_error(resp->error);
 	return resp;

@@ -444,11 +444,7 @@ run_query(Treestore__Query *q, Emitter *e, TsRow *ver)
 		TsRow		row;
 
 		memset(&row, 0, sizeof(row));
-		if (ts_store_key_decode(e->st, key, klen, row.vals, scratch, TS_MAX_KEY) != 0 ||
-			ts_rec_decode(e->st, rec, rlen, row.vals) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("malformed row in treestore table \"%s\"", e->st->name)));
+		ts_colvals_decode(e->st, key, klen, rec, rlen, row.vals, scratch);
 		emit(e, &row);
 	}
 	pfree(scratch);

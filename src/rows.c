@@ -20,6 +20,7 @@
 #include "channel.h"
 #include "rows.h"
 #include "search.h"
+#include "tables.h"
 #include "xact.h"
 
 /* small batches, sent without waiting: the worker writes one while the
@@ -385,11 +386,7 @@ ts_rows_next(TsRowScan *sc, TsRow *row)
 		if (ts_batch_next(sc->rows, sc->rows_len, &sc->pos, &key, &klen, &rec, &rlen))
 		{
 			memset(row, 0, sizeof(*row));
-			if (ts_store_key_decode(sc->store, key, klen, row->vals, sc->scratch, TS_MAX_KEY) != 0 ||
-				ts_rec_decode(sc->store, rec, rlen, row->vals) != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("malformed row in treestore table \"%s\"", sc->store->name)));
+			ts_colvals_decode(sc->store, key, klen, rec, rlen, row->vals, sc->scratch);
 			row->key = key;
 			row->klen = klen;
 			return true;

@@ -86,20 +86,6 @@ lexeme_cmp(const char *a, int alen, const char *b, int blen)
 	return alen < blen ? -1 : alen > blen;
 }
 
-static void
-put_varint(StringInfo b, uint32 v)
-{
-	do
-	{
-		uint8		c = v & 0x7f;
-
-		v >>= 7;
-		if (v)
-			c |= 0x80;
-		appendStringInfoChar(b, (char) c);
-	} while (v);
-}
-
 /* occurrences of a lexeme: its positions (a stripped entry counts once) */
 static uint32
 occurrences(TSVector v, WordEntry *we)
@@ -113,7 +99,6 @@ ts_search_node_terms(const ts_store *st, const uint8 *rec, size_t rlen,
 {
 	static MemoryContext tmp = NULL;
 	MemoryContext target = CurrentMemoryContext;
-	MemoryContext old;
 	ts_colval	row[TS_STORE_MAX_COLS];
 	TSVector	title = NULL,
 				body = NULL;
@@ -122,8 +107,9 @@ ts_search_node_terms(const ts_store *st, const uint8 *rec, size_t rlen,
 				i = 0,
 				j = 0;
 	uint32		n = 0;
-	StringInfoData terms,
-				result;
+	ts_buf		terms = {0},
+				head = {0};
+	bool		oom = false;
 
 	out->data = NULL;
 	out->len = 0;
@@ -132,7 +118,7 @@ ts_search_node_terms(const ts_store *st, const uint8 *rec, size_t rlen,
 	if (tmp == NULL)
 		tmp = AllocSetContextCreate(TopMemoryContext, "treestore search terms",
 									ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(tmp);
+	MemoryContextSwitchTo(tmp);
 	memset(row, 0, sizeof(row));
 	if (ts_rec_decode(st, rec, rlen, row) != 0)
 		elog(ERROR, "could not decode a treestore nodes row");
@@ -155,8 +141,7 @@ ts_search_node_terms(const ts_store *st, const uint8 *rec, size_t rlen,
 	nt = title ? title->size : 0;
 	nb = body ? body->size : 0;
 
-	/* merge the two sorted lexeme lists */
-	initStringInfo(&terms);
+	/* merge the two sorted lexeme lists (format: engine/docindex.h) */
 	while (i < nt || j < nb)
 	{
 		WordEntry  *a = i < nt ? &ARRPTR(title)[i] : NULL;
@@ -188,23 +173,27 @@ ts_search_node_terms(const ts_store *st, const uint8 *rec, size_t rlen,
 			tfb = occurrences(body, b);
 			j++;
 		}
-		put_varint(&terms, (uint32) len);
-		appendBinaryStringInfo(&terms, lex, len);
-		put_varint(&terms, tft);
-		put_varint(&terms, tfb);
+		if (ts_varint_put(&terms, (uint64) len) != 0 || ts_buf_append(&terms, lex, len) != 0 ||
+			ts_varint_put(&terms, tft) != 0 || ts_varint_put(&terms, tfb) != 0)
+			oom = true;
 		n++;
 	}
-	initStringInfo(&result);
-	put_varint(&result, n);
-	appendBinaryStringInfo(&result, terms.data, terms.len);
+	if (ts_varint_put(&head, n) != 0)
+		oom = true;
 
 	MemoryContextSwitchTo(target);
-	out->data = palloc(result.len);
-	memcpy(out->data, result.data, result.len);
-	out->len = result.len;
-	MemoryContextSwitchTo(old);
+	if (!oom)
+	{
+		out->data = palloc(head.len + terms.len);
+		memcpy(out->data, head.data, head.len);
+		memcpy(out->data + head.len, terms.data, terms.len);
+		out->len = head.len + terms.len;
+	}
+	ts_buf_free(&terms);
+	ts_buf_free(&head);
 	MemoryContextReset(tmp);
-	MemoryContextSwitchTo(target);
+	if (oom)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 }
 
 /* 'lex1' | 'lex2' | ..., for ts_headline */
@@ -357,11 +346,7 @@ treestore_search(PG_FUNCTION_ARGS)
 			bool		nulls[7] = {false, false, false, false, false, false, false};
 
 			memset(&row, 0, sizeof(row));
-			if (ts_store_key_decode(st, key, klen, row.vals, scratch, TS_MAX_KEY) != 0 ||
-				ts_rec_decode(st, rec, rlen, row.vals) != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("malformed row in treestore table \"nodes\"")));
+			ts_colvals_decode(st, key, klen, rec, rlen, row.vals, scratch);
 			values[0] = text_datum(&row.vals[TS_NODE_POLICY_ID]);
 			values[1] = text_datum(&row.vals[TS_NODE_VERSION_ID]);
 			values[2] = text_datum(&row.vals[TS_NODE_NODE_ID]);

@@ -325,6 +325,17 @@ ts_colval_to_datum(ts_coltype type, const ts_colval *v)
 }
 
 void
+ts_colvals_decode(const ts_store *st, const uint8 *key, size_t klen,
+				  const uint8 *rec, size_t rlen, ts_colval *row, uint8 *scratch)
+{
+	if (ts_store_key_decode(st, key, klen, row, scratch, TS_MAX_KEY) != 0 ||
+		ts_rec_decode(st, rec, rlen, row) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("malformed row in treestore table \"%s\"", st->name)));
+}
+
+void
 ts_row_decode(TsTable *t, const uint8 *key, size_t klen,
 			  const uint8 *rec, size_t rlen, Datum *values, bool *isnull,
 			  const bool *need)
@@ -333,11 +344,7 @@ ts_row_decode(TsTable *t, const uint8 *key, size_t klen,
 	ts_colval	row[TS_STORE_MAX_COLS];
 	uint8		scratch[TS_MAX_KEY];
 
-	if (ts_store_key_decode(st, key, klen, row, scratch, sizeof(scratch)) != 0 ||
-		ts_rec_decode(st, rec, rlen, row) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("malformed row in treestore table \"%s\"", st->name)));
+	ts_colvals_decode(st, key, klen, rec, rlen, row, scratch);
 	for (int i = 0; i < t->natts; i++)
 		isnull[i] = true;
 	for (int c = 0; c < st->ncols; c++)

@@ -8,6 +8,7 @@
 #ifndef TS_TABLES_H
 #define TS_TABLES_H
 
+#include "access/htup_details.h"
 #include "access/tupdesc.h"
 #include "utils/rel.h"
 
@@ -36,6 +37,14 @@ extern const ts_store *ts_table_store(Oid relid);
  */
 extern void ts_row_encode(TsTable *t, Datum *values, bool *isnull,
 						  uint8 *key, size_t *klen, ts_buf *rec);
+
+/*
+ * Decode a row's key and record into row[0..ncols) (key text goes to
+ * scratch, TS_MAX_KEY bytes); a malformed row
+ * raises XX001 (data corrupted).
+ */
+extern void ts_colvals_decode(const ts_store *st, const uint8 *key, size_t klen,
+							  const uint8 *rec, size_t rlen, ts_colval *row, uint8 *scratch);
 
 /*
  * Decode a row into values/isnull by attribute (palloc'd in the current
