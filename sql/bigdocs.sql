@@ -137,6 +137,15 @@ SELECT (SELECT count(*) FROM treestore.get_subtree('bd-big', NULL, 0)) AS max_de
        (SELECT count(*) FROM treestore.get_subtree('bd-big', '49445', 1)) AS section_50_5,
        (SELECT count(*) FROM treestore.get_children('bd-big', NULL)) AS top_level,
        (SELECT count(*) FROM treestore.get_children('bd-big', '49445')) AS items_of_50_5;
+-- a statement that fails while the rows of a subtree stream in (its
+-- tuplestore outgrows temp_file_limit): the parts it left unread are never
+-- taken for the next statement's answer
+SET work_mem = '64kB';
+SET temp_file_limit = '1MB';
+SELECT count(*) FROM treestore.get_subtree('bd-big');
+RESET temp_file_limit;
+RESET work_mem;
+SELECT count(*) AS chapter_50 FROM treestore.get_subtree('bd-big', '49000');
 SELECT node_id, title, page_start, page_end, summary FROM treestore.get_node('bd-big', '10000');
 SELECT node_id, title, section_path FROM treestore.get_ancestors('bd-big', '99999');
 -- page 505: chapter 50, section 50.5 and its 110 items, in document order

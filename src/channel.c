@@ -46,6 +46,7 @@ static shm_mq_handle *req_mqh = NULL;
 static shm_mq_handle *resp_mqh = NULL;
 static uint32 chan_worker_gen = 0;
 static bool chan_busy = false;	/* a request is (or was left) in flight */
+static uint64 stream_id = 0;	/* a streamed request's next part is due */
 static uint64 next_request_id = 0;
 static bool exit_callback_set = false;
 
@@ -85,6 +86,7 @@ drop_channel(void)
 	chan_seg = NULL;
 	req_mqh = resp_mqh = NULL;
 	chan_busy = false;
+	stream_id = 0;
 }
 
 static void
@@ -512,6 +514,7 @@ send_request(Treestore__Request *req, bool want_response)
 
 	ts_call_finish();
 	payload_invalidate();
+	stream_id = 0;				/* a stream left unread: the channel is busy */
 	ensure_channel(false, &why);
 	req->id = ++next_request_id;
 	f = round_trip(req, want_response, false, &resp);
@@ -563,11 +566,45 @@ ts_call_abandon(void)
 		(void) receive_pending(true, &resp);
 }
 
+/* After a response arrived: a part with more to come keeps the channel busy. */
+static void
+note_stream(Treestore__Response *resp)
+{
+	if (resp->more)
+	{
+		chan_busy = true;
+		stream_id = resp->id;
+	}
+	else
+		stream_id = 0;
+}
+
 Treestore__Response *
 ts_call(Treestore__Request *req)
 {
 	Treestore__Response *resp = send_request(req, true);
 
+	note_stream(resp);
+	if (resp->error)
+		raise_response_error(resp->error);
+	return resp;
+}
+
+Treestore__Response *
+ts_call_next(void)
+{
+	Treestore__Request dummy = TREESTORE__REQUEST__INIT;
+	Treestore__Response *resp = NULL;
+	CallFailure f;
+
+	if (stream_id == 0)
+		elog(ERROR, "treestore: no streamed response is being read");
+	dummy.id = stream_id;
+	payload_invalidate();
+	f = round_trip_mode(&dummy, true, false, &resp, true);
+	if (f != CALL_OK)
+		raise_call_failure(f);
+	note_stream(resp);
 	if (resp->error)
 		raise_response_error(resp->error);
 	return resp;

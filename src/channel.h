@@ -18,6 +18,13 @@
 extern Treestore__Response *ts_call(Treestore__Request *req);
 
 /*
+ * After a response with more set (a streamed Query): read the next part.
+ * The channel counts as busy until the last part is read, so a call that
+ * stops between parts (an error, a cancel) leaves it to be replaced.
+ */
+extern Treestore__Response *ts_call_next(void);
+
+/*
  * Send req now and read its response later -- at ts_call_finish, or before
  * the next request -- so that the backend prepares its next request while
  * the worker executes this one.  done(resp, arg) is called with the

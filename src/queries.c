@@ -416,7 +416,6 @@ run_query(Treestore__Query *q, Emitter *e, TsRow *ver)
 	Treestore__Response *resp;
 	Treestore__QueryResult *res;
 	uint8	   *scratch = palloc(TS_MAX_KEY);
-	size_t		pos = 0;
 	const uint8 *key,
 			   *rec;
 	size_t		klen,
@@ -425,27 +424,37 @@ run_query(Treestore__Query *q, Emitter *e, TsRow *ver)
 	ts_xact_request(&req, false);
 	req.op_case = TREESTORE__REQUEST__OP_QUERY;
 	req.query = q;
+	q->stream = true;			/* tuples are made of a part while the next is read */
 	resp = ts_call(&req);
 	ts_xact_request_sent();
-	res = resp->query;
-	if (res == NULL)
-		elog(ERROR, "treestore worker answered a query without a result");
-	if (res->fallback)
+	for (;;)
 	{
-		memset(ver, 0, sizeof(*ver));
-		ver->vals[TS_VER_VERSION_ID] = ts_val_bytes(pnstrdup((char *) res->version_id.data,
-															 res->version_id.len),
-													 res->version_id.len);
-		return false;
-	}
-	while (ts_batch_next(ts_response_payload, ts_response_payload_len, &pos,
-						 &key, &klen, &rec, &rlen))
-	{
-		TsRow		row;
+		size_t		pos = 0;
 
-		memset(&row, 0, sizeof(row));
-		ts_colvals_decode(e->st, key, klen, rec, rlen, row.vals, scratch);
-		emit(e, &row);
+		res = resp->query;
+		if (res == NULL)
+			elog(ERROR, "treestore worker answered a query without a result");
+		if (res->fallback)
+		{
+			memset(ver, 0, sizeof(*ver));
+			ver->vals[TS_VER_VERSION_ID] = ts_val_bytes(pnstrdup((char *) res->version_id.data,
+																 res->version_id.len),
+														 res->version_id.len);
+			return false;
+		}
+		while (ts_batch_next(ts_response_payload, ts_response_payload_len, &pos,
+							 &key, &klen, &rec, &rlen))
+		{
+			TsRow		row;
+
+			memset(&row, 0, sizeof(row));
+			ts_colvals_decode(e->st, key, klen, rec, rlen, row.vals, scratch);
+			emit(e, &row);
+		}
+		if (!resp->more)
+			break;
+		CHECK_FOR_INTERRUPTS();
+		resp = ts_call_next();
 	}
 	pfree(scratch);
 	return true;

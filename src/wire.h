@@ -13,12 +13,15 @@
 
 #include "treestore.pb-c.h"
 
-/* Incompatible wire changes bump this; the worker checks it at attach. */
-#define TS_WIRE_VERSION 2
-
 /* Queue sizes of a session's channel. */
 #define TS_REQUEST_QUEUE_SIZE (64 * 1024)
 #define TS_RESPONSE_QUEUE_SIZE (1024 * 1024)
+
+/*
+ * A streamed query's rows go out in parts of about this many bytes, so the
+ * backend turns one part into tuples while the worker reads the next.
+ */
+#define TS_QUERY_PART_BYTES (16 * 1024)
 
 /* Rows a scan batch holds at most (count and bytes). */
 #define TS_BATCH_ROWS 1000

@@ -27,7 +27,9 @@
  *	  Every queue operation is non-blocking.  A response that does not fit
  *	  stays pending in the session and is sent as the backend reads; that
  *	  session's next request waits, the others go on.  One request per
- *	  session per round keeps a busy session from starving the rest.
+ *	  session per round keeps a busy session from starving the rest.  A
+ *	  streamed query sends its rows in parts while it reads them; once a
+ *	  part does not fit, the rest is kept and follows it.
  *
  *-------------------------------------------------------------------------
  */
@@ -352,10 +354,9 @@ session_drop_channel(Session *s)
 		dsm_detach(s->seg);		/* detaches the queues too */
 	s->seg = NULL;
 	s->inq = s->outq = NULL;
-	if (s->pending_hdr)
-		pfree(s->pending_hdr);
-	s->pending_hdr = NULL;
-	s->pending = false;
+	for (int i = 0; i < s->nout; i++)
+		pfree(s->out[i].hdr);
+	s->nout = 0;
 }
 
 /* The backend is gone: end its transaction; a prepared one becomes an orphan. */
@@ -368,6 +369,7 @@ session_close(Session *s)
 	s->pid = 0;
 	MemoryContextReset(s->cxt);
 	memset(&s->out_rows, 0, sizeof(s->out_rows));
+	memset(&s->out_spill, 0, sizeof(s->out_spill));
 	s->marks = NULL;
 	s->nmarks = s->maxmarks = 0;
 	s->scans = NULL;
@@ -438,22 +440,57 @@ scan_slots(void)
 	}
 }
 
-/* Try to send the pending response; true when nothing is pending. */
+/* Send what waits in s->out, in order; true when nothing waits. */
 static bool
 flush_pending(Session *s)
 {
-	shm_mq_result r;
+	while (s->nout > 0)
+	{
+		OutMsg	   *m = &s->out[0];
+		shm_mq_result r;
 
-	if (!s->pending)
-		return true;
-	r = shm_mq_sendv(s->outq, s->pending_iov, s->pending_iov[1].len ? 2 : 1, true, true);
-	if (r == SHM_MQ_WOULD_BLOCK)
-		return false;
-	/* sent, or the backend detached (its slot will tell why) */
-	pfree(s->pending_hdr);
-	s->pending_hdr = NULL;
-	s->pending = false;
+		r = shm_mq_sendv(s->outq, m->iov, m->iov[1].len ? 2 : 1, true, true);
+		if (r == SHM_MQ_WOULD_BLOCK)
+			return false;
+		/* sent, or the backend detached (its slot will tell why) */
+		pfree(m->hdr);
+		s->nout--;
+		memmove(&s->out[0], &s->out[1], sizeof(OutMsg) * s->nout);
+	}
 	return true;
+}
+
+/*
+ * Queue a response -- u32 length, the packed Response, then the payload
+ * (wire.h) -- behind what already waits, and send what fits now.  True
+ * when all of it went: the payload's memory is free again.  Otherwise it
+ * must stay as it is until flush_pending has sent it.
+ */
+bool
+ts_worker_respond(Session *s, Treestore__Response *resp, const char *payload, Size plen)
+{
+	size_t		hlen;
+	char	   *buf;
+	OutMsg	   *m;
+
+	if (s->seg == NULL)
+		return true;			/* the channel went: nobody to answer */
+	hlen = treestore__response__get_packed_size(resp);
+	buf = MemoryContextAlloc(s->cxt, hlen + 4);
+	if (s->nout >= lengthof(s->out))
+		elog(ERROR, "treestore worker: too many responses waiting for process %d", s->pid);
+	buf[0] = (char) hlen;
+	buf[1] = (char) (hlen >> 8);
+	buf[2] = (char) (hlen >> 16);
+	buf[3] = (char) (hlen >> 24);
+	treestore__response__pack(resp, (uint8_t *) buf + 4);
+	m = &s->out[s->nout++];
+	m->hdr = buf;
+	m->iov[0].data = buf;
+	m->iov[0].len = hlen + 4;
+	m->iov[1].data = payload;
+	m->iov[1].len = payload ? plen : 0;
+	return flush_pending(s);
 }
 
 /*
@@ -515,25 +552,9 @@ serve_one(Session *s, MemoryContext reqcxt)
 	}
 	PG_END_TRY();
 
+	/* the payload (rows) stays where the engine's bytes were put */
 	if (want_response)
-	{
-		size_t		plen = treestore__response__get_packed_size(&resp);
-		char	   *buf = MemoryContextAlloc(s->cxt, plen + 4);
-
-		buf[0] = (char) plen;
-		buf[1] = (char) (plen >> 8);
-		buf[2] = (char) (plen >> 16);
-		buf[3] = (char) (plen >> 24);
-		treestore__response__pack(&resp, (uint8_t *) buf + 4);
-		s->pending_hdr = buf;
-		s->pending_iov[0].data = buf;
-		s->pending_iov[0].len = plen + 4;
-		/* the payload (scan rows) stays where the engine's bytes were put */
-		s->pending_iov[1].data = resp.error ? NULL : s->payload;
-		s->pending_iov[1].len = resp.error ? 0 : s->payload_len;
-		s->pending = true;
-		flush_pending(s);
-	}
+		(void) ts_worker_respond(s, &resp, resp.error ? NULL : s->payload, s->payload_len);
 	s->payload = NULL;
 	s->payload_len = 0;
 	MemoryContextSwitchTo(old);

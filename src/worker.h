@@ -57,6 +57,12 @@ typedef struct WScan
 	uint8		saved_key[TS_MAX_KEY];
 } WScan;
 
+typedef struct OutMsg
+{
+	shm_mq_iovec iov[2];		/* the framed Response, the payload */
+	char	   *hdr;
+} OutMsg;
+
 typedef struct Session
 {
 	bool		active;
@@ -68,11 +74,15 @@ typedef struct Session
 	dsm_segment *seg;
 	shm_mq_handle *inq,
 			   *outq;
-	/* the response not yet sent in full: framed header, then the payload */
-	bool		pending;
-	shm_mq_iovec pending_iov[2];
-	char	   *pending_hdr;
-	StringInfoData out_rows;	/* payload of scan batches (reused) */
+	/*
+	 * Responses not yet sent in full, oldest first: each a framed header
+	 * (palloc'd) and a payload.  At most a query's part that did not fit
+	 * and the response after it.
+	 */
+	OutMsg		out[2];
+	int			nout;
+	StringInfoData out_rows;	/* payload of scan batches and queries (reused) */
+	StringInfoData out_spill;	/* a query's rows while a part waits in out */
 	const char *payload;		/* set by a request that attaches rows */
 	Size		payload_len;
 	MemoryContext cxt;			/* the session's memory (scans, marks) */
@@ -101,6 +111,8 @@ extern uint64 ts_worker_requests;
 extern int	ts_worker_nsessions(void);
 extern char *ts_worker_data_path(void);
 extern void ts_worker_orphan(ts_txn *txn, const char *gid);
+extern bool ts_worker_respond(Session *s, Treestore__Response *resp,
+							  const char *payload, Size plen);
 
 /* worker_ops.c */
 extern void ts_ops_execute(Session *s, Treestore__Request *req, Treestore__Response *resp);

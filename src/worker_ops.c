@@ -990,12 +990,55 @@ op_status(Treestore__Response *resp)
 
 typedef struct QueryOut
 {
-	StringInfo	rows;
+	Session    *s;
+	uint64		id;				/* the request's */
+	bool		stream;			/* send parts while reading (Query.stream) */
+	uint32		parts;			/* parts sent */
+	Size		total;			/* bytes of rows so far */
+	StringInfo	rows;			/* rows not sent yet */
 	uint32		nrows;
 	double	   *scores;
 	size_t		nscores,
 				capscores;
 } QueryOut;
+
+/*
+ * Send the rows so far as a part (Response.more).  If it does not go out
+ * at once it waits in the session with its buffer, and the query keeps the
+ * rest in out_spill for its final response.
+ */
+static void
+query_send_part(QueryOut *q)
+{
+	Treestore__Response resp = TREESTORE__RESPONSE__INIT;
+	Treestore__QueryResult res = TREESTORE__QUERY_RESULT__INIT;
+
+	res.nrows = q->nrows;
+	res.scores = q->scores;
+	res.n_scores = q->nscores;
+	resp.id = q->id;
+	resp.more = true;
+	resp.body_case = TREESTORE__RESPONSE__BODY_QUERY;
+	resp.query = &res;
+	q->parts++;
+	q->nrows = 0;
+	q->nscores = 0;
+	if (ts_worker_respond(q->s, &resp, q->rows->data, q->rows->len))
+	{
+		resetStringInfo(q->rows);
+		return;
+	}
+	if (q->s->out_spill.data == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(q->s->cxt);
+
+		initStringInfo(&q->s->out_spill);
+		MemoryContextSwitchTo(old);
+	}
+	resetStringInfo(&q->s->out_spill);
+	q->rows = &q->s->out_spill;
+	q->stream = false;
+}
 
 static int
 query_emit(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
@@ -1003,7 +1046,8 @@ query_emit(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_
 {
 	QueryOut   *q = arg;
 
-	if ((Size) q->rows->len + klen + vlen + 8 > QUERY_MAX_PAYLOAD)
+	q->total += klen + vlen + 8;
+	if (q->total > QUERY_MAX_PAYLOAD)
 		return QUERY_TOO_BIG;
 	ts_batch_add(q->rows, key, klen, val, vlen);
 	q->nrows++;
@@ -1014,6 +1058,8 @@ query_emit(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_
 			: palloc(sizeof(double) * q->capscores);
 	}
 	q->scores[q->nscores++] = score;
+	if (q->stream && q->rows->len >= TS_QUERY_PART_BYTES)
+		query_send_part(q);
 	return 0;
 }
 
@@ -1041,6 +1087,9 @@ op_query(Session *s, Treestore__Query *q, Treestore__Response *resp)
 	}
 	resetStringInfo(&s->out_rows);
 	out.rows = &s->out_rows;
+	out.s = s;
+	out.id = resp->id;
+	out.stream = q->stream;
 
 	switch (q->kind)
 	{
@@ -1134,6 +1183,8 @@ op_query(Session *s, Treestore__Query *q, Treestore__Response *resp)
 					return;
 			}
 	}
+	if (rc == TS_DOCINDEX_IRREGULAR && out.parts > 0)
+		rc = TS_CORRUPT;		/* cannot be: every query checks before it emits */
 	if (rc == TS_DOCINDEX_IRREGULAR)
 	{
 		res->fallback = true;
@@ -1160,8 +1211,8 @@ op_query(Session *s, Treestore__Query *q, Treestore__Response *resp)
 		res->scores = out.scores;
 		res->n_scores = out.nscores;
 	}
-	s->payload = s->out_rows.data;
-	s->payload_len = s->out_rows.len;
+	s->payload = out.rows->data;
+	s->payload_len = out.rows->len;
 	resp->body_case = TREESTORE__RESPONSE__BODY_QUERY;
 	resp->query = res;
 }
