@@ -97,14 +97,16 @@
  *	  checkpoint runs under commit_lock (ts_checkpoint_locked).
  *	  Taken every checkpoint_interval_ms, after checkpoint_wal_bytes of log,
  *	  when the pages made since the last one exceed an eighth of the file
- *	  (at least CKPT_MIN_DIRTY) or max_dirty_pages (by the committer that
- *	  sees it, unless a checkpoint is already being taken), on
- *	  ts_env_checkpoint and at close.
+ *	  (at least CKPT_MIN_DIRTY; asked of the background thread by the
+ *	  committer that sees it) or max_dirty_pages (by that committer itself,
+ *	  unless a checkpoint is already being taken), on ts_env_checkpoint and
+ *	  at close.
  *
  * THE BACKGROUND THREAD
- *	  Flushes async commits and takes timed checkpoints.  It is created with
- *	  every signal blocked: the engine runs inside PostgreSQL processes,
- *	  whose signal handlers must only ever run on their main thread.
+ *	  Flushes async commits and takes the checkpoints that are due (by time,
+ *	  log size or dirty pages).  It is created with every signal blocked:
+ *	  the engine runs inside PostgreSQL processes, whose signal handlers
+ *	  must only ever run on their main thread.
  *
  *-------------------------------------------------------------------------
  */
@@ -846,27 +848,40 @@ lead(ts_env *env, ts_cwait *me)
 }
 
 /*
- * Too many pages made since the checkpoint: checkpoint now.  Both memory
- * (dirty pages stay in the cache) and the file (pages the checkpoint
- * uses cannot be reused before the next one) grow with them; an eighth
- * of the file keeps a large file within about 1.15 times its live pages.
- * If a checkpoint is already being taken, it will do, unless the pages
- * keep growing to twice the limit meanwhile: then wait for it and take
- * another.
+ * Too many pages made since the checkpoint.  Both memory (dirty pages stay
+ * in the cache) and the file (pages the checkpoint uses cannot be reused
+ * before the next one) grow with them; an eighth of the file keeps a large
+ * file within about 1.15 times its live pages.  Past that the background
+ * thread is asked for a checkpoint and commits go on meanwhile: a committer
+ * that took it itself would hold up its caller (in PostgreSQL, the worker
+ * every session waits on) for all the page writes and syncs.  Only past
+ * max_dirty_pages, the memory bound, does the committer take one itself --
+ * or, if one is already being taken, wait for it unless the pages are
+ * still within twice the bound.
  */
 static int
 maybe_checkpoint(ts_env *env, uint64_t pages)
 {
-	uint64_t	limit = pages / 8,
+	uint64_t	soft = pages / 8,
+				limit,
 				dirty;
 	int			rc = 0;
 
-	if (limit < CKPT_MIN_DIRTY)
-		limit = CKPT_MIN_DIRTY;
-	if (limit > env->opt.max_dirty_pages || env->dirty_limit_set)
-		limit = env->opt.max_dirty_pages;
-	if ((dirty = ts_pager_dirty_count(env->pager)) <= limit)
+	if (soft < CKPT_MIN_DIRTY)
+		soft = CKPT_MIN_DIRTY;
+	if (soft > env->opt.max_dirty_pages || env->dirty_limit_set)
+		soft = env->opt.max_dirty_pages;
+	if ((dirty = ts_pager_dirty_count(env->pager)) <= soft)
 		return 0;
+	if (env->bg_running && dirty <= env->opt.max_dirty_pages)
+	{
+		pthread_mutex_lock(&env->lock);
+		env->ckpt_requested = 1;
+		pthread_cond_signal(&env->bg_cond);
+		pthread_mutex_unlock(&env->lock);
+		return 0;
+	}
+	limit = env->bg_running ? env->opt.max_dirty_pages : soft;
 	if (pthread_mutex_trylock(&env->ckpt_lock) != 0)
 	{
 		if (dirty <= 2 * limit)
@@ -1223,7 +1238,7 @@ ts_commit_fini(ts_env *env)
 	pthread_cond_destroy(&env->cq_cond);
 }
 
-/* ---------- the background thread: async flushes and timed checkpoints ---------- */
+/* ---------- the background thread: async flushes, timed and asked-for checkpoints ---------- */
 
 static void *
 background(void *arg)
@@ -1235,6 +1250,7 @@ background(void *arg)
 	{
 		struct timespec until;
 		uint64_t	wait_ms = env->opt.async_commit ? env->opt.async_flush_ms : 1000;
+		int			requested;
 
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += (time_t) (wait_ms / 1000);
@@ -1244,9 +1260,12 @@ background(void *arg)
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000L;
 		}
-		pthread_cond_timedwait(&env->bg_cond, &env->lock, &until);
+		if (!env->ckpt_requested)
+			pthread_cond_timedwait(&env->bg_cond, &env->lock, &until);
 		if (env->bg_stop || env->poisoned)
 			continue;
+		requested = env->ckpt_requested;
+		env->ckpt_requested = 0;
 		pthread_mutex_unlock(&env->lock);
 
 		if (env->opt.async_commit && ts_wal_flush(env->wal, ts_wal_end_lsn(env->wal)) != 0)
@@ -1254,7 +1273,8 @@ background(void *arg)
 		else
 		{
 			uint64_t	since = ts_wal_end_lsn(env->wal) - env->ckpt_lsn;
-			int			due = (env->opt.checkpoint_interval_ms &&
+			int			due = requested ||
+				(env->opt.checkpoint_interval_ms &&
 							   now_ms() - env->ckpt_ms >= env->opt.checkpoint_interval_ms) ||
 				(env->opt.checkpoint_wal_bytes && since >= env->opt.checkpoint_wal_bytes);
 

@@ -74,6 +74,7 @@ struct ts_env
 	pthread_t	bg;				/* checkpointer and async flusher */
 	int			bg_running;
 	int			bg_stop;
+	int			ckpt_requested;	/* a committer saw too many dirty pages */
 	pthread_cond_t bg_cond;		/* with lock */
 
 	/* the commit queue (commit.c, COMMIT) */

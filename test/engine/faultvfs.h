@@ -11,6 +11,7 @@
  *	      faultvfs_fail_write(fv, 3);		// the 3rd write from now fails
  *	      faultvfs_fail_sync(fv, 1);		// the next file sync fails
  *	      faultvfs_fail_all(fv, 1);		// everything fails from now on
+ *	      faultvfs_hold_data_syncs(fv, 1);	// data-file syncs wait (see below)
  *	      ... fv->writes, fv->syncs, fv->failures ...
  *	      faultvfs_reset(fv);			// disarm (counters kept)
  *	      faultvfs_free(vfs);			// after every file is closed
@@ -30,6 +31,10 @@
  *	    concurrently.
  *	  - Files opened through the wrapper are wrapped too, so every later
  *	    call on them (f->vfs->write(f, ...)) goes through the wrapper.
+ *	  - While hold_data_syncs is set, a sync of the data file (TS_DATA_FILE)
+ *	    waits until it is cleared, but at most FAULTVFS_HOLD_MS; the syncs
+ *	    waiting are counted in data_syncs_waiting.  A test sees with it who
+ *	    waits for a checkpoint.
  */
 #ifndef TS_TEST_FAULTVFS_H
 #define TS_TEST_FAULTVFS_H
@@ -37,9 +42,14 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "error.h"
+#include "format.h"
 #include "vfs.h"
+
+#define FAULTVFS_HOLD_MS 3000
 
 typedef struct faultvfs
 {
@@ -64,12 +74,16 @@ typedef struct faultvfs
 	atomic_long sync_countdown;
 	atomic_long read_countdown;
 	atomic_int	fail_all;
+
+	atomic_int	hold_data_syncs;
+	atomic_long data_syncs_waiting;
 } faultvfs;
 
 typedef struct faultvfs_file
 {
 	ts_file		base;			/* must be first */
 	ts_file    *inner;
+	int			is_data;		/* the data file */
 } faultvfs_file;
 
 #define FAULTVFS(v) ((faultvfs *) (v))
@@ -110,6 +124,8 @@ faultvfs_open(ts_vfs *vfs, const char *path, int flags, ts_file **out)
 		return rc;
 	}
 	ff->base.vfs = vfs;
+	ff->is_data = strlen(path) >= strlen(TS_DATA_FILE) &&
+		strcmp(path + strlen(path) - strlen(TS_DATA_FILE), TS_DATA_FILE) == 0;
 	*out = &ff->base;
 	return 0;
 }
@@ -158,6 +174,15 @@ faultvfs_sync(ts_file *f)
 	atomic_fetch_add(&fv->syncs, 1);
 	if (atomic_load(&fv->fail_all) || faultvfs_hit(&fv->sync_countdown))
 		return faultvfs_inject(fv, "sync");
+	if (ff->is_data && atomic_load(&fv->hold_data_syncs))
+	{
+		struct timespec ms = {0, 1000000};
+
+		atomic_fetch_add(&fv->data_syncs_waiting, 1);
+		for (int i = 0; i < FAULTVFS_HOLD_MS && atomic_load(&fv->hold_data_syncs); i++)
+			nanosleep(&ms, NULL);
+		atomic_fetch_sub(&fv->data_syncs_waiting, 1);
+	}
 	return ff->inner->vfs->sync(ff->inner);
 }
 
@@ -296,6 +321,12 @@ faultvfs_fail_all(faultvfs *fv, int on)
 	atomic_store(&fv->fail_all, on);
 }
 
+static inline void
+faultvfs_hold_data_syncs(faultvfs *fv, int on)
+{
+	atomic_store(&fv->hold_data_syncs, on);
+}
+
 /* Disarm everything; the counters are kept. */
 static inline void
 faultvfs_reset(faultvfs *fv)
@@ -304,6 +335,7 @@ faultvfs_reset(faultvfs *fv)
 	faultvfs_fail_sync(fv, 0);
 	faultvfs_fail_read(fv, 0);
 	faultvfs_fail_all(fv, 0);
+	faultvfs_hold_data_syncs(fv, 0);
 }
 
 #endif							/* TS_TEST_FAULTVFS_H */

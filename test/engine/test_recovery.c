@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <sys/wait.h>
 #include "harness.h"
+#include "faultvfs.h"
 
 static ts_options
 opts(void)
@@ -317,6 +318,69 @@ TEST(test_checkpoint_on_wal_size_and_dirty_bound)
 	th_rmdir(dir);
 }
 
+/*
+ * Past an eighth of the file in dirty pages (CKPT_MIN_DIRTY for a small
+ * one) the background thread takes the checkpoint: commits go on while it
+ * writes and syncs.  The data file's syncs are held, so a committer that
+ * took the checkpoint itself would be seen waiting.
+ */
+TEST(test_dirty_pages_checkpoint_in_background)
+{
+	const char *dir = th_tmpdir("rec-bgckpt");
+	ts_options	o = opts();
+	ts_vfs	   *vfs = faultvfs_new(ts_vfs_posix());
+	faultvfs   *fv = FAULTVFS(vfs);
+	ts_env	   *env;
+	ts_stat		st;
+	char		val[1000];
+	int			i,
+				held = 0;
+
+	memset(val, 'x', sizeof(val));
+	o.vfs = vfs;
+	o.cache_pages = 20000;		/* max_dirty_pages 10000: above the 8192 */
+	env = open_dir(dir, &o);
+	faultvfs_hold_data_syncs(fv, 1);
+	for (i = 0; i < 1000 && !held; i++)
+	{
+		ts_txn	   *t;
+		ts_tree		tr;
+
+		CHECK_OK(ts_txn_begin(env, 0, &t));
+		CHECK_OK(ts_tree_open(t, "data", TS_CREATE, &tr));
+		for (int k = 0; k < 100; k++)
+		{
+			char		key[32];
+
+			snprintf(key, sizeof(key), "k%08d", i * 100 + k);
+			CHECK_OK(ts_put(t, tr, key, strlen(key), val, sizeof(val), 0));
+		}
+		CHECK_OK(ts_txn_commit(t));
+		held = atomic_load(&fv->data_syncs_waiting) > 0;
+	}
+	CHECK_MSG(held, "no checkpoint was seen syncing while commits went on (%d commits)", i);
+	/* and one more commit does not wait for it either */
+	CHECK_OK(commit_range(env, 0, 1, "a"));
+	CHECK(atomic_load(&fv->data_syncs_waiting) == 1);
+	faultvfs_hold_data_syncs(fv, 0);
+	for (int w = 0; w < 1000; w++)
+	{
+		struct timespec ms = {0, 1000000};
+
+		CHECK_OK(ts_env_stat(env, &st));
+		if (st.checkpoints > 0)
+			break;
+		nanosleep(&ms, NULL);
+	}
+	CHECK(st.checkpoints > 0);
+	CHECK_OK(ts_env_close(env));
+	env = open_dir(dir, &o);
+	expect_range(env, 0, 1, "a", (uint64_t) i * 100 + 1);
+	CHECK_OK(ts_env_close(env));
+	faultvfs_free(vfs);
+	th_rmdir(dir);
+}
+
 static void
 child_async(const char *dir)
 {
@@ -490,5 +554,6 @@ TEST(test_read_only_open_replays_in_memory)
 
 TEST_MAIN(test_commits_survive_exit_without_close, test_read_only_open_replays_in_memory, test_replay_after_checkpoint,
 		  test_prepared_come_back_in_doubt, test_segments_removed_behind_checkpoints,
+		  test_dirty_pages_checkpoint_in_background,
 		  test_checkpoint_on_wal_size_and_dirty_bound, test_async_commit_durable_at_close,
 		  test_group_commit_shares_fsyncs)
