@@ -1363,14 +1363,14 @@ bad:
 	return TS_CORRUPT;
 }
 
-static const ts_docindex_batch *sort_batch;
-
+/* qsort_r comparators take what they compare against as their argument:
+ * the engine may run queries and writes on several threads at once */
 static int
-change_cmp(const void *a, const void *b)
+change_cmp(const void *a, const void *b, void *batch)
 {
 	const PChange *x = a,
 			   *y = b;
-	const uint8_t *ar = sort_batch->arena.data;
+	const uint8_t *ar = ((const ts_docindex_batch *) batch)->arena.data;
 	int			c = bytes_cmp(ar + x->key_off, x->key_len, ar + y->key_off, y->key_len);
 
 	if (c != 0)
@@ -1378,16 +1378,20 @@ change_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static const PChange *sort_changes;
-static const uint8_t *sort_arena;
-
-/* changes by node_id, then sequence */
-static int
-change_id_cmp(const void *a, const void *b)
+typedef struct ChangeSort
 {
-	const PChange *x = &sort_changes[*(const size_t *) a],
-			   *y = &sort_changes[*(const size_t *) b];
-	int			c = bytes_cmp(sort_arena + x->id_off, x->id_len, sort_arena + y->id_off, y->id_len);
+	const PChange *ch;
+	const uint8_t *arena;
+} ChangeSort;
+
+/* changes (indexes into ChangeSort.ch) by node_id, then sequence */
+static int
+change_id_cmp(const void *a, const void *b, void *arg)
+{
+	const ChangeSort *s = arg;
+	const PChange *x = &s->ch[*(const size_t *) a],
+			   *y = &s->ch[*(const size_t *) b];
+	int			c = bytes_cmp(s->arena + x->id_off, x->id_len, s->arena + y->id_off, y->id_len);
 
 	if (c != 0)
 		return c;
@@ -1622,11 +1626,11 @@ flush_postings_key(ts_txn *txn, const ts_docindex *ix, const ts_docindex_batch *
 		return TS_NOMEM;
 	for (size_t i = 0; i < n; i++)
 		order[i] = i;
-	sort_changes = ch;
-	sort_arena = ar;
-	qsort(order, n, sizeof(size_t), change_id_cmp);
-	sort_changes = NULL;
-	sort_arena = NULL;
+	{
+		ChangeSort	s = {ch, ar};
+
+		qsort_r(order, n, sizeof(size_t), change_id_cmp, &s);
+	}
 	for (size_t i = 0; i < n && rc == 0; i++)
 	{
 		const PChange *x = &ch[order[i]];
@@ -1670,9 +1674,7 @@ ts_docindex_flush(ts_txn *txn, const ts_docindex *ix, ts_docindex_batch *b)
 
 	if (b->nch > 0)
 	{
-		sort_batch = b;
-		qsort(b->ch, b->nch, sizeof(PChange), change_cmp);
-		sort_batch = NULL;
+		qsort_r(b->ch, b->nch, sizeof(PChange), change_cmp, b);
 		for (size_t i = 0; i < b->nch && rc == 0;)
 		{
 			size_t		j = i + 1;
@@ -2152,22 +2154,15 @@ ts_docindex_ancestors(ts_txn *txn, const ts_docindex *ix,
 	return rc;
 }
 
-typedef struct PathRef
-{
-	const StrList *paths;
-	size_t		i;
-} PathRef;
-
-static const StrList *sort_paths;
-
+/* indexes into a StrList, by the bytes of the entries they point at */
 static int
-pathref_cmp(const void *a, const void *b)
+strlist_ref_cmp(const void *a, const void *b, void *list)
 {
+	const StrList *l = list;
 	size_t		x = *(const size_t *) a,
 				y = *(const size_t *) b;
 
-	return bytes_cmp(sl_get(sort_paths, x), sort_paths->len[x],
-					 sl_get(sort_paths, y), sort_paths->len[y]);
+	return bytes_cmp(sl_get(l, x), l->len[x], sl_get(l, y), l->len[y]);
 }
 
 /* Collect node ids from a pages cursor range into ids (wide: check page_end). */
@@ -2262,9 +2257,7 @@ ts_docindex_by_page(ts_txn *txn, const ts_docindex *ix,
 	}
 	for (size_t i = 0; i < ids.n; i++)
 		order[i] = i;
-	sort_paths = &paths;
-	qsort(order, ids.n, sizeof(size_t), pathref_cmp);
-	sort_paths = NULL;
+	qsort_r(order, ids.n, sizeof(size_t), strlist_ref_cmp, &paths);
 	for (size_t i = 0; i < ids.n; i++)
 		if ((rc = sl_add(&sorted, sl_get(&ids, order[i]), ids.len[order[i]], 0)) != 0)
 			goto done;
@@ -2298,18 +2291,6 @@ prefix_keys(ts_txn *txn, ts_tree t, const uint8_t *prefix, size_t plen, StrList 
 		}
 	ts_cursor_close(c);
 	return rc == TS_NOTFOUND ? 0 : rc;
-}
-
-static const StrList *sort_keys;
-
-static int
-keyref_cmp(const void *a, const void *b)
-{
-	size_t		x = *(const size_t *) a,
-				y = *(const size_t *) b;
-
-	return bytes_cmp(sl_get(sort_keys, x), sort_keys->len[x],
-					 sl_get(sort_keys, y), sort_keys->len[y]);
 }
 
 int
@@ -2352,9 +2333,7 @@ ts_docindex_xrefs(ts_txn *txn, const ts_docindex *ix,
 	}
 	for (size_t i = 0; i < keys.n; i++)
 		order[i] = i;
-	sort_keys = &keys;
-	qsort(order, keys.n, sizeof(size_t), keyref_cmp);
-	sort_keys = NULL;
+	qsort_r(order, keys.n, sizeof(size_t), strlist_ref_cmp, &keys);
 	for (size_t i = 0; i < keys.n; i++)
 	{
 		const uint8_t *k = sl_get(&keys, order[i]);
@@ -2478,26 +2457,25 @@ acc_free(Acc *a)
 	free(a->score);
 }
 
-static const Acc *sort_acc;
-
-/* better first: higher score, then smaller key */
+/* accumulators (indexes into acc), better first: higher score, then smaller key */
 static int
-hit_cmp(const void *x, const void *y)
+hit_cmp(const void *x, const void *y, void *acc)
 {
+	const Acc  *s = acc;
 	size_t		i = *(const size_t *) x,
 				j = *(const size_t *) y;
-	double		a = sort_acc->score[i],
-				b = sort_acc->score[j];
+	double		a = s->score[i],
+				b = s->score[j];
 
 	if (a != b)
 		return a > b ? -1 : 1;
-	return bytes_cmp(sort_acc->arena.data + sort_acc->off[i], sort_acc->len[i],
-					 sort_acc->arena.data + sort_acc->off[j], sort_acc->len[j]);
+	return bytes_cmp(s->arena.data + s->off[i], s->len[i],
+					 s->arena.data + s->off[j], s->len[j]);
 }
 
 /* Keep the k best of the accumulators in a heap (worst on top): no full sort. */
 static void
-heap_sift(size_t *h, size_t n, size_t i)
+heap_sift(size_t *h, size_t n, size_t i, Acc *acc)
 {
 	for (;;)
 	{
@@ -2506,9 +2484,9 @@ heap_sift(size_t *h, size_t n, size_t i)
 					w = i;
 
 		/* the worst of i, l, r goes up */
-		if (l < n && hit_cmp(&h[l], &h[w]) > 0)
+		if (l < n && hit_cmp(&h[l], &h[w], acc) > 0)
 			w = l;
-		if (r < n && hit_cmp(&h[r], &h[w]) > 0)
+		if (r < n && hit_cmp(&h[r], &h[w], acc) > 0)
 			w = r;
 		if (w == i)
 			return;
@@ -2817,7 +2795,6 @@ ts_docindex_search(ts_txn *txn, const ts_docindex *ix, const ts_search_args *a,
 			rc = TS_NOMEM;
 			goto done;
 		}
-		sort_acc = &acc;
 		for (size_t i = 0; i < acc.cap && k > 0; i++)
 		{
 			if (acc.off[i] == SIZE_MAX)
@@ -2827,16 +2804,15 @@ ts_docindex_search(ts_txn *txn, const ts_docindex *ix, const ts_search_args *a,
 				heap[nh++] = i;
 				if (nh == k)
 					for (size_t j = k / 2 + 1; j-- > 0;)
-						heap_sift(heap, nh, j);
+						heap_sift(heap, nh, j, &acc);
 			}
-			else if (hit_cmp(&i, &heap[0]) < 0)
+			else if (hit_cmp(&i, &heap[0], &acc) < 0)
 			{
 				heap[0] = i;
-				heap_sift(heap, nh, 0);
+				heap_sift(heap, nh, 0, &acc);
 			}
 		}
-		qsort(heap, nh, sizeof(size_t), hit_cmp);
-		sort_acc = NULL;
+		qsort_r(heap, nh, sizeof(size_t), hit_cmp, &acc);
 		for (size_t i = 0; i < nh; i++)
 		{
 			const uint8_t *key = acc.arena.data + acc.off[heap[i]];
@@ -2854,7 +2830,6 @@ ts_docindex_search(ts_txn *txn, const ts_docindex *ix, const ts_search_args *a,
 		}
 	}
 done:
-	sort_acc = NULL;
 	for (size_t i = 0; i < nblobs; i++)
 		free(blobs[i].data);
 	free(blobs);

@@ -6,8 +6,11 @@
  *	  against the model's pre-order after every step; orphans, cycles and
  *	  trees too deep for the order keys report TS_DOCINDEX_IRREGULAR; BM25
  *	  search ranks and follows deletes; the temporal rule's edges; the
- *	  incoming cross references; truncate empties the indexes.
+ *	  incoming cross references; truncate empties the indexes; two threads
+ *	  writing and querying at once.
  */
+#include <pthread.h>
+
 #include "docindex.h"
 #include "txnhelpers.h"
 
@@ -918,5 +921,237 @@ TEST(test_rebuild)
 	teardown();
 }
 
+/* ---- two threads at once ---- */
+
+/*
+ * The engine may write and query on several threads: the indexes' sorts
+ * (of a batch's changes, of pages' hits by document order, of search hits)
+ * must each use their own state.  Two threads write a policy each -- a tree
+ * of CN nodes, children first, node ids against document order -- and read
+ * it back by subtree, page and search, round after round.  No CHECK on the
+ * threads (the harness counts on one): each reports its first failure.
+ */
+#define CN 120
+#define CROUNDS 150
+
+typedef struct CWorker
+{
+	int			id;
+	pthread_t	thread;
+	char		failure[256];
+} CWorker;
+
+/* node k: parent (k-1)/3, ordinal (k-1)%3, pages k%10 .. k%10 + k%3 */
+static void
+cnode_id(int k, char *out)
+{
+	snprintf(out, 16, "n%04d", CN - 1 - k);
+}
+
+static int
+cpreorder(int *out)
+{
+	int			stack[CN],
+				top = 0,
+				n = 0;
+
+	stack[top++] = 0;
+	while (top > 0)
+	{
+		int			k = stack[--top];
+
+		out[n++] = k;
+		for (int c = 3 * k + 3; c >= 3 * k + 1; c--)
+			if (c < CN)
+				stack[top++] = c;
+	}
+	return n;
+}
+
+static int
+cwrite(ts_txn *w, ts_docindex_batch *b, const char *p, const char *v, int round)
+{
+	const ts_store *s = &ts_stores[st_nodes];
+	const ts_store *vs = &ts_stores[st_versions];
+	ts_colval	c[TS_STORE_MAX_COLS];
+	uint8_t		key[TS_MAX_KEY];
+	size_t		klen;
+	ts_buf		rec = {0},
+				terms = {0};
+	int			rc = 0;
+
+	for (int k = 0; k < vs->ncols; k++)
+		c[k] = iv(0, 1);
+	c[0] = tv(p);
+	c[1] = tv(v);
+	c[2] = iv(100 + round, 0);
+	if ((rc = ts_store_key(vs, c, 2, key, &klen)) != 0 || (rc = ts_rec_encode(vs, c, &rec)) != 0 ||
+		(rc = ts_put(w, ix.versions, key, klen, rec.data, rec.len, 0)) != 0 ||
+		(rc = ts_docindex_changed(w, &ix, b, st_versions, NULL, 0, NULL, 0,
+								  key, klen, rec.data, rec.len, NULL, 0)) != 0)
+		goto done;
+	for (int k = CN - 1; k >= 0 && rc == 0; k--)
+	{
+		char		id[16],
+					parent[16];
+
+		cnode_id(k, id);
+		for (int j = 0; j < s->ncols; j++)
+			c[j] = iv(0, 1);
+		c[0] = tv(p);
+		c[1] = tv(v);
+		c[2] = tv(id);
+		if (k > 0)
+		{
+			cnode_id((k - 1) / 3, parent);
+			c[3] = tv(parent);
+		}
+		c[4] = iv(k > 0 ? (k - 1) % 3 : 0, 0);
+		c[7] = tv(id);
+		c[8] = iv(k % 10, 0);
+		c[9] = iv(k % 10 + k % 3, 0);
+		rec.len = 0;
+		terms.len = 0;
+		/* one term, "t", k % 5 + 1 times in the body */
+		if ((rc = ts_store_key(s, c, 3, key, &klen)) != 0 ||
+			(rc = ts_rec_encode(s, c, &rec)) != 0 ||
+			(rc = ts_varint_put(&terms, 1)) != 0 || (rc = ts_varint_put(&terms, 1)) != 0 ||
+			(rc = ts_buf_append(&terms, "t", 1)) != 0 || (rc = ts_varint_put(&terms, 0)) != 0 ||
+			(rc = ts_varint_put(&terms, (uint64_t) (k % 5 + 1))) != 0 ||
+			(rc = ts_put(w, ix.nodes, key, klen, rec.data, rec.len, 0)) != 0)
+			break;
+		rc = ts_docindex_changed(w, &ix, b, st_nodes, NULL, 0, NULL, 0, key, klen,
+								 rec.data, rec.len, terms.data, terms.len);
+		if (rc == 0 && k % 40 == 0)
+			rc = ts_docindex_flush(w, &ix, b);
+	}
+	if (rc == 0)
+		rc = ts_docindex_flush(w, &ix, b);
+done:
+	ts_buf_free(&rec);
+	ts_buf_free(&terms);
+	return rc;
+}
+
+static void *
+cworker(void *arg)
+{
+	CWorker    *me = arg;
+	ts_docindex_batch *b = ts_docindex_batch_new();
+	Got		   *g = malloc(sizeof(Got));
+	int			pre[CN],
+				npre = cpreorder(pre);
+	char		p[16];
+
+	snprintf(p, sizeof(p), "cp%d", me->id);
+	for (int round = 0; round < CROUNDS && !me->failure[0]; round++)
+	{
+		char		v[16],
+					id[16];
+		ts_txn	   *w;
+		ts_search_args a;
+		const uint8_t *term = (const uint8_t *) "t";
+		size_t		tl = 1;
+		int			rc,
+					n;
+
+		snprintf(v, sizeof(v), "v%d", round);
+		if ((rc = ts_txn_begin(env, 0, &w)) != 0 || (rc = cwrite(w, b, p, v, round)) != 0)
+		{
+			snprintf(me->failure, sizeof(me->failure), "round %d: write: %s", round, ts_strerror(rc));
+			break;
+		}
+		/* the subtree: document order */
+		g->n = 0;
+		rc = ts_docindex_subtree(w, &ix, (const uint8_t *) p, strlen(p), (const uint8_t *) v,
+								 strlen(v), NULL, 0, -1, collect, g);
+		for (int i = 0; rc == 0 && i < npre && g->n == npre; i++)
+		{
+			cnode_id(pre[i], id);
+			if (strcmp(g->ids[i], id) != 0)
+				rc = TS_CORRUPT;
+		}
+		if (rc != 0 || g->n != npre)
+		{
+			snprintf(me->failure, sizeof(me->failure), "round %d: subtree: %d rows, rc %d",
+					 round, g->n, rc);
+			ts_txn_abort(w);
+			break;
+		}
+		/* page 5: its nodes in document order */
+		g->n = 0;
+		rc = ts_docindex_by_page(w, &ix, (const uint8_t *) p, strlen(p), (const uint8_t *) v,
+								 strlen(v), 5, collect, g);
+		n = 0;
+		for (int i = 0; rc == 0 && i < npre; i++)
+		{
+			int			k = pre[i];
+
+			if (k % 10 > 5 || k % 10 + k % 3 < 5)
+				continue;
+			cnode_id(k, id);
+			if (n >= g->n || strcmp(g->ids[n], id) != 0)
+				rc = TS_CORRUPT;
+			n++;
+		}
+		if (rc != 0 || g->n != n)
+		{
+			snprintf(me->failure, sizeof(me->failure), "round %d: page 5: %d rows, expected %d, rc %d",
+					 round, g->n, n, rc);
+			ts_txn_abort(w);
+			break;
+		}
+		/* search: ten hits, best first, ties by key */
+		memset(&a, 0, sizeof(a));
+		a.policy = (const uint8_t *) p;
+		a.plen = strlen(p);
+		a.version = (const uint8_t *) v;
+		a.vlen = strlen(v);
+		a.has_version = 1;
+		a.today = 9000;
+		a.terms = &term;
+		a.term_lens = &tl;
+		a.nterms = 1;
+		a.top_k = 10;
+		g->n = 0;
+		rc = ts_docindex_search(w, &ix, &a, collect, g);
+		for (int i = 1; rc == 0 && i < g->n; i++)
+			if (g->score[i] > g->score[i - 1] ||
+				(g->score[i] == g->score[i - 1] && strcmp(g->ids[i], g->ids[i - 1]) <= 0))
+				rc = TS_CORRUPT;
+		if (rc != 0 || g->n != 10)
+		{
+			snprintf(me->failure, sizeof(me->failure), "round %d: search: %d hits, rc %d",
+					 round, g->n, rc);
+			ts_txn_abort(w);
+			break;
+		}
+		if ((rc = ts_txn_commit(w)) != 0)
+			snprintf(me->failure, sizeof(me->failure), "round %d: commit: %s", round, ts_strerror(rc));
+	}
+	free(g);
+	ts_docindex_batch_free(b);
+	return NULL;
+}
+
+TEST(test_two_threads)
+{
+	CWorker		w[2];
+
+	setup("docindex-threads");
+	for (int i = 0; i < 2; i++)
+	{
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].id = i;
+		CHECK(pthread_create(&w[i].thread, NULL, cworker, &w[i]) == 0);
+	}
+	for (int i = 0; i < 2; i++)
+	{
+		CHECK(pthread_join(w[i].thread, NULL) == 0);
+		CHECK_MSG(w[i].failure[0] == '\0', "thread %d: %s", i, w[i].failure);
+	}
+	teardown();
+}
+
 TEST_MAIN(test_tree_model, test_rebuild, test_cycles_and_depth, test_search, test_postings_chunks, test_temporal_rule,
-		  test_cross_references)
+		  test_cross_references, test_two_threads)
