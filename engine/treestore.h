@@ -149,11 +149,14 @@ typedef struct ts_options
 	int			wal_keep_segments;	/* kept behind the checkpoint; default 3 */
 	uint64_t	checkpoint_wal_bytes;	/* checkpoint after this much WAL; default 256 MB */
 	uint32_t	checkpoint_interval_ms; /* and at least this often; default 600000 (10 min), 0: never */
-	size_t		max_dirty_pages;	/* a committer takes a checkpoint itself above this many
-									 * pages changed since the last one (default
-									 * cache_pages / 2); above an eighth of the file (at
-									 * least 8192) the background thread takes one.  Set,
-									 * it alone is the limit. */
+	size_t		max_dirty_pages;	/* force a checkpoint above this many pages changed since
+									 * the last one; default: an eighth of the file (at
+									 * least 8192), at most cache_pages / 2 */
+	int			background_checkpoints; /* 1: the committer that sees too many changed pages
+										 * asks the background thread for that checkpoint and
+										 * goes on (it waits only at twice the limit), for a
+										 * caller that cannot stall: a shorter wait, a larger
+										 * file under heavy updates; default 0 */
 	int			async_commit;	/* 1: commit returns before its fdatasync (loss window
 								 * up to async_flush_ms); default 0 */
 	uint32_t	async_flush_ms; /* default 200 */

@@ -334,6 +334,8 @@ open_engine(void)
 	opt.async_commit = ts_synchronous_commit ? 0 : 1;
 	opt.checkpoint_interval_ms = (uint32) ts_checkpoint_timeout_s * 1000;
 	opt.checkpoint_wal_bytes = (uint64) ts_checkpoint_wal_mb * 1024 * 1024;
+	/* a checkpoint must not stall this process: every session waits on it */
+	opt.background_checkpoints = 1;
 	opt.wal_segment_size = (uint64) ts_wal_segment_mb * 1024 * 1024;
 	opt.wal_keep_segments = ts_wal_keep_segments;
 	if (mkdir(path, S_IRWXU) != 0 && errno != EEXIST)

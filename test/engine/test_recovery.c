@@ -319,10 +319,11 @@ TEST(test_checkpoint_on_wal_size_and_dirty_bound)
 }
 
 /*
- * Past an eighth of the file in dirty pages (CKPT_MIN_DIRTY for a small
- * one) the background thread takes the checkpoint: commits go on while it
- * writes and syncs.  The data file's syncs are held, so a committer that
- * took the checkpoint itself would be seen waiting.
+ * With background_checkpoints, past an eighth of the file in dirty pages
+ * (CKPT_MIN_DIRTY for a small one) the background thread takes the
+ * checkpoint: commits go on while it writes and syncs.  The data file's
+ * syncs are held, so a committer that took the checkpoint itself would be
+ * seen waiting.
  */
 TEST(test_dirty_pages_checkpoint_in_background)
 {
@@ -338,6 +339,7 @@ TEST(test_dirty_pages_checkpoint_in_background)
 
 	memset(val, 'x', sizeof(val));
 	o.vfs = vfs;
+	o.background_checkpoints = 1;
 	o.cache_pages = 20000;		/* max_dirty_pages 10000: above the 8192 */
 	env = open_dir(dir, &o);
 	faultvfs_hold_data_syncs(fv, 1);
