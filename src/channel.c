@@ -490,18 +490,27 @@ static uint64 pending_id = 0;
 static void (*pending_done) (Treestore__Response *resp, void *arg) = NULL;
 static void *pending_arg = NULL;
 
+/* Read a response of request id, which was sent before. */
+static CallFailure
+receive_response(uint64 id, bool noerror, Treestore__Response **resp)
+{
+	Treestore__Request dummy = TREESTORE__REQUEST__INIT;
+
+	dummy.id = id;
+	payload_invalidate();
+	return round_trip_mode(&dummy, true, noerror, resp, true);
+}
+
 /* Read the pending request's response (it is no longer pending after). */
 static CallFailure
 receive_pending(bool noerror, Treestore__Response **resp)
 {
-	Treestore__Request dummy = TREESTORE__REQUEST__INIT;
+	uint64		id = pending_id;
 
-	dummy.id = pending_id;
 	pending_id = 0;
 	pending_done = NULL;
 	pending_arg = NULL;
-	payload_invalidate();
-	return round_trip_mode(&dummy, true, noerror, resp, true);
+	return receive_response(id, noerror, resp);
 }
 
 /* Send req on a usable channel; raise if the worker is gone. */
@@ -593,15 +602,12 @@ ts_call(Treestore__Request *req)
 Treestore__Response *
 ts_call_next(void)
 {
-	Treestore__Request dummy = TREESTORE__REQUEST__INIT;
 	Treestore__Response *resp = NULL;
 	CallFailure f;
 
 	if (stream_id == 0)
 		elog(ERROR, "treestore: no streamed response is being read");
-	dummy.id = stream_id;
-	payload_invalidate();
-	f = round_trip_mode(&dummy, true, false, &resp, true);
+	f = receive_response(stream_id, false, &resp);
 	if (f != CALL_OK)
 		raise_call_failure(f);
 	note_stream(resp);

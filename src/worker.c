@@ -477,10 +477,10 @@ ts_worker_respond(Session *s, Treestore__Response *resp, const char *payload, Si
 
 	if (s->seg == NULL)
 		return true;			/* the channel went: nobody to answer */
-	hlen = treestore__response__get_packed_size(resp);
-	buf = MemoryContextAlloc(s->cxt, hlen + 4);
 	if (s->nout >= lengthof(s->out))
 		elog(ERROR, "treestore worker: too many responses waiting for process %d", s->pid);
+	hlen = treestore__response__get_packed_size(resp);
+	buf = MemoryContextAlloc(s->cxt, hlen + 4);
 	buf[0] = (char) hlen;
 	buf[1] = (char) (hlen >> 8);
 	buf[2] = (char) (hlen >> 16);
