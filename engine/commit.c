@@ -105,9 +105,9 @@
  * THE BACKGROUND THREAD
  *	  Flushes async commits and takes the checkpoints that are due (by time,
  *	  by log size, or asked for by a committer with background_checkpoints).
- *	  It is created with every signal blocked:
- *	  the engine runs inside PostgreSQL processes, whose signal handlers
- *	  must only ever run on their main thread.
+ *	  It is created with every signal blocked: the engine runs inside
+ *	  PostgreSQL processes, whose signal handlers must only ever run on
+ *	  their main thread.
  *
  *-------------------------------------------------------------------------
  */
@@ -1264,10 +1264,12 @@ background(void *arg)
 		}
 		if (!env->ckpt_requested)
 			pthread_cond_timedwait(&env->bg_cond, &env->lock, &until);
-		if (env->bg_stop || env->poisoned)
-			continue;
+		/* taken before the poisoned check: a request left set would keep
+		 * the loop from ever waiting */
 		requested = env->ckpt_requested;
 		env->ckpt_requested = 0;
+		if (env->bg_stop || env->poisoned)
+			continue;
 		pthread_mutex_unlock(&env->lock);
 
 		if (env->opt.async_commit && ts_wal_flush(env->wal, ts_wal_end_lsn(env->wal)) != 0)
