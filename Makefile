@@ -24,6 +24,9 @@
 #	    test-pg-crash  crash tests in a real PostgreSQL: kill -9 of the
 #	                   treestore worker and of the postmaster, immediate and
 #	                   fast shutdowns under load (test/pg_crash/)
+#	    test-python    the Python package (python/): installed into a fresh
+#	                   venv, mypy --strict, pytest against a real server
+#	                   (test/python/run_tests.sh)
 #	    fuzz           build every test/fuzz/fuzz_*.c with clang and libFuzzer
 #	                   (ASan, UBSan) into build-fuzz/, run each for
 #	                   FUZZ_SECONDS (default 30)
@@ -39,6 +42,10 @@
 #	                   version_as_of, search, store_document) against the
 #	                   same corpus in native tables (test/bench/bench_docs.sh;
 #	                   RESULT sql lines)
+#	    bench-python   the Python client's overhead over raw psycopg, and a
+#	                   reasoning case through treestore.compat against the
+#	                   legacy tables (test/bench/bench_python.py; RESULT
+#	                   python lines)
 #	    demo           deps, build, start a private PostgreSQL with the
 #	                   extension, load sample documents, run queries
 #	                   (test/demo/demo.sh; DEMO_DIR, DEMO_PORT)
@@ -317,6 +324,14 @@ test-pg-crash:
 	@/usr/bin/python3 test/pg_crash/test_pg_crash.py
 TEST_SUITES += pg-crash
 
+# The Python suite (test/python/run_tests.sh): builds and installs the
+# extension, installs python/ into a fresh venv (build/python-venv), runs
+# mypy --strict and pytest python/tests (its own server, as user postgres).
+.PHONY: test-python
+test-python:
+	@bash test/python/run_tests.sh
+TEST_SUITES += python
+
 test: SHELL := /bin/bash
 test: deps
 	@mkdir -p build/test-logs; \
@@ -432,9 +447,10 @@ fuzz:
 BENCH_DIR ?= $(CURDIR)/build/bench-data
 BENCH_ARGS ?=
 BENCH_WAL_ARGS ?=
-BENCH_TARGETS = bench-engine $(if $(wildcard test/bench/bench_wal.c),bench-wal) bench-sql bench-docs
+BENCH_TARGETS = bench-engine $(if $(wildcard test/bench/bench_wal.c),bench-wal) bench-sql bench-docs \
+	bench-python
 
-.PHONY: bench bench-engine bench-wal bench-sql bench-docs
+.PHONY: bench bench-engine bench-wal bench-sql bench-docs bench-python
 # bench-sql: treestore.nodes against a native table with pgbench
 # (test/bench/bench_sql.sh; RESULT sql lines).
 bench-sql: deps
@@ -447,6 +463,13 @@ bench-sql: deps
 bench-docs: deps
 	@$(MAKE) --no-print-directory engine
 	bash test/bench/bench_docs.sh
+
+# bench-python: the Python client (test/bench/bench_python.py; RESULT python
+# lines).  BENCH_PY_* variables in the script's header.
+bench-python: deps
+	@$(MAKE) --no-print-directory treestore_fdw$(DLSUFFIX)
+	@$(MAKE) --no-print-directory install >/dev/null
+	/usr/bin/python3 test/bench/bench_python.py
 
 bench:
 	@for t in $(BENCH_TARGETS); do $(MAKE) --no-print-directory $$t || exit 1; done

@@ -28,6 +28,11 @@ PACKAGES=(
 	python3-psycopg			# python/ client (psycopg 3)
 	python3-psycopg-pool
 	python3-pytest
+	python3-mypy			# python/: mypy --strict in make test
+	python3-venv			# python/: installed into a fresh venv in make test
+	python3-setuptools		# python/: the package's build backend (pip --no-build-isolation)
+	python3-wheel
+	python3-pip
 )
 
 missing=()
