@@ -24,7 +24,8 @@ def main() -> None:
         print("-- the Introduction and its sections (document order)")
         intro = next(n for n in ts.get_children(POLICY) if n.title == "Introduction")
         for n in ts.get_subtree(POLICY, intro.node_id, max_depth=1):
-            print(f"{'  ' * (n.depth or 1)}{n.node_id} {n.title} (pages {n.page_start}-{n.page_end})")
+            indent = "  " * (n.depth or 1)
+            print(f"{indent}{n.node_id} {n.title} (pages {n.page_start}-{n.page_end})")
 
         print("-- the path down to node 0009")
         print(" > ".join(n.title or "" for n in ts.get_ancestor_path(POLICY, "0009")))

@@ -105,7 +105,8 @@ def test_get_node(client: TreeStoreClient, policy: str) -> None:
     assert n.content_hash is not None and len(n.content_hash) == 64
     # the temporal rule: no version given and no date: in force today (v2)
     assert client.get_node(policy, "0000").version_id == "v2"  # type: ignore[union-attr]
-    assert client.get_node(policy, "0000", as_of="2024-02-01").version_id == "v1"  # type: ignore[union-attr]
+    old = client.get_node(policy, "0000", as_of="2024-02-01")
+    assert old is not None and old.version_id == "v1"
     assert client.get_node(policy, "9999") is None
 
 
@@ -172,7 +173,8 @@ def test_versions(client: TreeStoreClient, policy: str) -> None:
     assert versions[0].node_count == 5
     v = client.get_version_as_of(policy, dt.date(2024, 12, 31))
     assert v is not None and v.version_id == "v1"
-    assert client.get_version_as_of(policy, "2025-01-01").version_id == "v2"  # type: ignore[union-attr]
+    v = client.get_version_as_of(policy, "2025-01-01")
+    assert v is not None and v.version_id == "v2"
     assert client.get_version_as_of(policy, "2023-12-31") is None
     latest = client.latest_version(policy)
     assert latest is not None and latest.version_id == "v2"
@@ -317,3 +319,23 @@ def test_transaction_error_rolls_back_everything(client: TreeStoreClient, uid: s
 def test_get_nodes_rejects_a_string(client: TreeStoreClient) -> None:
     with pytest.raises(TypeError):
         client.get_nodes("p", "v1", "0001")
+
+
+def test_kept_cursors_hold_only_small_results(dsn: str, uid: str) -> None:
+    """A pooled connection keeps its cursor for the next call, but not one
+    that held a whole document or more than KEEP_CURSOR_ROWS rows."""
+    from treestore.calls import KEEP_CURSOR_ROWS
+    with TreeStoreClient(dsn, min_size=1, max_size=1) as c:
+        big = [{"title": f"n{i}", "node_id": f"{i:05d}"} for i in range(KEEP_CURSOR_ROWS + 1)]
+        c.store_document(uid, "v1", big)
+        assert len(c._cursors) == 0
+        c.get_node(uid, "00001")
+        assert len(c._cursors) == 1
+        kept = next(iter(c._cursors.values()))
+        c.get_children(uid, "00002")
+        assert next(iter(c._cursors.values())) is kept  # reused
+        assert len(c.get_subtree(uid)) == KEEP_CURSOR_ROWS + 1
+        assert len(c._cursors) == 0 and kept.closed
+        c.get_node(uid, "00001")
+        c.get_document(uid)
+        assert len(c._cursors) == 0

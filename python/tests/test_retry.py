@@ -24,7 +24,8 @@ from treestore.retry import BASE_DELAY, MAX_DELAY, backoff
 def terminate(admin: psycopg.Connection[Any], pid: int) -> None:
     admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
     for _ in range(200):
-        if admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone() is None:
+        gone = admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,))
+        if gone.fetchone() is None:
             return
         time.sleep(0.01)
     raise AssertionError(f"backend {pid} still there")
@@ -155,7 +156,8 @@ def test_without_run_in_transaction_the_conflict_surfaces(dsn: str, uid: str) ->
 
         a.run_in_transaction(once)
         assert len(calls) == 2
-        assert [a.get_prompt(uid, v).template for v in (1, 2, 3)] == ["b", "b", "a"]  # type: ignore[union-attr]
+        prompts = [a.get_prompt(uid, v) for v in (1, 2, 3)]
+        assert [p.template if p else None for p in prompts] == ["b", "b", "a"]
 
 
 def test_run_in_transaction_surfaces_other_errors_at_once(client: TreeStoreClient,
@@ -218,3 +220,20 @@ def test_backoff_is_capped_and_jittered() -> None:
         assert all(0.0 <= d <= bound for d in draws)
         assert len(set(draws)) > 150  # jittered: not one fixed delay
     assert max(backoff(30) for _ in range(100)) <= MAX_DELAY
+
+
+def test_rerun_rule() -> None:
+    from treestore import TreeStoreError
+    from treestore.retry import rerun_transaction
+
+    def err(state: str | None) -> TreeStoreError:
+        return TreeStoreError("failed", sqlstate=state)
+
+    assert rerun_transaction(err("40001"), committing=True, attempt=0, limit=3)
+    assert rerun_transaction(err("40P01"), committing=False, attempt=2, limit=3)
+    assert not rerun_transaction(err("40001"), committing=True, attempt=3, limit=3)
+    assert rerun_transaction(err("57P01"), committing=False, attempt=0, limit=3)
+    unknown = err("57P01")
+    assert not rerun_transaction(unknown, committing=True, attempt=0, limit=3)
+    assert "outcome is unknown" in unknown.message
+    assert not rerun_transaction(err("23505"), committing=False, attempt=0, limit=3)

@@ -20,15 +20,8 @@ import psycopg
 import psycopg_pool
 
 from . import calls
-from .calls import KEEP_CURSOR_ROWS, Call, DateLike
-from .errors import (
-    TreeStoreError,
-    Unavailable,
-    connection_lost,
-    from_psycopg,
-    is_rollback,
-    is_transient,
-)
+from .calls import Call, DateLike, keep_cursor
+from .errors import TreeStoreError, from_psycopg
 from .models import (
     CrossReference,
     Document,
@@ -40,7 +33,7 @@ from .models import (
     Version,
 )
 from .pooling import pool_kwargs, pool_timeout_error_async
-from .retry import backoff
+from .retry import backoff, rerun_transaction, retry_call
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -69,8 +62,8 @@ class AsyncTreeStoreClient:
             dsn or "", open=False, **pool_kwargs(min_size, max_size, timeout))
         self._opened = not self._own_pool
         # one cursor per connection, kept for the next call (Call's docstring)
-        self._cursors: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], psycopg.AsyncCursor[Any]] = \
-            weakref.WeakKeyDictionary()
+        self._cursors: weakref.WeakKeyDictionary[
+            psycopg.AsyncConnection[Any], psycopg.AsyncCursor[Any]] = weakref.WeakKeyDictionary()
         self._txn: contextvars.ContextVar[psycopg.AsyncConnection[Any] | None] = \
             contextvars.ContextVar(f"treestore-async-txn-{id(self)}", default=None)
 
@@ -121,10 +114,10 @@ class AsyncTreeStoreClient:
         except BaseException:
             await cur.close()
             raise
-        if call.large or len(rows) > KEEP_CURSOR_ROWS:
-            await cur.close()
-        else:
+        if keep_cursor(call, rows):
             self._cursors[conn] = cur
+        else:
+            await cur.close()
         return call.result(rows)
 
     async def _run(self, call: Call[R, T]) -> T:
@@ -138,9 +131,10 @@ class AsyncTreeStoreClient:
                 try:
                     return await self._execute(conn, call)
                 except psycopg.Error as exc:
-                    if not (call.safe_to_repeat and is_transient(exc) and attempt < self.retries):
+                    if not retry_call(exc, safe_to_repeat=call.safe_to_repeat, attempt=attempt,
+                                      limit=self.retries):
                         raise
-                    if connection_lost(exc):
+                    if conn.broken:
                         await self._pool.check()  # drop the idle connections that died with it
                 finally:
                     await self._pool.putconn(conn)
@@ -187,10 +181,8 @@ class AsyncTreeStoreClient:
                     committing = True
                 return result
             except TreeStoreError as exc:
-                lost_before_commit = not committing and is_transient(exc)
-                if attempt >= limit or not (is_rollback(exc) or lost_before_commit):
-                    if committing and isinstance(exc, Unavailable) and exc.sqlstate is None:
-                        exc.message += " (during COMMIT: the transaction's outcome is unknown)"
+                if not rerun_transaction(exc, committing=committing, attempt=attempt,
+                                         limit=limit):
                     raise
             await asyncio.sleep(backoff(attempt))
             attempt += 1
@@ -207,7 +199,8 @@ class AsyncTreeStoreClient:
                                                     metadata=metadata, replace=replace))
 
     async def get_document(self, policy_id: str, *, version_id: str | None = None,
-                           as_of: DateLike | None = None, include_text: bool = False) -> dict[str, Any]:
+                           as_of: DateLike | None = None,
+                           include_text: bool = False) -> dict[str, Any]:
         """The resolved version as a PageIndex tree; NotFound when none."""
         return await self._run(calls.get_document(policy_id, version_id=version_id, as_of=as_of,
                                                   include_text=include_text))
@@ -225,7 +218,8 @@ class AsyncTreeStoreClient:
     async def get_node(self, policy_id: str, node_id: str, *, version_id: str | None = None,
                        as_of: DateLike | None = None) -> Node | None:
         """One node of the resolved version, or None."""
-        return await self._run(calls.get_node(policy_id, node_id, version_id=version_id, as_of=as_of))
+        return await self._run(calls.get_node(policy_id, node_id, version_id=version_id,
+                                              as_of=as_of))
 
     async def get_nodes(self, policy_id: str, version_id: str,
                         node_ids: Iterable[str]) -> dict[str, Node]:
@@ -313,7 +307,8 @@ class AsyncTreeStoreClient:
             policy_id=policy_id, version_id=version_id, node_id=node_id, success=success,
             error_message=error_message, latency_ms=latency_ms))
 
-    async def get_tool_results(self, case_id: str, tool_name: str | None = None) -> list[ToolResult]:
+    async def get_tool_results(self, case_id: str,
+                               tool_name: str | None = None) -> list[ToolResult]:
         """A case's tool results, oldest first."""
         return await self._run(calls.get_tool_results(case_id, tool_name))
 

@@ -32,6 +32,7 @@ from .models import (
     ToolResult,
     TrajectoryStep,
     Version,
+    builder,
     columns,
 )
 
@@ -69,13 +70,19 @@ KEEP_CURSOR_ROWS = 1000
 """The most rows a result may have for its cursor to be kept for reuse."""
 
 
+def keep_cursor(call: Call[Any, Any], rows: list[Any]) -> bool:
+    """Whether the cursor that ran ``call`` and fetched ``rows`` is kept
+    for the connection's next call (see ``Call``)."""
+    return not call.large and len(rows) <= KEEP_CURSOR_ROWS
+
+
 def _identity(value: Any) -> Any:
     return value
 
 
 _scalar: BaseRowFactory[Any] = args_row(_identity)
-_node_rows = args_row(Node)
-_version_rows = args_row(Version)
+_node_rows = args_row(builder(Node))
+_version_rows = args_row(builder(Version))
 
 
 def _all(rows: list[R]) -> list[R]:
@@ -144,7 +151,7 @@ def delete_document(policy_id: str, version_id: str | None) -> Call[Any, int]:
 
 def list_documents() -> Call[Document, list[Document]]:
     return _read(f"SELECT {columns(Document)} FROM treestore.documents ORDER BY policy_id",
-                 {}, args_row(Document), _all)
+                 {}, args_row(builder(Document)), _all)
 
 
 # --- nodes ---------------------------------------------------------------------
@@ -214,7 +221,7 @@ def get_nodes_by_page(policy_id: str, page: int, *, version_id: str | None,
 
 _SEARCH = (f"SELECT {columns(SearchHit)} FROM treestore.search(%(q)s::text, %(p)s::text,"
            " %(v)s::text, %(as_of)s::date, %(k)s::integer)")
-_hit_rows = args_row(SearchHit)
+_hit_rows = args_row(builder(SearchHit))
 
 
 def search_nodes(query: str, *, policy_id: str | None, version_id: str | None,
@@ -254,7 +261,7 @@ def get_cross_references(policy_id: str, node_id: str | None, *,
     return _read(
         f"SELECT {columns(CrossReference)} FROM treestore.get_cross_references("
         "%(p)s::text, %(n)s::text, %(dir)s::text)",
-        {"p": policy_id, "n": node_id, "dir": direction}, args_row(CrossReference), _all)
+        {"p": policy_id, "n": node_id, "dir": direction}, args_row(builder(CrossReference)), _all)
 
 
 def add_cross_reference(source_policy_id: str, source_node_id: str, target_policy_id: str,
@@ -267,7 +274,7 @@ def add_cross_reference(source_policy_id: str, source_node_id: str, target_polic
         f" RETURNING {columns(CrossReference)}",
         {"sp": source_policy_id, "sn": source_node_id, "tp": target_policy_id,
          "tn": target_node_id, "type": reference_type, "ctx": context, "conf": confidence},
-        args_row(CrossReference), _first)
+        args_row(builder(CrossReference)), _first)
 
 
 # --- tool results, trajectories -------------------------------------------------
@@ -288,14 +295,20 @@ def store_tool_result(case_id: str, tool_name: str, result: Any, *, input: Any,
         _scalar, _first)
 
 
+def _where(**filters: tuple[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``col = %(col)s::type AND ...`` for each filter col=(type, value)
+    whose value is not None (None: not filtered), and the parameters.  The
+    equalities on key columns reach the foreign table as key ranges."""
+    conds = [f"{col} = %({col})s::{typ}" for col, (typ, value) in filters.items()
+             if value is not None]
+    return " AND ".join(conds), {col: value for col, (_, value) in filters.items()}
+
+
 def get_tool_results(case_id: str,
                      tool_name: str | None) -> Call[ToolResult, list[ToolResult]]:
-    where = "case_id = %(case)s::text"
-    if tool_name is not None:
-        where += " AND tool_name = %(tool)s::text"
+    where, params = _where(case_id=("text", case_id), tool_name=("text", tool_name))
     return _read(f"SELECT {columns(ToolResult)} FROM treestore.tool_results WHERE {where}"
-                 " ORDER BY result_id", {"case": case_id, "tool": tool_name},
-                 args_row(ToolResult), _all)
+                 " ORDER BY result_id", params, args_row(builder(ToolResult)), _all)
 
 
 _STEP_FIELDS = ("tool_name", "action", "thought", "observation")
@@ -335,12 +348,9 @@ def store_trajectory(case_id: str, steps: Sequence[TrajectoryStep | Mapping[str,
 
 def get_trajectory(case_id: str,
                    trajectory_id: str | None) -> Call[TrajectoryStep, list[TrajectoryStep]]:
-    where = "case_id = %(case)s::text"
-    if trajectory_id is not None:
-        where += " AND trajectory_id = %(tid)s::text"
+    where, params = _where(case_id=("text", case_id), trajectory_id=("text", trajectory_id))
     return _read(f"SELECT {columns(TrajectoryStep)} FROM treestore.trajectories WHERE {where}"
-                 " ORDER BY trajectory_id, step_number", {"case": case_id, "tid": trajectory_id},
-                 args_row(TrajectoryStep), _all)
+                 " ORDER BY trajectory_id, step_number", params, args_row(builder(TrajectoryStep)), _all)
 
 
 # --- prompts ---------------------------------------------------------------------
@@ -361,12 +371,9 @@ def store_prompt(prompt_id: str, template: str, *, name: str | None,
 
 
 def get_prompt(prompt_id: str, version: int | None) -> Call[Prompt, Prompt | None]:
-    where = "prompt_id = %(id)s::text"
-    if version is not None:
-        where += " AND version = %(v)s::integer"
+    where, params = _where(prompt_id=("text", prompt_id), version=("integer", version))
     return _read(f"SELECT {columns(Prompt)} FROM treestore.prompts WHERE {where}"
-                 " ORDER BY version DESC LIMIT 1", {"id": prompt_id, "v": version},
-                 args_row(Prompt), _first_or_none)
+                 " ORDER BY version DESC LIMIT 1", params, args_row(builder(Prompt)), _first_or_none)
 
 
 def record_prompt_usage(prompt_id: str, version: int, case_id: str | None, *,

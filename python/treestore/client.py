@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import weakref
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -23,15 +23,8 @@ import psycopg
 import psycopg_pool
 
 from . import calls
-from .calls import KEEP_CURSOR_ROWS, Call, DateLike
-from .errors import (
-    TreeStoreError,
-    Unavailable,
-    connection_lost,
-    from_psycopg,
-    is_rollback,
-    is_transient,
-)
+from .calls import Call, DateLike, keep_cursor
+from .errors import TreeStoreError, from_psycopg
 from .models import (
     CrossReference,
     Document,
@@ -43,7 +36,7 @@ from .models import (
     Version,
 )
 from .pooling import pool_kwargs, pool_timeout_error
-from .retry import backoff
+from .retry import backoff, rerun_transaction, retry_call
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -77,7 +70,7 @@ class TreeStoreClient:
         self.timeout = timeout
         self._own_pool = pool is None
         self._pool = pool if pool is not None else psycopg_pool.ConnectionPool(
-            dsn or "", **pool_kwargs(min_size, max_size, timeout))
+            dsn or "", open=True, **pool_kwargs(min_size, max_size, timeout))
         # one cursor per connection, kept for the next call (Call's docstring)
         self._cursors: weakref.WeakKeyDictionary[psycopg.Connection[Any], psycopg.Cursor[Any]] = \
             weakref.WeakKeyDictionary()
@@ -128,10 +121,10 @@ class TreeStoreClient:
         except BaseException:
             cur.close()
             raise
-        if call.large or len(rows) > KEEP_CURSOR_ROWS:
-            cur.close()
-        else:
+        if keep_cursor(call, rows):
             self._cursors[conn] = cur
+        else:
+            cur.close()
         return call.result(rows)
 
     def _run(self, call: Call[R, T]) -> T:
@@ -145,9 +138,10 @@ class TreeStoreClient:
                 try:
                     return self._execute(conn, call)
                 except psycopg.Error as exc:
-                    if not (call.safe_to_repeat and is_transient(exc) and attempt < self.retries):
+                    if not retry_call(exc, safe_to_repeat=call.safe_to_repeat, attempt=attempt,
+                                      limit=self.retries):
                         raise
-                    if connection_lost(exc):
+                    if conn.broken:
                         self._pool.check()  # drop the idle connections that died with it
                 finally:
                     self._pool.putconn(conn)
@@ -200,10 +194,8 @@ class TreeStoreClient:
                     committing = True
                 return result
             except TreeStoreError as exc:
-                lost_before_commit = not committing and is_transient(exc)
-                if attempt >= limit or not (is_rollback(exc) or lost_before_commit):
-                    if committing and isinstance(exc, Unavailable) and exc.sqlstate is None:
-                        exc.message += " (during COMMIT: the transaction's outcome is unknown)"
+                if not rerun_transaction(exc, committing=committing, attempt=attempt,
+                                         limit=limit):
                     raise
             time.sleep(backoff(attempt))
             attempt += 1

@@ -54,6 +54,7 @@ from psycopg.rows import args_row
 from .calls import Call
 from .client import TreeStoreClient
 from .errors import TreeStoreError
+from .models import builder
 
 __all__ = ["ReasoningServiceClient", "ServiceNode", "ServiceVersion", "TreeStoreClientError"]
 
@@ -74,7 +75,7 @@ class TreeStoreClientError(RuntimeError):
         self.hint = hint
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True)
 class ServiceNode:
     """A policy node as the reasoning-service's tools see it."""
 
@@ -92,7 +93,7 @@ class ServiceNode:
         return dataclasses.asdict(self)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True)
 class ServiceVersion:
     """A policy version as the reasoning-service's tools see it."""
 
@@ -126,7 +127,8 @@ def _node_columns(n: str) -> str:
 
 
 _NODE = _node_columns("n")
-_node_rows = args_row(ServiceNode)
+_build_node = builder(ServiceNode)
+_node_rows = args_row(_build_node)
 
 # The version the contract's rule picks without a date: in force today, else
 # the latest (documents.latest_version_id).
@@ -162,17 +164,17 @@ def _first_node(rows: list[ServiceNode]) -> ServiceNode | None:
 def _version_call(policy_id: str, pick: str, **params: Any) -> Call[ServiceVersion,
                                                                      ServiceVersion | None]:
     return Call(_VERSION_SQL.replace("{pick}", pick), {"p": policy_id, **params},
-                args_row(ServiceVersion), _first_or_none, safe_to_repeat=True)
+                args_row(builder(ServiceVersion)), _first_or_none, safe_to_repeat=True)
 
 
 def _search_row(version_id: str | None, *cols: Any) -> tuple[str | None, ServiceNode | None]:
     # cols: a ServiceNode's columns, then the score (for ORDER BY only); all
     # NULL when nothing matched
-    return version_id, (ServiceNode(*cols[:-1]) if cols[0] is not None else None)
+    return version_id, (_build_node(*cols[:-1]) if cols[0] is not None else None)
 
 
 def _related_row(reason: str, *node: Any) -> tuple[ServiceNode, str]:
-    return ServiceNode(*node), reason
+    return _build_node(*node), reason
 
 
 class ReasoningServiceClient:

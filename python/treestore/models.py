@@ -6,13 +6,20 @@ straight from a result row: every query selects exactly these columns in
 exactly this order (``columns(cls)`` gives the list), and nothing unpacks a
 tuple by hand.  jsonb arrives as Python objects, dates as ``date``, times
 as timezone-aware ``datetime``.
+
+``builder(cls)`` is the constructor the row factories call: a frozen
+dataclass's ``__init__`` sets each field through ``object.__setattr__``,
+which costs more per row than psycopg's own work on a small row; the
+builder fills the instance's ``__dict__`` in one step (the classes have no
+``__post_init__`` and no defaults, so the object is the same).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = [
     "Node",
@@ -23,14 +30,17 @@ __all__ = [
     "ToolResult",
     "TrajectoryStep",
     "Prompt",
+    "builder",
     "columns",
 ]
+
+T = TypeVar("T")
 
 Json = Any
 """A decoded jsonb value: dict, list, str, int, float, bool or None."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True)
 class Node:
     """A row of ``treestore.nodes``: one section of a PageIndex tree."""
 
@@ -51,7 +61,7 @@ class Node:
     metadata: Json
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True)
 class Version:
     """A row of ``treestore.versions``: one version of a policy document."""
 
@@ -69,7 +79,7 @@ class Version:
     metadata: Json
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True)
 class Document:
     """A row of ``treestore.documents``: one policy and its versions' summary."""
 
@@ -82,7 +92,7 @@ class Document:
     metadata: Json
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True)
 class SearchHit:
     """A row of ``treestore.search``: a node ranked by BM25, best first."""
 
@@ -95,7 +105,7 @@ class SearchHit:
     snippet: str | None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True)
 class CrossReference:
     """A row of ``treestore.cross_references``."""
 
@@ -109,7 +119,7 @@ class CrossReference:
     created_at: datetime | None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True)
 class ToolResult:
     """A row of ``treestore.tool_results``: one recorded tool call."""
 
@@ -128,7 +138,7 @@ class ToolResult:
     created_at: datetime | None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True)
 class TrajectoryStep:
     """A row of ``treestore.trajectories``: one step of a ReAct trajectory."""
 
@@ -142,7 +152,7 @@ class TrajectoryStep:
     created_at: datetime | None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True)
 class Prompt:
     """A row of ``treestore.prompts``: one version of a prompt template."""
 
@@ -162,3 +172,18 @@ def columns(cls: type[Any], alias: str = "") -> str:
     each prefixed by ``alias.`` when an alias is given."""
     prefix = f"{alias}." if alias else ""
     return ", ".join(f'{prefix}"{f.name}"' for f in dataclasses.fields(cls))
+
+
+def builder(cls: type[T]) -> Callable[..., T]:
+    """A function making a ``cls`` from its fields' values, in order (for
+    ``psycopg.rows.args_row``); ValueError when the count differs."""
+    names = tuple(f.name for f in dataclasses.fields(cls))
+    new = object.__new__
+
+    def build(*values: Any) -> T:
+        obj = new(cls)
+        obj.__dict__.update(zip(names, values, strict=True))
+        return obj
+
+    build.__name__ = f"build_{cls.__name__}"
+    return build

@@ -54,7 +54,8 @@ def _connect_timeout(timeout: float) -> int:
 
 def _refused(exc: psycopg.Error, timeout: float) -> TreeStoreError:
     err = from_psycopg(exc)
-    err.detail = " ".join(filter(None, [err.detail, f"The pool got no connection in {timeout:g} s."]))
+    waited = f"The pool got no connection in {timeout:g} s."
+    err.detail = f"{err.detail} {waited}" if err.detail else waited
     return err
 
 

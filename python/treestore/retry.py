@@ -19,8 +19,31 @@ from __future__ import annotations
 
 import random
 
+import psycopg
+
+from .errors import TreeStoreError, is_rollback, is_transient
+
 BASE_DELAY = 0.05
 MAX_DELAY = 2.0
+
+
+def retry_call(exc: psycopg.Error, *, safe_to_repeat: bool, attempt: int, limit: int) -> bool:
+    """Whether a call outside transaction() that failed with ``exc`` on
+    attempt number ``attempt`` (0 first) runs again."""
+    return safe_to_repeat and attempt < limit and is_transient(exc)
+
+
+def rerun_transaction(exc: TreeStoreError, *, committing: bool, attempt: int,
+                      limit: int) -> bool:
+    """Whether run_in_transaction runs the function again after ``exc``.
+    ``committing``: the function had returned, so COMMIT was under way.  A
+    transient failure during COMMIT leaves the outcome unknown: never rerun,
+    and the error says so."""
+    if attempt < limit and (is_rollback(exc) or (not committing and is_transient(exc))):
+        return True
+    if committing and is_transient(exc) and not is_rollback(exc):
+        exc.message += " (during COMMIT: the transaction's outcome is unknown)"
+    return False
 
 
 def backoff(attempt: int, *, base: float = BASE_DELAY, cap: float = MAX_DELAY) -> float:

@@ -6,7 +6,7 @@
    same SQL on a plain connection with the same settings (autocommit,
    psycopg's default prepare threshold), tuples instead of dataclasses.
    Each process holds both and runs them in alternating batches of about
-   0.1 s on the same picks, so that both meet the same machine and load.
+   0.05 s on the same picks, so that both meet the same machine and load.
    Goal: client latency / raw latency <= 1.1.  1, 2, 4 and 8 client
    processes; the named lines are the 1-client ratios.
 2. One reasoning case as the service runs it, through treestore.compat
@@ -15,6 +15,9 @@
    lookup, 3 searches (top 3), 10 get_node, 2 find_related_nodes, then 5
    tool results and a 5-step trajectory in one transaction.  Cases per
    second at 1 and 16 concurrent cases (processes).  Goal: treestore >= 2x.
+   Then, for information, the same against the legacy tables given a
+   stored tsvector column and its GIN index (a schema change the service
+   would need): RESULT lines case_speedup_tsv_1 and _16.
 
 The legacy side gets the indexes a careful DBA would add: the schema's
 own, (policy_id, effective_date) on policy_versions, and a GIN index on the
@@ -36,9 +39,9 @@ Prints a table and "RESULT python <name> <value>" lines last.
   BENCH_PY_DIR            cluster directory (default /tmp/treestore-bench-python)
   BENCH_PY_PORT           port (default 5487; Unix socket only)
   BENCH_PY_POLICIES       policies (default 50: ~87,000 nodes)
-  BENCH_PY_SECONDS        seconds per overhead measurement (default 2)
-  BENCH_PY_CASE_SECONDS   seconds per case measurement (default 8)
-  BENCH_PY_ROUNDS         rounds (default 3)
+  BENCH_PY_SECONDS        seconds per overhead measurement (default 3)
+  BENCH_PY_CASE_SECONDS   seconds per case measurement (default 6)
+  BENCH_PY_ROUNDS         rounds (default 5)
   BENCH_PY_CACHE          shared_buffers and treestore.cache_size (default 1GB)
   BENCH_PY_SEED           corpus and pick seed (default 1)
 """
@@ -73,9 +76,9 @@ from treestore.compat import ReasoningServiceClient, ServiceNode, ServiceVersion
 DIR = os.environ.get("BENCH_PY_DIR", "/tmp/treestore-bench-python")
 PORT = int(os.environ.get("BENCH_PY_PORT", "5487"))
 POLICIES = int(os.environ.get("BENCH_PY_POLICIES", "50"))
-SECONDS = float(os.environ.get("BENCH_PY_SECONDS", "2"))
-CASE_SECONDS = float(os.environ.get("BENCH_PY_CASE_SECONDS", "8"))
-ROUNDS = int(os.environ.get("BENCH_PY_ROUNDS", "3"))
+SECONDS = float(os.environ.get("BENCH_PY_SECONDS", "3"))
+CASE_SECONDS = float(os.environ.get("BENCH_PY_CASE_SECONDS", "6"))
+ROUNDS = int(os.environ.get("BENCH_PY_ROUNDS", "5"))
 CACHE = os.environ.get("BENCH_PY_CACHE", "1GB")
 SEED = int(os.environ.get("BENCH_PY_SEED", "1"))
 OVERHEAD_CLIENTS = (1, 2, 4, 8)
@@ -138,15 +141,15 @@ class LegacyService:
         " AND n.version_id = v.version_id ORDER BY n.node_id)"
         " FROM v WHERE v.eff <= %(d)s ORDER BY v.eff DESC LIMIT 1")
     SEARCH = (f"SELECT {NODE_COLS} FROM legacy.policy_nodes n, {ANY_WORD} q"
-              f" WHERE n.policy_id = %(p)s AND n.version_id = %(v)s AND ({DOC}) @@ q"
-              f" ORDER BY ts_rank(({DOC}), q) DESC, n.node_id LIMIT %(k)s")
+              f" WHERE n.policy_id = %(p)s AND n.version_id = %(v)s AND (@DOC@) @@ q"
+              f" ORDER BY ts_rank((@DOC@), q) DESC, n.node_id LIMIT %(k)s")
     NODE = (f"SELECT {NODE_COLS} FROM legacy.policy_nodes n WHERE n.policy_id = %(p)s"
             " AND n.version_id = %(v)s AND n.node_id = %(n)s LIMIT 1")
     RELATED = (
-        f"WITH anchor AS (SELECT n.node_id, ts_rank(({DOC}), q) AS score,"
-        f" row_number() OVER (ORDER BY ts_rank(({DOC}), q) DESC, n.node_id) AS rank"
+        f"WITH anchor AS (SELECT n.node_id, ts_rank((@DOC@), q) AS score,"
+        f" row_number() OVER (ORDER BY ts_rank((@DOC@), q) DESC, n.node_id) AS rank"
         f" FROM legacy.policy_nodes n, {ANY_WORD} q WHERE n.policy_id = %(p)s"
-        f" AND n.version_id = %(v)s AND ({DOC}) @@ q ORDER BY 3 LIMIT %(k)s),"
+        f" AND n.version_id = %(v)s AND (@DOC@) @@ q ORDER BY 3 LIMIT %(k)s),"
         " related AS ("
         " SELECT a.rank, 0 AS sub, %(p)s::text AS policy_id, a.node_id,"
         " format('matches criterion %%s (score %%s)', %(crit)s::text,"
@@ -172,8 +175,12 @@ class LegacyService:
                   " s(step_number int, tool_name text, action text, thought text,"
                   " observation text)")
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, doc: str = DOC) -> None:
+        """``doc``: the tsvector searched and ranked (an expression of the
+        row, or the stored column of the variant that has one)."""
         self.conn = psycopg.connect(dsn, autocommit=True)
+        self.search_sql = self.SEARCH.replace("@DOC@", doc)
+        self.related_sql = self.RELATED.replace("@DOC@", doc)
 
     def close(self) -> None:
         self.conn.close()
@@ -191,7 +198,7 @@ class LegacyService:
     def search_nodes(self, policy_id: str, query: str, version_id: str,
                      top_k: int = 3) -> tuple[str, list[ServiceNode]]:
         with self.conn.cursor(row_factory=psycopg.rows.args_row(ServiceNode)) as cur:
-            cur.execute(self.SEARCH, {"p": policy_id, "v": version_id, "q": query, "k": top_k})
+            cur.execute(self.search_sql, {"p": policy_id, "v": version_id, "q": query, "k": top_k})
             return version_id, cur.fetchall()
 
     def find_related_nodes(self, policy_id: str, version_id: str, criterion_id: str,
@@ -199,7 +206,7 @@ class LegacyService:
         def row(reason: str, *cols: Any) -> tuple[ServiceNode, str]:
             return ServiceNode(*cols), reason
         with self.conn.cursor(row_factory=psycopg.rows.args_row(row)) as cur:
-            cur.execute(self.RELATED, {"p": policy_id, "v": version_id, "q": " ".join(tokens),
+            cur.execute(self.related_sql, {"p": policy_id, "v": version_id, "q": " ".join(tokens),
                                        "k": limit, "crit": criterion_id})
             return cur.fetchall()
 
@@ -286,67 +293,25 @@ def run_case(svc: Any, pick: tuple[str, str, list[str]], rng: random.Random, n: 
 
 # --- measuring in processes ---------------------------------------------------------
 
-def _worker(make: Callable[[], Any], op: Callable[[Any, int], None], start: Any,
-            seconds: float, out: Any, slot: int) -> None:
-    obj = make()
-    try:
-        for i in range(20):  # warm this connection (and its prepared statements)
-            op(obj, slot * 100_000 + i)
-        start.wait()
-        n, t0 = 0, time.perf_counter()
-        deadline = t0 + seconds
-        while time.perf_counter() < deadline:
-            op(obj, slot * 100_000 + 20 + n)
-            n += 1
-        out.put((n, time.perf_counter() - t0))
-    except BaseException as exc:  # noqa: BLE001 -- reported by the parent
-        out.put(exc)
-        raise
-    finally:
-        obj.close()
-
-
-def measure(make: Callable[[], Any], op: Callable[[Any, int], None], clients: int,
-            seconds: float) -> tuple[float, float]:
-    """(operations per second, mean latency in ms) of ``clients`` processes."""
-    ctx = mp.get_context("fork")
-    start = ctx.Barrier(clients + 1)
-    out = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(make, op, start, seconds, out, s))
-             for s in range(clients)]
-    for p in procs:
-        p.start()
-    start.wait(timeout=300)
-    got = [out.get(timeout=seconds + 300) for _ in procs]
-    for p in procs:
-        p.join()
-    errors = [g for g in got if isinstance(g, BaseException)]
-    if errors:
-        raise errors[0]
-    ops = sum(n for n, _ in got)
-    rate = sum(n / el for n, el in got)
-    latency = statistics.mean(el / n * 1e3 for n, el in got)
-    assert ops > 0
-    return rate, latency
-
-
-def _pair_worker(sides: list[tuple[Callable[[], Any], Callable[[Any, int], None]]], start: Any,
-                 seconds: float, out: Any, slot: int) -> None:
+def _worker(sides: list[tuple[Callable[[], Any], Callable[[Any, int], None]]], start: Any,
+            seconds: float, warm: int, out: Any, slot: int) -> None:
+    """One process: makes each side's client, warms it, waits for the
+    others, then runs for ``seconds``.  One side: call after call.  Several:
+    in turns of PAIR_BATCH_SECONDS, the first of each turn setting how many
+    operations (on the same picks) the others run; the first side turns with
+    every batch.  Puts [(operations, seconds)] per side on ``out``."""
     objs = [make() for make, _ in sides]
-    gc.freeze()  # the picks and set-up: out of the collector's way for both sides
+    gc.freeze()  # the picks and set-up: out of the collector's way for every side
     try:
         for (_, op), obj in zip(sides, objs):
-            for i in range(20):
+            for i in range(warm):  # warm this connection (and its prepared statements)
                 op(obj, slot * 100_000 + i)
         start.wait()
         spent = [0.0] * len(sides)
         done = [0] * len(sides)
-        i, batch = slot * 100_000 + 20, 0
+        i, batch = slot * 100_000 + warm, 0
         deadline = time.perf_counter() + seconds
         while time.perf_counter() < deadline:
-            # The side that goes first runs for PAIR_BATCH_SECONDS; the other
-            # then runs as many operations on the same picks.  The first side
-            # turns with every batch.
             order = list(range(len(sides)))
             order = order[batch % len(order):] + order[:batch % len(order)]
             n = 0
@@ -364,7 +329,7 @@ def _pair_worker(sides: list[tuple[Callable[[], Any], Callable[[Any, int], None]
                 done[s] += n
             i += n
             batch += 1
-        out.put([sp / n * 1e3 for sp, n in zip(spent, done)])
+        out.put(list(zip(done, spent)))
     except BaseException as exc:  # noqa: BLE001 -- reported by the parent
         out.put(exc)
         raise
@@ -373,21 +338,23 @@ def _pair_worker(sides: list[tuple[Callable[[], Any], Callable[[Any, int], None]
             obj.close()
 
 
-PAIR_BATCH_SECONDS = 0.1
+PAIR_BATCH_SECONDS = 0.05
 
 
-def measure_pair(sides: list[tuple[Callable[[], Any], Callable[[Any, int], None]]],
-                 clients: int, seconds: float) -> list[float]:
-    """Mean latency in ms of each side, the sides interleaved in batches of
-    about PAIR_BATCH_SECONDS inside each of ``clients`` processes: both see
-    the same picks, the same machine and the same load at the same time.
-    (Batches, not single calls: the treestore worker spins for the next
-    request only while one session alone is sending them, and two sessions
-    taking turns call by call would never be alone.)"""
+def measure(sides: list[tuple[Callable[[], Any], Callable[[Any, int], None]]],
+            clients: int, seconds: float, warm: int = 20) -> list[tuple[float, float]]:
+    """(operations per second, mean latency in ms) of each side, run by
+    ``clients`` processes at once (``_worker``), each after ``warm``
+    operations of each side.  Sides measured together
+    are interleaved in each process in batches of about PAIR_BATCH_SECONDS:
+    they see the same picks, machine and load.  (Batches, not single calls:
+    the treestore worker spins for the next request only while one session
+    alone is sending them, and two sessions taking turns call by call would
+    never be alone.)"""
     ctx = mp.get_context("fork")
     start = ctx.Barrier(clients + 1)
     out = ctx.Queue()
-    procs = [ctx.Process(target=_pair_worker, args=(sides, start, seconds, out, s))
+    procs = [ctx.Process(target=_worker, args=(sides, start, seconds, warm, out, s))
              for s in range(clients)]
     for p in procs:
         p.start()
@@ -398,7 +365,13 @@ def measure_pair(sides: list[tuple[Callable[[], Any], Callable[[Any, int], None]
     errors = [g for g in got if isinstance(g, BaseException)]
     if errors:
         raise errors[0]
-    return [statistics.mean(g[s] for g in got) for s in range(len(sides))]
+    result = []
+    for s in range(len(sides)):
+        per_proc = [g[s] for g in got]
+        assert all(n > 0 for n, _ in per_proc)
+        result.append((sum(n / el for n, el in per_proc),
+                       statistics.mean(el / n * 1e3 for n, el in per_proc)))
+    return result
 
 
 # --- set-up ----------------------------------------------------------------------------
@@ -586,44 +559,61 @@ def report(dsn: str, nodes: int, picks: list[tuple[str, str, list[str]]], corpus
           f" {os.cpu_count()} CPUs")
     results: dict[str, float] = {}
     print("\n## client overhead: latency through TreeStoreClient / raw psycopg, same SQL")
-    print(f"{'operation':<12} {'clients':>7} {'raw ms':>9} {'client ms':>10} {'ratio':>7}")
+    print(f"{'operation':<12} {'clients':>7} {'raw ms':>9} {'client ms':>10} {'ratio':>7}"
+          f"  {'rounds':>13}")
     for kind in ("get_node", "get_subtree", "search"):
         for clients in OVERHEAD_CLIENTS:
             ratios, raws, cls = [], [], []
             for _ in range(ROUNDS):
-                raw, client = measure_pair([(make_raw, raw_op(kind)),
-                                            (make_client, client_op(kind))], clients, SECONDS)
+                (_, raw), (_, client) = measure([(make_raw, raw_op(kind)),
+                                                 (make_client, client_op(kind))], clients, SECONDS)
                 ratios.append(client / raw)
                 raws.append(raw)
                 cls.append(client)
             ratio = statistics.median(ratios)
             print(f"{kind:<12} {clients:>7} {statistics.median(raws):>9.3f} "
-                  f"{statistics.median(cls):>10.3f} {ratio:>7.3f}", flush=True)
+                  f"{statistics.median(cls):>10.3f} {ratio:>7.3f}  "
+                  f"{min(ratios):.3f}-{max(ratios):.3f}", flush=True)
             results[f"overhead_{kind}" + ("" if clients == 1 else f"_c{clients}")] = ratio
-
-    print("\n## one reasoning case: treestore.compat against the legacy tables (cases/s)")
-    print(f"{'clients':>7} {'legacy':>9} {'treestore':>10} {'speedup':>8}")
 
     def case_op(svc: Any, i: int) -> None:
         rng = random.Random(i)
         run_case(svc, picks[i % len(picks)], rng, i)
 
-    for clients in CASE_CLIENTS:
-        speedups, leg, tre = [], [], []
-        for r in range(ROUNDS):
-            sides = [("legacy", lambda: LegacyService(dsn)), ("treestore", lambda: TreeStoreService(dsn))]
-            rate = {}
-            for name, make in (sides if r % 2 == 0 else sides[::-1]):
-                rate[name] = measure(make, case_op, clients, CASE_SECONDS)[0]
-            speedups.append(rate["treestore"] / rate["legacy"])
-            leg.append(rate["legacy"])
-            tre.append(rate["treestore"])
-        s = statistics.median(speedups)
-        print(f"{clients:>7} {statistics.median(leg):>9.1f} {statistics.median(tre):>10.1f} "
-              f"{s:>8.2f}", flush=True)
-        results[f"case_speedup_{clients}"] = s
-        results[f"case_legacy_{clients}_per_s"] = statistics.median(leg)
-        results[f"case_treestore_{clients}_per_s"] = statistics.median(tre)
+    def cases(title: str, legacy_doc: str, suffix: str) -> None:
+        print(f"\n## {title} (cases/s)")
+        print(f"{'clients':>7} {'legacy':>9} {'treestore':>10} {'speedup':>8}  {'rounds':>11}")
+        for clients in CASE_CLIENTS:
+            speedups, leg, tre = [], [], []
+            for r in range(ROUNDS):
+                sides = [("legacy", lambda: LegacyService(dsn, legacy_doc)),
+                         ("treestore", lambda: TreeStoreService(dsn))]
+                rate = {}
+                for name, make in (sides if r % 2 == 0 else sides[::-1]):
+                    rate[name] = measure([(make, case_op)], clients, CASE_SECONDS, warm=3)[0][0]
+                speedups.append(rate["treestore"] / rate["legacy"])
+                leg.append(rate["legacy"])
+                tre.append(rate["treestore"])
+            s = statistics.median(speedups)
+            print(f"{clients:>7} {statistics.median(leg):>9.1f} {statistics.median(tre):>10.1f} "
+                  f"{s:>8.2f}  {min(speedups):.2f}-{max(speedups):.2f}", flush=True)
+            results[f"case_speedup{suffix}_{clients}"] = s
+            results[f"case_legacy{suffix}_{clients}_per_s"] = statistics.median(leg)
+            results[f"case_treestore{suffix}_{clients}_per_s"] = statistics.median(tre)
+
+    cases("one reasoning case: treestore.compat against the legacy tables", DOC, "")
+    # For information: the legacy tables given what their search lacks, a
+    # stored tsvector column (a schema change the service would have to make).
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"ALTER TABLE legacy.policy_nodes ADD COLUMN tsv tsvector"
+                     f" GENERATED ALWAYS AS ({DOC}) STORED")
+        conn.execute("CREATE INDEX legacy_nodes_tsv ON legacy.policy_nodes USING gin (tsv)")
+        conn.execute("VACUUM ANALYZE legacy.policy_nodes")
+        conn.execute("SELECT pg_prewarm(c.oid) FROM pg_class c JOIN pg_namespace s"
+                     " ON s.oid = c.relnamespace WHERE s.nspname = 'legacy'"
+                     " AND c.relkind IN ('r', 'i')")
+    cases("for information: the legacy tables with a stored tsvector column added", "n.tsv",
+          "_tsv")
     print()
     for name, value in results.items():
         print(f"RESULT python {name} {value:.3f}")
