@@ -81,15 +81,28 @@ def _identity(value: Any) -> Any:
 
 
 _scalar: BaseRowFactory[Any] = args_row(_identity)
-_node_rows = args_row(builder(Node))
-_version_rows = args_row(builder(Version))
 
 
-def _all(rows: list[R]) -> list[R]:
+def rows_of(cls: type[R]) -> BaseRowFactory[R]:
+    """The row factory making ``cls`` (a models dataclass) of each row."""
+    return args_row(builder(cls))
+
+
+_node_rows = rows_of(Node)
+_version_rows = rows_of(Version)
+_document_rows = rows_of(Document)
+_hit_rows = rows_of(SearchHit)
+_reference_rows = rows_of(CrossReference)
+_tool_rows = rows_of(ToolResult)
+_step_rows = rows_of(TrajectoryStep)
+_prompt_rows = rows_of(Prompt)
+
+
+def all_rows(rows: list[R]) -> list[R]:
     return rows
 
 
-def _first_or_none(rows: list[R]) -> R | None:
+def first_or_none(rows: list[R]) -> R | None:
     return rows[0] if rows else None
 
 
@@ -151,7 +164,7 @@ def delete_document(policy_id: str, version_id: str | None) -> Call[Any, int]:
 
 def list_documents() -> Call[Document, list[Document]]:
     return _read(f"SELECT {columns(Document)} FROM treestore.documents ORDER BY policy_id",
-                 {}, args_row(builder(Document)), _all)
+                 {}, _document_rows, all_rows)
 
 
 # --- nodes ---------------------------------------------------------------------
@@ -164,7 +177,7 @@ _GET_NODE = (f"SELECT {_NODE} FROM treestore.get_node(%(p)s::text, %(n)s::text, 
 def get_node(policy_id: str, node_id: str, *, version_id: str | None,
              as_of: DateLike | None) -> Call[Node, Node | None]:
     return Call(_GET_NODE, {"p": policy_id, "n": node_id, "v": version_id, "as_of": as_of},
-                _node_rows, _first_or_none, True)
+                _node_rows, first_or_none, True)
 
 
 def get_nodes(policy_id: str, version_id: str,
@@ -198,36 +211,35 @@ _BY_PAGE = _node_set("nodes_by_page", "%(p)s::text, %(page)s::integer, %(v)s::te
 def get_children(policy_id: str, node_id: str | None, *, version_id: str | None,
                  as_of: DateLike | None) -> Call[Node, list[Node]]:
     return _read(_CHILDREN, {"p": policy_id, "n": node_id, "v": version_id, "as_of": as_of},
-                 _node_rows, _all)
+                 _node_rows, all_rows)
 
 
 def get_subtree(policy_id: str, node_id: str | None, *, max_depth: int | None,
                 version_id: str | None, as_of: DateLike | None) -> Call[Node, list[Node]]:
     return _read(_SUBTREE, {"p": policy_id, "n": node_id, "d": max_depth, "v": version_id,
-                            "as_of": as_of}, _node_rows, _all)
+                            "as_of": as_of}, _node_rows, all_rows)
 
 
 def get_ancestor_path(policy_id: str, node_id: str, *, version_id: str | None,
                       as_of: DateLike | None) -> Call[Node, list[Node]]:
     return _read(_ANCESTORS, {"p": policy_id, "n": node_id, "v": version_id, "as_of": as_of},
-                 _node_rows, _all)
+                 _node_rows, all_rows)
 
 
 def get_nodes_by_page(policy_id: str, page: int, *, version_id: str | None,
                       as_of: DateLike | None) -> Call[Node, list[Node]]:
     return _read(_BY_PAGE, {"p": policy_id, "page": page, "v": version_id, "as_of": as_of},
-                 _node_rows, _all)
+                 _node_rows, all_rows)
 
 
 _SEARCH = (f"SELECT {columns(SearchHit)} FROM treestore.search(%(q)s::text, %(p)s::text,"
            " %(v)s::text, %(as_of)s::date, %(k)s::integer)")
-_hit_rows = args_row(builder(SearchHit))
 
 
 def search_nodes(query: str, *, policy_id: str | None, version_id: str | None,
                  as_of: DateLike | None, top_k: int) -> Call[SearchHit, list[SearchHit]]:
     return _read(_SEARCH, {"q": query, "p": policy_id, "v": version_id, "as_of": as_of,
-                           "k": top_k}, _hit_rows, _all)
+                           "k": top_k}, _hit_rows, all_rows)
 
 
 # --- versions -----------------------------------------------------------------
@@ -235,7 +247,7 @@ def search_nodes(query: str, *, policy_id: str | None, version_id: str | None,
 
 def get_version_as_of(policy_id: str, as_of: DateLike) -> Call[Version, Version | None]:
     return _read(f"SELECT {_VERSION} FROM treestore.version_as_of(%(p)s::text, %(as_of)s::date)",
-                 {"p": policy_id, "as_of": as_of}, _version_rows, _first_or_none)
+                 {"p": policy_id, "as_of": as_of}, _version_rows, first_or_none)
 
 
 def latest_version(policy_id: str) -> Call[Version, Version | None]:
@@ -245,12 +257,12 @@ def latest_version(policy_id: str) -> Call[Version, Version | None]:
         f"SELECT {columns(Version, 'v')} FROM treestore.documents d"
         " JOIN treestore.versions v ON v.policy_id = d.policy_id"
         " AND v.version_id = d.latest_version_id WHERE d.policy_id = %(p)s::text",
-        {"p": policy_id}, _version_rows, _first_or_none)
+        {"p": policy_id}, _version_rows, first_or_none)
 
 
 def list_versions(policy_id: str) -> Call[Version, list[Version]]:
     return _read(f"SELECT {_VERSION} FROM treestore.list_versions(%(p)s::text)",
-                 {"p": policy_id}, _version_rows, _all)
+                 {"p": policy_id}, _version_rows, all_rows)
 
 
 # --- cross references ---------------------------------------------------------
@@ -261,7 +273,7 @@ def get_cross_references(policy_id: str, node_id: str | None, *,
     return _read(
         f"SELECT {columns(CrossReference)} FROM treestore.get_cross_references("
         "%(p)s::text, %(n)s::text, %(dir)s::text)",
-        {"p": policy_id, "n": node_id, "dir": direction}, args_row(builder(CrossReference)), _all)
+        {"p": policy_id, "n": node_id, "dir": direction}, _reference_rows, all_rows)
 
 
 def add_cross_reference(source_policy_id: str, source_node_id: str, target_policy_id: str,
@@ -274,7 +286,7 @@ def add_cross_reference(source_policy_id: str, source_node_id: str, target_polic
         f" RETURNING {columns(CrossReference)}",
         {"sp": source_policy_id, "sn": source_node_id, "tp": target_policy_id,
          "tn": target_node_id, "type": reference_type, "ctx": context, "conf": confidence},
-        args_row(builder(CrossReference)), _first)
+        _reference_rows, _first)
 
 
 # --- tool results, trajectories -------------------------------------------------
@@ -308,7 +320,7 @@ def get_tool_results(case_id: str,
                      tool_name: str | None) -> Call[ToolResult, list[ToolResult]]:
     where, params = _where(case_id=("text", case_id), tool_name=("text", tool_name))
     return _read(f"SELECT {columns(ToolResult)} FROM treestore.tool_results WHERE {where}"
-                 " ORDER BY result_id", params, args_row(builder(ToolResult)), _all)
+                 " ORDER BY result_id", params, _tool_rows, all_rows)
 
 
 _STEP_FIELDS = ("tool_name", "action", "thought", "observation")
@@ -350,7 +362,7 @@ def get_trajectory(case_id: str,
                    trajectory_id: str | None) -> Call[TrajectoryStep, list[TrajectoryStep]]:
     where, params = _where(case_id=("text", case_id), trajectory_id=("text", trajectory_id))
     return _read(f"SELECT {columns(TrajectoryStep)} FROM treestore.trajectories WHERE {where}"
-                 " ORDER BY trajectory_id, step_number", params, args_row(builder(TrajectoryStep)), _all)
+                 " ORDER BY trajectory_id, step_number", params, _step_rows, all_rows)
 
 
 # --- prompts ---------------------------------------------------------------------
@@ -373,7 +385,7 @@ def store_prompt(prompt_id: str, template: str, *, name: str | None,
 def get_prompt(prompt_id: str, version: int | None) -> Call[Prompt, Prompt | None]:
     where, params = _where(prompt_id=("text", prompt_id), version=("integer", version))
     return _read(f"SELECT {columns(Prompt)} FROM treestore.prompts WHERE {where}"
-                 " ORDER BY version DESC LIMIT 1", params, args_row(builder(Prompt)), _first_or_none)
+                 " ORDER BY version DESC LIMIT 1", params, _prompt_rows, first_or_none)
 
 
 def record_prompt_usage(prompt_id: str, version: int, case_id: str | None, *,

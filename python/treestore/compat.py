@@ -44,14 +44,14 @@ Choices where the service's protocol is silent:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from typing import Any, TypeVar
 
 from psycopg.rows import args_row
 
-from .calls import Call
+from .calls import Call, all_rows, first_or_none, rows_of
 from .client import TreeStoreClient
 from .errors import TreeStoreError
 from .models import builder
@@ -114,21 +114,18 @@ def _text_array(expr: str) -> str:
             f" WHEN 'array' THEN {expr} ELSE '[]' END))")
 
 
-def _node_columns(n: str) -> str:
-    """The select list of a ServiceNode from a treestore.nodes row ``n``."""
-    return (
-        f"{n}.node_id, {n}.title, {n}.section_path,"
-        f" ARRAY(SELECT generate_series({n}.page_start,"
-        f" least(coalesce({n}.page_end, {n}.page_start), {n}.page_start + {MAX_PAGES - 1})))"
-        f" AS pages, {n}.summary, {n}.parent_id,"
-        f" {_text_array(n + '.metadata->' + chr(39) + 'keywords' + chr(39))} AS keywords,"
-        f" {_text_array(n + '.metadata->' + chr(39) + 'see_also' + chr(39))} AS see_also,"
-        f" {n}.text")
-
-
-_NODE = _node_columns("n")
+# The select list of a ServiceNode from a treestore.nodes row n.
+_KEYWORDS = _text_array("n.metadata->'keywords'")
+_SEE_ALSO = _text_array("n.metadata->'see_also'")
+_NODE = (
+    "n.node_id, n.title, n.section_path,"
+    " ARRAY(SELECT generate_series(n.page_start,"
+    f" least(coalesce(n.page_end, n.page_start), n.page_start + {MAX_PAGES - 1}))) AS pages,"
+    " n.summary, n.parent_id,"
+    f" {_KEYWORDS} AS keywords, {_SEE_ALSO} AS see_also,"
+    " n.text")
 _build_node = builder(ServiceNode)
-_node_rows = args_row(_build_node)
+_node_rows = rows_of(ServiceNode)
 
 # The version the contract's rule picks without a date: in force today, else
 # the latest (documents.latest_version_id).
@@ -138,7 +135,8 @@ _RESOLVED = ("coalesce(%(v)s::text,"
              " WHERE d.policy_id = %(p)s::text))")
 
 # One version with its neighbours (list_versions order) and its node ids (one
-# key-prefix scan of treestore.nodes: by node_id); %(pick)s is a subquery giving the version_id.
+# key-prefix scan of treestore.nodes: by node_id); {pick} is a subquery
+# giving the version_id.
 _VERSION_SQL = (
     "WITH v AS (SELECT l.policy_id, l.version_id, l.effective_from, l.effective_to,"
     " l.pageindex_doc_id, lag(l.version_id) OVER w AS previous_version_id,"
@@ -151,20 +149,18 @@ _VERSION_SQL = (
     " ARRAY(SELECT n.node_id FROM treestore.nodes n WHERE n.policy_id = v.policy_id"
     " AND n.version_id = v.version_id)"
     " FROM v WHERE v.version_id = ({pick})")
+_VERSION_AS_OF = _VERSION_SQL.replace(
+    "{pick}", "SELECT a.version_id FROM treestore.version_as_of(%(p)s::text, %(d)s::date) a")
+_LATEST_VERSION = _VERSION_SQL.replace(
+    "{pick}", "SELECT d.latest_version_id FROM treestore.documents d"
+    " WHERE d.policy_id = %(p)s::text")
+_version_rows = rows_of(ServiceVersion)
 
 
-def _first_or_none(rows: list[T]) -> T | None:
-    return rows[0] if rows else None
-
-
-def _first_node(rows: list[ServiceNode]) -> ServiceNode | None:
-    return rows[0] if rows else None
-
-
-def _version_call(policy_id: str, pick: str, **params: Any) -> Call[ServiceVersion,
-                                                                     ServiceVersion | None]:
-    return Call(_VERSION_SQL.replace("{pick}", pick), {"p": policy_id, **params},
-                args_row(builder(ServiceVersion)), _first_or_none, safe_to_repeat=True)
+def _version_call(sql: str, params: dict[str, Any]) -> Call[ServiceVersion,
+                                                            ServiceVersion | None]:
+    first: Callable[[list[ServiceVersion]], ServiceVersion | None] = first_or_none
+    return Call(sql, params, _version_rows, first, safe_to_repeat=True)
 
 
 def _search_row(version_id: str | None, *cols: Any) -> tuple[str | None, ServiceNode | None]:
@@ -224,23 +220,20 @@ class ReasoningServiceClient:
             except ValueError as exc:
                 raise TreeStoreClientError(f"as_of_date must be an ISO date (YYYY-MM-DD), "
                                            f"not {as_of_date!r}", sqlstate="22007") from exc
-        return self._run(_version_call(
-            policy_id, "SELECT a.version_id FROM treestore.version_as_of(%(p)s::text,"
-            " %(d)s::date) a", d=as_of_date))
+        return self._run(_version_call(_VERSION_AS_OF, {"p": policy_id, "d": as_of_date}))
 
     def latest_version(self, policy_id: str) -> ServiceVersion | None:
         """The version with the latest effective_from, or None."""
-        return self._run(_version_call(
-            policy_id, "SELECT d.latest_version_id FROM treestore.documents d"
-            " WHERE d.policy_id = %(p)s::text"))
+        return self._run(_version_call(_LATEST_VERSION, {"p": policy_id}))
 
     # --- nodes ---------------------------------------------------------------------
 
     def get_node(self, policy_id: str, version_id: str, node_id: str) -> ServiceNode | None:
         """One node of one version, or None."""
+        first: Callable[[list[ServiceNode]], ServiceNode | None] = first_or_none
         return self._run(Call(
             f"SELECT {_NODE} FROM treestore.get_node(%(p)s::text, %(n)s::text, %(v)s::text) n",
-            {"p": policy_id, "n": node_id, "v": version_id}, _node_rows, _first_node,
+            {"p": policy_id, "n": node_id, "v": version_id}, _node_rows, first,
             safe_to_repeat=True))
 
     def get_nodes(self, policy_id: str, version_id: str,
@@ -312,11 +305,7 @@ class ReasoningServiceClient:
             " ORDER BY f.rank, f.sub LIMIT %(k)s::integer",
             {"p": policy_id, "v": version_id, "q": " ".join(words), "k": limit,
              "crit": criterion_id},
-            args_row(_related_row), _all_rows, safe_to_repeat=True))
-
-
-def _all_rows(rows: list[T]) -> list[T]:
-    return rows
+            args_row(_related_row), all_rows, safe_to_repeat=True))
 
 
 def _ids(values: Iterable[str]) -> list[str]:
