@@ -186,9 +186,9 @@ def test_class_by_sqlstate(admin: psycopg.Connection[Any], sqlstate: str,
 
 
 def test_transient_and_rollback_classification() -> None:
-    for state in ("40001", "40P01", "57P01", "57P02", "57P03", "08006", "08003"):
+    for state in ("40001", "40P01", "57P01", "57P02", "57P03", "57P05", "08006", "08003"):
         assert errors.is_transient(TreeStoreError("x", sqlstate=state)), state
-    for state in ("23505", "22023", "42501", "57014", "53300"):
+    for state in ("23505", "22023", "42501", "57014", "53300", "57P04"):
         assert not errors.is_transient(TreeStoreError("x", sqlstate=state)), state
     assert errors.is_rollback(TreeStoreError("x", sqlstate="40001"))
     assert not errors.is_rollback(TreeStoreError("x", sqlstate="57P01"))

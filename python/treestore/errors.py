@@ -16,8 +16,9 @@ exist, a pool with no free connection) have ``sqlstate`` None.
     anything else                              TreeStoreError
 
 ``is_transient`` says which failures a retry may cure: a lost connection,
-class 08, 57P01-57P03 (the server or its backend shut down), 40001 and
-40P01 (the transaction was rolled back and may succeed run again).
+class 08, 57P01-57P03 (the server or its backend shut down), 57P05 (an idle
+session timed out), 40001 and 40P01 (the transaction was rolled back and
+may succeed run again).
 """
 
 from __future__ import annotations
@@ -122,7 +123,8 @@ _BY_CLASS: dict[str, type[TreeStoreError]] = {
 # the caller's own doing, not an unavailable server.
 _NOT_BY_CLASS = {"57014"}
 
-_TRANSIENT = {"40001", "40P01", "57P01", "57P02", "57P03"}
+# 57P04 (the database was dropped) is not: it would fail again.
+_TRANSIENT = {"40001", "40P01", "57P01", "57P02", "57P03", "57P05"}
 _ROLLBACK = {"40001", "40P01"}
 
 

@@ -2,7 +2,7 @@
 
 A call is repeated only when both hold:
   * the failure is transient (``errors.is_transient``: a lost connection,
-    class 08, 57P01-57P03, 40001, 40P01), and
+    class 08, 57P01-57P03, 57P05, 40001, 40P01), and
   * repeating it is safe: a read, or an idempotent write that is its own
     whole transaction (``Call.safe_to_repeat``).  Inside ``transaction()``
     nothing is repeated: the transaction is the caller's.
