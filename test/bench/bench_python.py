@@ -71,6 +71,8 @@ import psycopg  # noqa: E402
 import gen_corpus  # noqa: E402
 from pgserver import PrivateServer  # noqa: E402
 from treestore import TreeStoreClient, calls  # noqa: E402
+from treestore.calls import rows_of  # noqa: E402
+from treestore.models import builder  # noqa: E402
 from treestore.compat import ReasoningServiceClient, ServiceNode, ServiceVersion  # noqa: E402
 
 DIR = os.environ.get("BENCH_PY_DIR", "/tmp/treestore-bench-python")
@@ -119,11 +121,29 @@ CREATE TABLE legacy.trajectories (
     PRIMARY KEY (case_id, trajectory_id, step_number));
 """
 
+# Reads every legacy table and index into shared_buffers.
+PREWARM_LEGACY = ("SELECT pg_prewarm(c.oid) FROM pg_class c JOIN pg_namespace s"
+                  " ON s.oid = c.relnamespace WHERE s.nspname = 'legacy'"
+                  " AND c.relkind IN ('r', 'i')")
+
 NODE_COLS = ("n.node_id, n.title, n.section_path,"
              " CASE WHEN n.page_start IS NOT NULL THEN"
              " ARRAY(SELECT generate_series(n.page_start, coalesce(n.page_end, n.page_start)))"
              " WHEN n.page_index IS NOT NULL THEN ARRAY[n.page_index] ELSE '{}' END,"
              " n.summary, n.parent_id, '{}'::text[], '{}'::text[], n.text")
+
+
+# The legacy side builds the same dataclasses the same way as treestore.compat.
+NODE_ROWS = rows_of(ServiceNode)
+VERSION_ROWS = rows_of(ServiceVersion)
+_build_node = builder(ServiceNode)
+
+
+def _related_row(reason: str, *cols: Any) -> tuple[ServiceNode, str]:
+    return _build_node(*cols), reason
+
+
+RELATED_ROWS = psycopg.rows.args_row(_related_row)
 
 
 class LegacyService:
@@ -186,26 +206,24 @@ class LegacyService:
         self.conn.close()
 
     def get_version_as_of(self, policy_id: str, as_of_date: str) -> ServiceVersion | None:
-        with self.conn.cursor(row_factory=psycopg.rows.args_row(ServiceVersion)) as cur:
+        with self.conn.cursor(row_factory=VERSION_ROWS) as cur:
             cur.execute(self.VERSION, {"p": policy_id, "d": dt.date.fromisoformat(as_of_date)})
             return cur.fetchone()
 
     def get_node(self, policy_id: str, version_id: str, node_id: str) -> ServiceNode | None:
-        with self.conn.cursor(row_factory=psycopg.rows.args_row(ServiceNode)) as cur:
+        with self.conn.cursor(row_factory=NODE_ROWS) as cur:
             cur.execute(self.NODE, {"p": policy_id, "v": version_id, "n": node_id})
             return cur.fetchone()
 
     def search_nodes(self, policy_id: str, query: str, version_id: str,
                      top_k: int = 3) -> tuple[str, list[ServiceNode]]:
-        with self.conn.cursor(row_factory=psycopg.rows.args_row(ServiceNode)) as cur:
+        with self.conn.cursor(row_factory=NODE_ROWS) as cur:
             cur.execute(self.search_sql, {"p": policy_id, "v": version_id, "q": query, "k": top_k})
             return version_id, cur.fetchall()
 
     def find_related_nodes(self, policy_id: str, version_id: str, criterion_id: str,
                            tokens: list[str], limit: int = 5) -> list[tuple[ServiceNode, str]]:
-        def row(reason: str, *cols: Any) -> tuple[ServiceNode, str]:
-            return ServiceNode(*cols), reason
-        with self.conn.cursor(row_factory=psycopg.rows.args_row(row)) as cur:
+        with self.conn.cursor(row_factory=RELATED_ROWS) as cur:
             cur.execute(self.related_sql, {"p": policy_id, "v": version_id, "q": " ".join(tokens),
                                        "k": limit, "crit": criterion_id})
             return cur.fetchall()
@@ -450,9 +468,7 @@ def load(server: PrivateServer, corpus: Path) -> tuple[list[str], int]:
         log("building the legacy indexes")
         conn.execute(LEGACY_INDEXES)
         conn.execute("VACUUM ANALYZE")
-        conn.execute("SELECT pg_prewarm(c.oid) FROM pg_class c JOIN pg_namespace s"
-                     " ON s.oid = c.relnamespace WHERE s.nspname = 'legacy'"
-                     " AND c.relkind IN ('r', 'i')")
+        conn.execute(PREWARM_LEGACY)
         conn.execute("SELECT count(*) FROM treestore.nodes")
         conn.execute("SELECT count(*) FROM treestore.cross_references")
     return policies, nodes
@@ -609,9 +625,7 @@ def report(dsn: str, nodes: int, picks: list[tuple[str, str, list[str]]], corpus
                      f" GENERATED ALWAYS AS ({DOC}) STORED")
         conn.execute("CREATE INDEX legacy_nodes_tsv ON legacy.policy_nodes USING gin (tsv)")
         conn.execute("VACUUM ANALYZE legacy.policy_nodes")
-        conn.execute("SELECT pg_prewarm(c.oid) FROM pg_class c JOIN pg_namespace s"
-                     " ON s.oid = c.relnamespace WHERE s.nspname = 'legacy'"
-                     " AND c.relkind IN ('r', 'i')")
+        conn.execute(PREWARM_LEGACY)
     cases("for information: the legacy tables with a stored tsvector column added", "n.tsv",
           "_tsv")
     print()
