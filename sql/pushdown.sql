@@ -353,6 +353,24 @@ SELECT pd_check('SELECT * FROM treestore.nodes');
 SELECT pd_check('SELECT * FROM treestore.prompts');
 
 -- ===================================================================
+-- collations: the engine compares text bytewise, so "=" on text is pushed
+-- down only under a deterministic collation; under a case-insensitive one
+-- every matching row must still be found (filtered locally)
+-- ===================================================================
+CREATE COLLATION pd_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+SELECT pd_check($$SELECT policy_id, node_id FROM treestore.nodes
+                  WHERE policy_id = 'PD-P06' COLLATE pd_ci$$);
+SELECT count(*) FROM treestore.nodes WHERE policy_id = 'PD-P06' COLLATE pd_ci;
+SELECT pd_check($$SELECT policy_id, node_id FROM treestore.nodes
+                  WHERE policy_id COLLATE pd_ci IN ('PD-P06', 'Pd-P07')$$);
+SELECT pd_access($$SELECT * FROM treestore.nodes WHERE policy_id = 'PD-P06' COLLATE pd_ci$$);
+SELECT pd_access($$SELECT * FROM treestore.nodes WHERE policy_id COLLATE pd_ci IN ('PD-P06', 'Pd-P07')$$);
+-- a deterministic collation other than the default still narrows the scan
+SELECT pd_access($$SELECT * FROM treestore.nodes WHERE policy_id = 'pd-p06' COLLATE "C"$$);
+SELECT pd_check($$SELECT policy_id, node_id FROM treestore.nodes WHERE policy_id = 'pd-p06' COLLATE "C"$$);
+DROP COLLATION pd_ci;
+
+-- ===================================================================
 -- clean up
 -- ===================================================================
 DELETE FROM treestore.nodes WHERE policy_id LIKE 'pd-%';

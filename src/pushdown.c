@@ -6,7 +6,8 @@
  *	  Usable: "key column op value" with op a btree operator of the column's
  *	  type (=, <, <=, >, >=; integer columns take any integer operand type;
  *	  text: = only, since text order follows the collation and the engine's
- *	  is bytewise), and "key column = ANY(array)".
+ *	  is bytewise, and only under a deterministic collation, where equal
+ *	  means byte-equal), and "key column = ANY(array)".
  *	  The ranges are a superset of the matching rows: every qual stays a
  *	  local filter too, so a range only ever saves work, never decides an
  *	  answer.
@@ -63,6 +64,20 @@ value_ok(PlannerInfo *root, RelOptInfo *baserel, Node *value, bool outer_vars)
 	if (!outer_vars)
 		return !contain_var_clause(value);
 	return !bms_is_member(baserel->relid, pull_varnos(root, value));
+}
+
+/*
+ * The engine compares text bytewise: it decides "=" exactly only when the
+ * comparison's collation does, i.e. is deterministic (then equal means
+ * byte-equal).  Under a nondeterministic collation ('und-u-ks-level2', case-
+ * or accent-insensitive) rows that match would never be fetched.
+ */
+static bool
+collation_ok(ts_coltype type, Oid collid)
+{
+	if (type != TS_COL_TEXT)
+		return true;
+	return OidIsValid(collid) && get_collation_isdeterministic(collid);
 }
 
 static bool
@@ -165,7 +180,8 @@ ts_key_conds(PlannerInfo *root, RelOptInfo *baserel, const ts_store *st,
 				continue;
 			strategy = strategy_of(op->opno, ts_coltype_oid(st->cols[col].type));
 			kop = keyop_of(strategy, commuted);
-			if (kop == 0 || (kop != KEY_EQ && st->cols[col].type == TS_COL_TEXT))
+			if (kop == 0 || (kop != KEY_EQ && st->cols[col].type == TS_COL_TEXT) ||
+				!collation_ok(st->cols[col].type, op->inputcollid))
 				continue;
 			kc = palloc0(sizeof(KeyCond));
 			kc->col = col;
@@ -180,7 +196,8 @@ ts_key_conds(PlannerInfo *root, RelOptInfo *baserel, const ts_store *st,
 					   *r = lsecond(sa->args);
 			int			col = key_column(l, baserel, st, relid);
 
-			if (col < 0 || !sa->useOr || !value_ok(root, baserel, r, outer_vars))
+			if (col < 0 || !sa->useOr || !value_ok(root, baserel, r, outer_vars) ||
+				!collation_ok(st->cols[col].type, sa->inputcollid))
 				continue;
 			if (strategy_of(sa->opno, ts_coltype_oid(st->cols[col].type)) != BTEqualStrategyNumber)
 				continue;
