@@ -123,6 +123,63 @@ SELECT treestore.health();
 RESET ROLE;
 
 -- ===================================================================
+-- the functions check the privileges on the tables they touch, as if the
+-- user ran the SQL (table or all-column grants); EXECUTE alone is not enough
+-- ===================================================================
+SELECT treestore.store_document('pv-doc', 'v1',
+  '[{"title": "Root", "node_id": "0001", "start_index": 1, "end_index": 2, "text": "secret text",
+     "nodes": [{"title": "Child", "node_id": "0002", "start_index": 2, "end_index": 2, "text": "child text"}]}]'::jsonb,
+  DATE '2024-01-01') AS nodes;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA treestore TO regress_ts_user;
+CREATE TABLE pv_calls (f text, sql text);
+INSERT INTO pv_calls VALUES
+  ('get_document', $$SELECT treestore.get_document('pv-doc', include_text => true)$$),
+  ('get_node', $$SELECT * FROM treestore.get_node('pv-doc', '0001')$$),
+  ('get_children', $$SELECT * FROM treestore.get_children('pv-doc', '0001')$$),
+  ('get_subtree', $$SELECT * FROM treestore.get_subtree('pv-doc')$$),
+  ('get_ancestors', $$SELECT * FROM treestore.get_ancestors('pv-doc', '0002')$$),
+  ('nodes_by_page', $$SELECT * FROM treestore.nodes_by_page('pv-doc', 2)$$),
+  ('version_as_of', $$SELECT * FROM treestore.version_as_of('pv-doc', DATE '2024-06-01')$$),
+  ('list_versions', $$SELECT * FROM treestore.list_versions('pv-doc')$$),
+  ('get_cross_references', $$SELECT * FROM treestore.get_cross_references('pv-doc')$$),
+  ('search', $$SELECT * FROM treestore.search('secret')$$),
+  ('store_document', $$SELECT treestore.store_document('pv-doc2', 'v1', '[{"title": "T", "node_id": "0001"}]')$$),
+  ('delete_document', $$SELECT treestore.delete_document('pv-doc2')$$),
+  ('store_tool_result', $$SELECT treestore.store_tool_result('pv-case', 'tool', '{}')$$);
+GRANT SELECT ON pv_calls TO regress_ts_user;
+-- no table privileges: 42501 from every function that touches a table
+SET ROLE regress_ts_user;
+SELECT f, pg_temp.pv_try(sql) AS result FROM pv_calls;
+RESET ROLE;
+-- column grants that leave out the text: the readers of nodes still fail
+GRANT SELECT ON treestore.versions, treestore.cross_references TO regress_ts_user;
+GRANT SELECT (policy_id, version_id, node_id, title) ON treestore.nodes TO regress_ts_user;
+SET ROLE regress_ts_user;
+SELECT f, pg_temp.pv_try(sql) AS result FROM pv_calls;
+RESET ROLE;
+-- SELECT on the tables: the readers work, the writers still fail
+GRANT SELECT ON treestore.nodes, treestore.documents TO regress_ts_user;
+SET ROLE regress_ts_user;
+SELECT f, pg_temp.pv_try(sql) AS result FROM pv_calls;
+RESET ROLE;
+-- the writers' privileges: INSERT for store_document and store_tool_result
+-- (UPDATE too: a document row is refreshed), DELETE for delete_document
+GRANT INSERT, UPDATE ON treestore.documents, treestore.versions, treestore.nodes TO regress_ts_user;
+GRANT INSERT ON treestore.tool_results TO regress_ts_user;
+SET ROLE regress_ts_user;
+SELECT f, pg_temp.pv_try(sql) AS result FROM pv_calls WHERE f IN ('store_document', 'store_tool_result', 'delete_document');
+RESET ROLE;
+GRANT DELETE ON treestore.documents, treestore.versions, treestore.nodes TO regress_ts_user;
+SET ROLE regress_ts_user;
+SELECT f, pg_temp.pv_try(sql) AS result FROM pv_calls WHERE f = 'delete_document';
+RESET ROLE;
+SELECT treestore.delete_document('pv-doc') AS removed;
+DELETE FROM treestore.tool_results WHERE case_id = 'pv-case';
+REVOKE ALL ON ALL TABLES IN SCHEMA treestore FROM regress_ts_user;
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA treestore FROM regress_ts_user;
+DROP TABLE pv_calls;
+
+-- ===================================================================
 -- a view owned by a privileged role gives exactly what it selects
 -- ===================================================================
 CREATE VIEW pv_titles AS

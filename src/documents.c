@@ -1093,6 +1093,11 @@ treestore_store_document(PG_FUNCTION_ARGS)
 	ts_colval	vrow[TS_VER_NCOLS];
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 
+	/* as if the user ran the SQL: the privileges on the tables it touches */
+	ts_require_access("documents", ACL_SELECT | ACL_INSERT | ACL_UPDATE);
+	ts_require_access("versions", ACL_SELECT | ACL_INSERT | ACL_UPDATE);
+	ts_require_access("nodes", replace ? (ACL_INSERT | ACL_DELETE) : ACL_INSERT);
+
 	PreventCommandIfReadOnly("treestore.store_document()");
 	if (PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -1548,6 +1553,10 @@ treestore_get_document(PG_FUNCTION_ARGS)
 				doc;
 	Jsonb	   *vmeta;
 
+	/* as if the user ran the SQL: the privileges on the tables it touches */
+	ts_require_access("versions", ACL_SELECT);
+	ts_require_access("nodes", ACL_SELECT);
+
 	if (!ts_resolve_version(policy_id, version_id, has_as_of, as_of, &ver))
 		PG_RETURN_NULL();
 	vkey[0] = ts_val_cstring(policy_id);
@@ -1714,6 +1723,11 @@ treestore_delete_document(PG_FUNCTION_ARGS)
 	char	   *version_id = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	ts_colval	key[2] = {ts_val_cstring(policy_id), ts_val_cstring(version_id)};
 	uint64		removed = 0;
+
+	/* as if the user ran the SQL: the privileges on the tables it touches */
+	ts_require_access("documents", ACL_SELECT | ACL_UPDATE | ACL_DELETE);
+	ts_require_access("versions", ACL_SELECT | ACL_DELETE);
+	ts_require_access("nodes", ACL_SELECT | ACL_DELETE);
 
 	PreventCommandIfReadOnly("treestore.delete_document()");
 	if (version_id != NULL)

@@ -471,6 +471,10 @@ treestore_get_node(PG_FUNCTION_ARGS)
 	TsRow		ver;
 	Treestore__Query q;
 
+	/* as if the user ran the SQL: the privileges on the tables it touches */
+	ts_require_access("versions", ACL_SELECT);
+	ts_require_access("nodes", ACL_SELECT);
+
 	emitter_init(&e, fcinfo, ts_nodes_store());
 	if (PG_ARGISNULL(1))
 		return (Datum) 0;
@@ -489,6 +493,10 @@ treestore_get_children(PG_FUNCTION_ARGS)
 	TsRow		ver;
 	QDoc		d;
 	Treestore__Query q;
+
+	/* as if the user ran the SQL: the privileges on the tables it touches */
+	ts_require_access("versions", ACL_SELECT);
+	ts_require_access("nodes", ACL_SELECT);
 
 	emitter_init(&e, fcinfo, ts_nodes_store());
 	query_init(&q, fcinfo, TREESTORE__QUERY__KIND__CHILDREN, policy_id, 2, 3);
@@ -525,6 +533,10 @@ treestore_get_subtree(PG_FUNCTION_ARGS)
 	int			start = -1;
 	Treestore__Query q;
 
+	/* as if the user ran the SQL: the privileges on the tables it touches */
+	ts_require_access("versions", ACL_SELECT);
+	ts_require_access("nodes", ACL_SELECT);
+
 	if (!PG_ARGISNULL(2) && max_depth < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -560,6 +572,10 @@ treestore_get_ancestors(PG_FUNCTION_ARGS)
 	int		   *path;
 	bool	   *seen;
 	Treestore__Query q;
+
+	/* as if the user ran the SQL: the privileges on the tables it touches */
+	ts_require_access("versions", ACL_SELECT);
+	ts_require_access("nodes", ACL_SELECT);
 
 	emitter_init(&e, fcinfo, ts_nodes_store());
 	if (PG_ARGISNULL(1))
@@ -598,6 +614,10 @@ treestore_nodes_by_page(PG_FUNCTION_ARGS)
 	PageArg		pa;
 	Treestore__Query q;
 
+	/* as if the user ran the SQL: the privileges on the tables it touches */
+	ts_require_access("versions", ACL_SELECT);
+	ts_require_access("nodes", ACL_SELECT);
+
 	emitter_init(&e, fcinfo, ts_nodes_store());
 	if (PG_ARGISNULL(1))
 		return (Datum) 0;
@@ -622,6 +642,9 @@ treestore_version_as_of(PG_FUNCTION_ARGS)
 	Emitter		e;
 	TsRow		ver;
 	Treestore__Query q;
+
+	/* as if the user ran the SQL: the privileges on the tables it touches */
+	ts_require_access("versions", ACL_SELECT);
 
 	emitter_init(&e, fcinfo, ts_versions_store());
 	query_init(&q, fcinfo, TREESTORE__QUERY__KIND__VERSION, policy_id, -1, 1);
@@ -657,6 +680,9 @@ treestore_list_versions(PG_FUNCTION_ARGS)
 	Emitter		e;
 	TsRow	   *rows;
 	int			n;
+
+	/* as if the user ran the SQL: the privileges on the tables it touches */
+	ts_require_access("versions", ACL_SELECT);
 
 	emitter_init(&e, fcinfo, ts_versions_store());
 	rows = ts_rows_fetch_prefix(ts_versions_store(), key, 1, 0, &n);
@@ -698,6 +724,10 @@ treestore_get_cross_references(PG_FUNCTION_ARGS)
 	TsRow		ver;
 	Treestore__Query q;
 	uint32		dir = 0;
+
+	/* as if the user ran the SQL: the privileges on the tables it touches */
+	ts_require_access("versions", ACL_SELECT);
+	ts_require_access("cross_references", ACL_SELECT);
 
 	if (direction != NULL && strcmp(direction, "outgoing") == 0)
 		dir = 1;
@@ -765,6 +795,9 @@ treestore_store_tool_result(PG_FUNCTION_ARGS)
 	Treestore__RowOp *ops[1] = {&op};
 	Treestore__Response *resp;
 	int64		id;
+
+	/* as if the user ran the SQL: the privileges on the tables it touches */
+	ts_require_access("tool_results", ACL_INSERT);
 
 	if (st == NULL || !st->assigned_id)
 		elog(ERROR, "treestore store \"tool_results\" does not assign ids");

@@ -272,6 +272,10 @@ treestore_search(PG_FUNCTION_ARGS)
 	uint32		n = 0;
 	text	   *qt;
 
+	/* as if the user ran the SQL: the privileges on the tables it touches */
+	ts_require_access("versions", ACL_SELECT);
+	ts_require_access("nodes", ACL_SELECT);
+
 	if (top_k < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -15,7 +15,10 @@
  */
 #include "treestore_fdw.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "commands/defrem.h"
 #include "foreign/foreign.h"
 #include "utils/array.h"
@@ -355,5 +358,34 @@ ts_row_decode(TsTable *t, const uint8 *key, size_t klen,
 			continue;
 		isnull[a] = row[c].isnull != 0;
 		values[a] = row[c].isnull ? (Datum) 0 : ts_colval_to_datum(st->cols[c].type, &row[c]);
+	}
+}
+
+/* ---------- privileges of the C functions ---------- */
+
+void
+ts_require_access(const char *table, AclMode modes)
+{
+	static const AclMode each[] = {ACL_SELECT, ACL_INSERT, ACL_UPDATE, ACL_DELETE};
+	Oid			nsp = get_namespace_oid("treestore", false);
+	Oid			relid = get_relname_relid(table, nsp);
+	Oid			user = GetUserId();
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("foreign table \"treestore.%s\" does not exist", table),
+				 errhint("The function reads and writes the extension's own tables; recreate the extension.")));
+	for (int i = 0; i < lengthof(each); i++)
+	{
+		AclMode		m = each[i];
+
+		if (!(modes & m) || pg_class_aclcheck(relid, user, m) == ACLCHECK_OK)
+			continue;
+		/* column grants: the function reads or writes every column */
+		if (m != ACL_DELETE &&
+			pg_attribute_aclcheck_all(relid, user, m, ACLMASK_ALL) == ACLCHECK_OK)
+			continue;
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FOREIGN_TABLE, table);
 	}
 }

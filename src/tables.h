@@ -27,6 +27,14 @@ typedef struct TsTable
 /* Map rel's columns onto its store; raises on any mismatch. */
 extern TsTable *ts_table_open(Relation rel);
 
+/*
+ * A C function touches the foreign table treestore.<table>: check that the
+ * current user holds every privilege in modes (ACL_SELECT, ACL_INSERT,
+ * ACL_UPDATE, ACL_DELETE) on it -- on the table, or for SELECT, INSERT and
+ * UPDATE on all of its columns -- as if the SQL were run; else 42501.
+ */
+extern void ts_require_access(const char *table, AclMode modes);
+
 /* The store a foreign table maps to (option "table", else its name). */
 extern const ts_store *ts_table_store(Oid relid);
 
