@@ -12,8 +12,9 @@
  *	     errored in the middle) leaves the channel "busy"; the next request
  *	     makes a new channel, so no stale or half-sent message is ever read.
  *	  3. Responses carry the request's id; any other id is a protocol error.
- *	  4. Transaction-end callbacks use ts_call_noerror and ts_send_nowait,
- *	     which never raise.
+ *	  4. Transaction-end callbacks use ts_call_settle and ts_send_nowait,
+ *	     which never raise, never make a channel (a new DSM segment can fail)
+ *	     and wait at most TS_NOERROR_WAIT_MS with interrupts held.
  *
  *-------------------------------------------------------------------------
  */
@@ -51,6 +52,12 @@ static uint64 next_request_id = 0;
 static bool exit_callback_set = false;
 
 #define POLL_MS 100
+/*
+ * A wait that may not raise (transaction-end callbacks, health) has interrupts
+ * held: it ends after this long whatever treestore.request_timeout says.  The
+ * worker settles a transaction whose resolve never came by itself.
+ */
+#define TS_NOERROR_WAIT_MS 5000
 /* spin for a response at most this long (microseconds) before sleeping */
 #define TS_SPIN_USEC 60
 #define TS_SPIN_MAX 1000000
@@ -81,6 +88,11 @@ publish_channel(dsm_handle handle)
 static void
 drop_channel(void)
 {
+	/* the handles (and their receive buffers) are ours to free */
+	if (req_mqh)
+		shm_mq_detach(req_mqh);
+	if (resp_mqh)
+		shm_mq_detach(resp_mqh);
 	if (chan_seg)
 		dsm_detach(chan_seg);
 	chan_seg = NULL;
@@ -312,6 +324,8 @@ round_trip_counted(Treestore__Request *req, bool want_response, bool noerror,
 	TimestampTz start = GetCurrentTimestamp();
 	bool		sent = already_sent;
 	int			spins = 0;
+	int			timeout_ms = noerror ? Min(ts_request_timeout_ms, TS_NOERROR_WAIT_MS)
+		: ts_request_timeout_ms;
 
 	if (!sent)
 		treestore__request__pack(req, buf);
@@ -401,7 +415,7 @@ round_trip_counted(Treestore__Request *req, bool want_response, bool noerror,
 		/* would block: wait, but never forever */
 		if (!worker_alive())
 			return CALL_DEAD;
-		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), ts_request_timeout_ms))
+		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), timeout_ms))
 			return CALL_TIMEOUT;
 		/* in a commit callback, exiting would turn into a PANIC: return */
 		if (WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT |
@@ -616,21 +630,30 @@ ts_call_next(void)
 	return resp;
 }
 
-bool
-ts_call_noerror(Treestore__Request *req, Treestore__Response **out, char **why)
+static bool
+call_noerror(Treestore__Request *req, Treestore__Response **out, char **why,
+			 bool reuse_only)
 {
 	Treestore__Response *resp = NULL;
 	CallFailure f;
 
 	ts_call_abandon();
 	payload_invalidate();
-	if (!ensure_channel(true, why))
+	if (reuse_only)
+	{
+		if (chan_seg == NULL || chan_busy || !worker_alive())
+		{
+			*why = "The treestore worker restarted, or the channel to it was lost.";
+			return false;
+		}
+	}
+	else if (!ensure_channel(true, why))
 		return false;
 	req->id = ++next_request_id;
 	f = round_trip(req, true, true, &resp);
 	if (f != CALL_OK)
 	{
-		drop_channel();
+		chan_busy = true;		/* the next request makes a new channel */
 		*why = pstrdup(failure_text(f));
 		return false;
 	}
@@ -642,6 +665,29 @@ ts_call_noerror(Treestore__Request *req, Treestore__Response **out, char **why)
 	if (out)
 		*out = resp;
 	return true;
+}
+
+bool
+ts_call_noerror(Treestore__Request *req, Treestore__Response **out, char **why)
+{
+	return call_noerror(req, out, why, false);
+}
+
+bool
+ts_call_settle(Treestore__Request *req, char **why)
+{
+	return call_noerror(req, NULL, why, true);
+}
+
+void
+ts_channel_forget(void)
+{
+	pending_id = 0;
+	pending_done = NULL;
+	pending_arg = NULL;
+	stream_id = 0;
+	if (chan_seg)
+		chan_busy = true;
 }
 
 void

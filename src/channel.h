@@ -41,11 +41,24 @@ extern void ts_call_abandon(void);
 extern void ts_send_nowait(Treestore__Request *req);
 
 /*
- * ts_call for transaction-end callbacks: never raises (interrupts are held
- * there).  Returns false with *why set on any failure, including an error
- * response; on success *resp (if not NULL) is the response.
+ * ts_call that never raises and waits at most a few seconds, for health
+ * and metrics.  Returns false with *why set on any failure, including an
+ * error response; on success *resp (if not NULL) is the response.
  */
 extern bool ts_call_noerror(Treestore__Request *req, Treestore__Response **resp, char **why);
+
+/*
+ * ts_call_noerror on the channel that exists, idle, to the same worker --
+ * never a new one: transaction-end callbacks, where making a DSM segment
+ * could raise.  False (with *why) when there is none.
+ */
+extern bool ts_call_settle(Treestore__Request *req, char **why);
+
+/*
+ * After an error was caught in a callback: forget any response due and
+ * leave the channel to be replaced by the next request.  Never raises.
+ */
+extern void ts_channel_forget(void);
 
 /*
  * The payload of the last response (a scan batch's rows), in place in the

@@ -25,6 +25,17 @@ int			ts_wal_keep_segments = 3;
 bool		ts_synchronous_commit = true;
 int			ts_request_timeout_ms = 30000;
 int			ts_startup_timeout_ms = 5000;
+char	   *ts_debug_fault = NULL;
+
+/* the longest any session may make a request or startup wait */
+#define MAX_WAIT_MS (10 * 60 * 1000)
+
+void
+ts_fault_point(const char *name)
+{
+	if (ts_debug_fault && ts_debug_fault[0] && strcmp(ts_debug_fault, name) == 0)
+		elog(ERROR, "treestore: injected fault at \"%s\"", name);
+}
 
 void
 ts_settings_init(void)
@@ -63,11 +74,16 @@ ts_settings_init(void)
 							 PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("treestore.request_timeout",
 							"Longest wait for the TreeStore worker to answer a request.",
-							NULL, &ts_request_timeout_ms, 30000, 100, INT_MAX,
+							NULL, &ts_request_timeout_ms, 30000, 100, MAX_WAIT_MS,
 							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("treestore.startup_timeout",
 							"Longest wait for a starting TreeStore worker to become ready.",
-							NULL, &ts_startup_timeout_ms, 5000, 0, INT_MAX,
+							NULL, &ts_startup_timeout_ms, 5000, 0, MAX_WAIT_MS,
 							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomStringVariable("treestore.debug_fault",
+							   "Raise an error at the named point (for tests only).",
+							   "Points: commit, abort (the transaction callbacks).",
+							   &ts_debug_fault, "",
+							   PGC_SUSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("treestore");
 }

@@ -50,8 +50,11 @@ extern int	ts_wal_keep_segments;
 extern bool ts_synchronous_commit;
 extern int	ts_request_timeout_ms;
 extern int	ts_startup_timeout_ms;
+extern char *ts_debug_fault;
 
 extern void ts_settings_init(void);
+/* ERROR if treestore.debug_fault names this point (tests of error paths) */
+extern void ts_fault_point(const char *name);
 
 /* ---------- shmem.c ---------- */
 

@@ -10,7 +10,8 @@
  *	  resolves in-doubt transactions.  STARTING: open the engine (which
  *	  replays its log), create the tables' trees, settle every in-doubt
  *	  transaction whose PostgreSQL transaction has ended; then READY.
- *	  SIGTERM: end the sessions' transactions, checkpoint, close, exit 0.
+ *	  SIGTERM: end the sessions' transactions, checkpoint, close, exit 1
+ *	  (restarted after bgw_restart_time unless the server is shutting down).
  *	  Postmaster death: exit at once (the engine's log makes that safe).
  *	  A failure to open the engine is published (TS_WORKER_FAILED, with the
  *	  reason) and the worker exits 1, so the postmaster retries it later.
@@ -352,8 +353,13 @@ open_engine(void)
 static void
 session_drop_channel(Session *s)
 {
+	/* the queue handles and their receive buffers are freed only here */
+	if (s->inq)
+		shm_mq_detach(s->inq);
+	if (s->outq)
+		shm_mq_detach(s->outq);
 	if (s->seg)
-		dsm_detach(s->seg);		/* detaches the queues too */
+		dsm_detach(s->seg);
 	s->seg = NULL;
 	s->inq = s->outq = NULL;
 	for (int i = 0; i < s->nout; i++)
@@ -713,5 +719,12 @@ ts_worker_main(Datum arg)
 							 REAP_INTERVAL_MS, PG_WAIT_EXTENSION);
 	}
 	shutdown_engine();
-	proc_exit(0);
+
+	/*
+	 * Exit 1, never 0: a worker that exits 0 is unregistered for good, and a
+	 * SIGTERM that is not the server's shutdown (pg_terminate_backend) would
+	 * leave TreeStore gone until a restart.  With 1 the postmaster starts a
+	 * new worker after bgw_restart_time -- unless it is shutting down.
+	 */
+	proc_exit(1);
 }

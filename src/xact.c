@@ -13,11 +13,15 @@
  *	                "pg:<full xid>" (the xid was forced at the first write).
  *	                A failure here (conflict: 40001) aborts the PostgreSQL
  *	                transaction normally.
- *	    COMMIT      RESOLVE commit and wait for it, so that the client's next
- *	                statement sees its writes.  Nothing here raises: on a
- *	                dead or silent worker a WARNING is logged and the worker
+ *	                The commit record is then flushed whatever
+ *	                synchronous_commit says (ForceSyncCommit).
+ *	    COMMIT      RESOLVE commit and wait for it (at most a few seconds),
+ *	                so that the client's next statement sees its writes.
+ *	                Nothing here raises (an ERROR after the commit record
+ *	                is a PANIC): only the existing channel is used, and an
+ *	                error is caught and logged as a WARNING; the worker
  *	                settles the transaction by the xid's status (committed
- *	                in clog -> commit) when it can.
+ *	                in clog -> commit) when the resolve does not come.
  *	    ABORT       tell the worker without waiting (it would also see our
  *	                lxid move on, like after a read-only COMMIT, which sends
  *	                nothing).
@@ -147,6 +151,67 @@ send_end(void)
 	ts_send_nowait(&req);
 }
 
+/* XACT_EVENT_COMMIT: make the prepared engine transaction visible. */
+static void
+resolve_committed(void)
+{
+	Treestore__Request req = TREESTORE__REQUEST__INIT;
+	Treestore__Resolve res = TREESTORE__RESOLVE__INIT;
+	char	   *why = NULL;
+
+	ts_fault_point("commit");
+	req.lxid = xact.lxid;
+	res.gid = xact.gid;
+	res.commit = true;
+	req.op_case = TREESTORE__REQUEST__OP_RESOLVE;
+	req.resolve = &res;
+	if (!ts_call_settle(&req, &why))
+		ereport(WARNING,
+				(errmsg("treestore transaction \"%s\" is committed but not yet visible", xact.gid),
+				 errdetail("%s", why ? why : "Unknown failure."),
+				 errhint("The treestore worker makes it visible within seconds, from the commit log.")));
+}
+
+static void
+end_aborted(void)
+{
+	ts_fault_point("abort");
+	send_end();
+}
+
+/*
+ * Run fn in a callback after the commit record (or in an abort) where an
+ * ERROR would become a PANIC: catch it, report it as a WARNING and go on.
+ * The worker settles the engine transaction by itself (reap, orphans).
+ */
+static void
+run_noerror(void (*fn) (void), const char *what)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	uint32		holdoff = InterruptHoldoffCount;
+
+	PG_TRY();
+	{
+		fn();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		InterruptHoldoffCount = holdoff;
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		ts_channel_forget();
+		ereport(WARNING,
+				(errmsg("treestore could not %s: %s", what, edata->message),
+				 errdetail("The transaction's outcome in PostgreSQL stands."),
+				 errhint("The treestore worker settles its part by the commit log within seconds.")));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
+
 static void
 ts_xact_callback(XactEvent event, void *arg)
 {
@@ -164,11 +229,15 @@ ts_xact_callback(XactEvent event, void *arg)
 				 * The xid must be durable in PostgreSQL's WAL before the
 				 * engine prepares under it: after a crash it is then below
 				 * the next xid (never handed out again) and the commit log
-				 * answers for it.  Having written WAL also makes the commit
-				 * record below synchronous, so a COMMIT the client saw is
-				 * durable on both sides.
+				 * answers for it.  The commit record must be flushed before
+				 * COMMIT returns whatever synchronous_commit says: the
+				 * engine's commit is durable, and after a crash the worker
+				 * settles by that record -- an unflushed one would take
+				 * the PostgreSQL side of the transaction away and leave
+				 * ours.
 				 */
 				XLogFlush(LogLogicalMessage("treestore", xact.gid, strlen(xact.gid) + 1, true));
+				ForceSyncCommit();
 				ts_xact_request(&req, false);
 				prep.gid = xact.gid;
 				req.op_case = TREESTORE__REQUEST__OP_PREPARE;
@@ -187,22 +256,8 @@ ts_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_COMMIT:
 			if (xact.prepared)
-			{
-				Treestore__Request req = TREESTORE__REQUEST__INIT;
-				Treestore__Resolve res = TREESTORE__RESOLVE__INIT;
-				char	   *why = NULL;
+				run_noerror(resolve_committed, "make its committed writes visible");
 
-				req.lxid = xact.lxid;
-				res.gid = xact.gid;
-				res.commit = true;
-				req.op_case = TREESTORE__REQUEST__OP_RESOLVE;
-				req.resolve = &res;
-				if (!ts_call_noerror(&req, NULL, &why))
-					ereport(WARNING,
-							(errmsg("treestore transaction \"%s\" is committed but not yet visible", xact.gid),
-							 errdetail("%s", why ? why : "unknown failure"),
-							 errhint("The treestore worker makes it visible when it can reach the commit log.")));
-			}
 			/*
 			 * A transaction that only read needs no message: the worker sees
 			 * our lxid move on and ends it (worker.c, reap_ended_transactions).
@@ -212,7 +267,7 @@ ts_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			send_end();
+			run_noerror(end_aborted, "end its aborted transaction");
 			reset_xact();
 			break;
 		default:
