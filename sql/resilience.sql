@@ -79,6 +79,70 @@ RESET treestore.request_timeout;
 RESET treestore.startup_timeout;
 
 -- ===================================================================
+-- an ERROR in the worker is contained: to the request (its error), to
+-- the read-ahead (undone), to one session (its channel and transaction),
+-- or to one round of reaping or settling -- never the worker's FATAL
+-- ===================================================================
+INSERT INTO treestore.trajectories (case_id, trajectory_id, step_number, thought)
+SELECT 'rs-case', 't', g, repeat('x', 50) FROM generate_series(1, 5000) g;
+SELECT treestore.store_document('rs-doc', 'v1',
+  '[{"title": "Root", "node_id": "0001", "text": "root text",
+     "nodes": [{"title": "Child", "node_id": "0002", "text": "child text"}]}]'::jsonb) AS nodes;
+CREATE TEMP TABLE rs_worker AS SELECT (treestore.health()->>'worker_pid')::int AS pid;
+\set VERBOSITY terse
+-- a request: that request fails
+SET treestore.debug_fault = 'worker-request';
+SELECT count(*) FROM treestore.trajectories WHERE case_id = 'rs-case';
+RESET treestore.debug_fault;
+SELECT count(*) FROM treestore.trajectories WHERE case_id = 'rs-case';
+-- a row of a document query, raised while the engine walks its index
+SET treestore.debug_fault = 'worker-query-row';
+SELECT node_id FROM treestore.get_subtree('rs-doc');
+RESET treestore.debug_fault;
+SELECT node_id FROM treestore.get_subtree('rs-doc');
+-- the read-ahead of a scan: undone, the answer is whole
+SET treestore.debug_fault = 'worker-read-ahead';
+SELECT count(*), sum(step_number) FROM treestore.trajectories WHERE case_id = 'rs-case';
+RESET treestore.debug_fault;
+-- responding: the session's channel goes (08006), the next call makes a new one
+SET treestore.debug_fault = 'worker-respond';
+SELECT count(*) FROM treestore.tool_results WHERE case_id = 'rs-case';
+RESET treestore.debug_fault;
+SELECT count(*) FROM treestore.tool_results WHERE case_id = 'rs-case';
+-- in a transaction that wrote: the rest of it fails, nothing of it commits
+BEGIN;
+INSERT INTO treestore.tool_results (result_id, case_id, tool_name) VALUES (-9105, 'rs-case', 'lost');
+SET LOCAL treestore.debug_fault = 'worker-respond';
+SELECT count(*) FROM treestore.tool_results WHERE case_id = 'rs-case';
+ROLLBACK;
+BEGIN;
+INSERT INTO treestore.tool_results (result_id, case_id, tool_name) VALUES (-9106, 'rs-case', 'lost');
+SAVEPOINT s;
+SET LOCAL treestore.debug_fault = 'worker-respond';
+SELECT count(*) FROM treestore.tool_results WHERE case_id = 'rs-case';
+ROLLBACK TO SAVEPOINT s;
+RESET treestore.debug_fault;
+SELECT count(*) FROM treestore.tool_results WHERE case_id = 'rs-case';
+COMMIT;
+SELECT count(*) FROM treestore.tool_results WHERE result_id IN (-9105, -9106);
+-- attaching a new channel (made after the failure above)
+SET treestore.debug_fault = 'worker-respond';
+SELECT count(*) FROM treestore.tool_results WHERE case_id = 'rs-case';
+SET treestore.debug_fault = 'worker-attach';
+SELECT count(*) FROM treestore.tool_results WHERE case_id = 'rs-case';
+RESET treestore.debug_fault;
+SELECT count(*) FROM treestore.tool_results WHERE case_id = 'rs-case';
+-- reaping and settling, which run every 100 ms and every second
+SET treestore.debug_fault = 'worker-reap';
+SELECT pg_sleep(0.3);
+SET treestore.debug_fault = 'worker-settle';
+SELECT pg_sleep(1.5);
+RESET treestore.debug_fault;
+\set VERBOSITY default
+-- the same worker throughout
+SELECT (treestore.health()->>'worker_pid')::int = pid AS same_worker FROM rs_worker;
+
+-- ===================================================================
 -- pg_terminate_backend on the worker: a new one comes back by itself
 -- ===================================================================
 CREATE TEMP TABLE rs_old AS
@@ -93,4 +157,6 @@ SELECT result_id, tool_name FROM treestore.tool_results WHERE case_id = 'rs-case
 
 -- clean up
 DELETE FROM treestore.tool_results WHERE case_id = 'rs-case';
+DELETE FROM treestore.trajectories WHERE case_id = 'rs-case';
+SELECT treestore.delete_document('rs-doc') > 0 AS deleted;
 DROP FUNCTION rs_wait(text);

@@ -10,6 +10,7 @@
  */
 #include "treestore_fdw.h"
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #define DEFAULT_CACHE_MB 128
@@ -35,6 +36,39 @@ ts_fault_point(const char *name)
 {
 	if (ts_debug_fault && ts_debug_fault[0] && strcmp(ts_debug_fault, name) == 0)
 		elog(ERROR, "treestore: injected fault at \"%s\"", name);
+}
+
+void
+ts_worker_fault_point(const char *name)
+{
+	bool		hit;
+
+	if (ts_shared == NULL)
+		return;
+	SpinLockAcquire(&ts_shared->mutex);
+	hit = ts_shared->worker_fault[0] && strcmp(ts_shared->worker_fault, name) == 0;
+	SpinLockRelease(&ts_shared->mutex);
+	if (hit)
+		elog(ERROR, "treestore: injected fault at \"%s\"", name);
+}
+
+/*
+ * Points named "worker-*" are for the worker, which has settings of its
+ * own: a backend that sets one publishes it in shared memory, and clears it
+ * when it sets anything else.
+ */
+static void
+assign_debug_fault(const char *newval, void *extra)
+{
+	static bool published = false;
+	bool		worker = newval && strncmp(newval, "worker-", 7) == 0;
+
+	if (ts_shared == NULL || IsBackgroundWorker || (!worker && !published))
+		return;
+	SpinLockAcquire(&ts_shared->mutex);
+	strlcpy(ts_shared->worker_fault, worker ? newval : "", sizeof(ts_shared->worker_fault));
+	SpinLockRelease(&ts_shared->mutex);
+	published = worker;
 }
 
 void
@@ -82,8 +116,11 @@ ts_settings_init(void)
 							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomStringVariable("treestore.debug_fault",
 							   "Raise an error at the named point (for tests only).",
-							   "Points: commit, abort (the transaction callbacks).",
+							   "Points: commit, abort (the transaction callbacks); in the worker: "
+							   "worker-request, worker-query-row, worker-read-ahead, worker-respond, "
+							   "worker-attach, worker-reap, worker-settle.",
 							   &ts_debug_fault, "",
-							   PGC_SUSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
+							   PGC_SUSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, NULL,
+							   assign_debug_fault, NULL);
 	MarkGUCPrefixReserved("treestore");
 }

@@ -55,6 +55,8 @@ extern char *ts_debug_fault;
 extern void ts_settings_init(void);
 /* ERROR if treestore.debug_fault names this point (tests of error paths) */
 extern void ts_fault_point(const char *name);
+/* the same in the worker, for points named "worker-*" (set by any backend) */
+extern void ts_worker_fault_point(const char *name);
 
 /* ---------- shmem.c ---------- */
 
@@ -87,6 +89,7 @@ typedef struct TsShared
 	uint32		worker_generation;	/* bumped at every worker start */
 	TimestampTz started_at;
 	char		failure[256];	/* why the worker is not ready */
+	char		worker_fault[32];	/* treestore.debug_fault "worker-*" (tests) */
 	pg_atomic_uint32 channels_changed;
 	pg_atomic_uint32 waiting;	/* backends waiting for a response: one
 								 * alone spins briefly (channel.c) */

@@ -271,6 +271,8 @@ settle_in_doubt(bool at_start)
 	size_t		n = 0;
 	int			rc;
 
+	if (!at_start)
+		ts_worker_fault_point("worker-settle");
 	if ((rc = ts_env_prepared(ts_worker_env, &gids, &n)) == 0)
 	{
 		const char *g = gids;
@@ -348,6 +350,65 @@ open_engine(void)
 	ereport(LOG, (errmsg("treestore worker ready, data directory \"%s\"", path)));
 }
 
+/* ---------- containing errors ---------- */
+
+/*
+ * Run fn(arg) under an error handler.  The worker has no outer one: an
+ * ERROR anywhere else would be its FATAL, ending every session's
+ * transaction.  Caught, it is logged as a WARNING and contain(s) limits the
+ * damage to where it happened; false when it failed.
+ */
+static bool
+run_guarded(void (*fn) (void *), void *arg, void (*contain) (Session *), Session *s,
+			const char *what)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	PG_TRY();
+	{
+		fn(arg);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		ereport(WARNING,
+				(errmsg("treestore worker could not %s: %s", what, edata->message),
+				 s ? errdetail("Contained to the session of process %d.", s->pid) : 0));
+		FreeErrorData(edata);
+		if (contain && s)
+			contain(s);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+static void session_drop_channel(Session *s);
+static void reap_ended_transactions(TimestampTz now);
+
+/*
+ * The session's channel can no longer be trusted (a response half queued,
+ * an attach half done): drop it -- the backend gets 08006 and makes a new
+ * one -- and end its transaction; the rest of that transaction fails
+ * (txn_lost), so nothing it wrote before commits without the rest.
+ */
+static void
+session_fail(Session *s)
+{
+	if (s->txn && !s->prepared)
+	{
+		s->txn_lost = true;
+		s->lost_lxid = s->lxid;
+	}
+	ts_ops_end_txn(s);
+	session_drop_channel(s);
+}
+
 /* ---------- sessions ---------- */
 
 static void
@@ -416,6 +477,25 @@ session_attach(Session *s, int slot, uint32 gen, int pid, int procno, dsm_handle
 	s->inq = shm_mq_attach(req, seg, NULL);
 	s->outq = shm_mq_attach(resp, seg, NULL);
 	MemoryContextSwitchTo(oldcxt);
+	ts_worker_fault_point("worker-attach");
+}
+
+typedef struct AttachArgs
+{
+	Session    *s;
+	int			slot;
+	uint32		gen;
+	int			pid;
+	int			procno;
+	dsm_handle	handle;
+} AttachArgs;
+
+static void
+attach_guarded(void *arg)
+{
+	AttachArgs *a = arg;
+
+	session_attach(a->s, a->slot, a->gen, a->pid, a->procno, a->handle);
 }
 
 /* Look at the slots whose generation moved. */
@@ -444,7 +524,12 @@ scan_slots(void)
 		if (pid == 0)
 			session_close(s);
 		else
-			session_attach(s, i, gen, pid, procno, handle);
+		{
+			AttachArgs	a = {s, i, gen, pid, procno, handle};
+
+			(void) run_guarded(attach_guarded, &a, session_fail, s,
+							   "attach a backend's channel");
+		}
 	}
 }
 
@@ -483,6 +568,7 @@ ts_worker_respond(Session *s, Treestore__Response *resp, const char *payload, Si
 
 	if (s->seg == NULL)
 		return true;			/* the channel went: nobody to answer */
+	ts_worker_fault_point("worker-respond");
 	if (s->nout >= lengthof(s->out))
 		elog(ERROR, "treestore worker: too many responses waiting for process %d", s->pid);
 	hlen = treestore__response__get_packed_size(resp);
@@ -501,9 +587,16 @@ ts_worker_respond(Session *s, Treestore__Response *resp, const char *payload, Si
 	return flush_pending(s);
 }
 
+static void
+read_ahead_guarded(void *arg)
+{
+	ts_ops_read_ahead((Session *) arg);
+}
+
 /*
  * Serve one request of session s if there is one.  Returns true if it did
- * any work.
+ * any work.  An ERROR in the request is its error response; one in
+ * responding reaches the caller's guard (the session fails).
  */
 static bool
 serve_one(Session *s, MemoryContext reqcxt)
@@ -556,6 +649,7 @@ serve_one(Session *s, MemoryContext reqcxt)
 		MemoryContextSwitchTo(reqcxt);
 		edata = CopyErrorData();
 		FlushErrorState();
+		ts_ops_request_failed(s);	/* its cursors: nothing half-read stays open */
 		ts_ops_set_error(&resp, "XX000", NULL, NULL, "treestore worker: %s", edata->message);
 	}
 	PG_END_TRY();
@@ -567,8 +661,36 @@ serve_one(Session *s, MemoryContext reqcxt)
 	s->payload_len = 0;
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(reqcxt);
-	ts_ops_read_ahead(s);
+	/* a failed read-ahead is only undone: the Fetch reads the batch itself */
+	(void) run_guarded(read_ahead_guarded, s, ts_ops_request_failed, s, "read ahead");
 	return true;
+}
+
+typedef struct ServeArgs
+{
+	Session    *s;
+	MemoryContext reqcxt;
+	bool		worked;
+} ServeArgs;
+
+static void
+serve_guarded(void *arg)
+{
+	ServeArgs  *a = arg;
+
+	a->worked = serve_one(a->s, a->reqcxt);
+}
+
+static void
+reap_guarded(void *arg)
+{
+	reap_ended_transactions(*(TimestampTz *) arg);
+}
+
+static void
+settle_guarded(void *arg)
+{
+	settle_in_doubt(false);
 }
 
 /*
@@ -581,6 +703,7 @@ serve_one(Session *s, MemoryContext reqcxt)
 static void
 reap_ended_transactions(TimestampTz now)
 {
+	ts_worker_fault_point("worker-reap");
 	for (int i = 0; i < nsessions; i++)
 	{
 		Session    *s = &sessions[i];
@@ -690,14 +813,26 @@ ts_worker_main(Datum arg)
 		}
 		for (int i = 0; i < nsessions; i++)
 			if (sessions[i].active)
-				worked |= serve_one(&sessions[i], reqcxt);
+			{
+				ServeArgs	a = {&sessions[i], reqcxt, false};
+
+				if (run_guarded(serve_guarded, &a, session_fail, &sessions[i],
+								"serve a request"))
+					worked |= a.worked;
+				else
+				{
+					MemoryContextReset(reqcxt);
+					worked = true;
+				}
+			}
 		{
 			TimestampTz now = GetCurrentTimestamp();
 
 			if (TimestampDifferenceExceeds(last_reap, now, REAP_INTERVAL_MS))
 			{
 				last_reap = now;
-				reap_ended_transactions(now);
+				(void) run_guarded(reap_guarded, &now, NULL, NULL,
+								   "end finished transactions");
 			}
 		}
 		if (orphans != NULL || !worked)
@@ -707,7 +842,8 @@ ts_worker_main(Datum arg)
 			if (TimestampDifferenceExceeds(last_settle, now, 1000))
 			{
 				last_settle = now;
-				settle_in_doubt(false);
+				(void) run_guarded(settle_guarded, NULL, NULL, NULL,
+								   "settle in-doubt transactions");
 			}
 		}
 		if (worked)

@@ -100,6 +100,14 @@ typedef struct Session
 	WScan	   *scans;
 	uint64		next_scan_id;
 	WScan	   *read_ahead;		/* scan to read ahead for, after responding */
+
+	/*
+	 * The engine transaction of backend transaction lost_lxid was ended by
+	 * an error outside a request: every later request of that transaction
+	 * fails (its earlier writes are gone), so nothing half-done commits.
+	 */
+	bool		txn_lost;
+	uint32		lost_lxid;
 } Session;
 
 /* worker.c */
@@ -118,6 +126,7 @@ extern bool ts_worker_respond(Session *s, Treestore__Response *resp,
 extern void ts_ops_execute(Session *s, Treestore__Request *req, Treestore__Response *resp);
 extern void ts_ops_end_txn(Session *s);
 extern void ts_ops_read_ahead(Session *s);
+extern void ts_ops_request_failed(Session *s);
 extern void ts_ops_set_error(Treestore__Response *resp, const char *sqlstate,
 							 const char *detail, const char *hint, const char *fmt,...)
 			pg_attribute_printf(5, 6);

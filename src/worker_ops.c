@@ -240,11 +240,30 @@ ts_ops_end_txn(Session *s)
 	s->nmarks = 0;
 }
 
+/* A request failed with an unexpected ERROR: its cursors go (reopened lazily). */
+void
+ts_ops_request_failed(Session *s)
+{
+	close_cursors(s);
+}
+
 /* Bring the session's transaction in line with the request's. */
 static int
 sync_txn(Session *s, Treestore__Request *req, Treestore__Response *resp)
 {
 	int			rc;
+
+	if (s->txn_lost)
+	{
+		if (req->lxid == s->lost_lxid)
+		{
+			ts_ops_set_error(resp, "08006", "The treestore worker ended this transaction after an internal error; its treestore writes are gone.",
+							 "Roll back and retry the transaction.",
+							 "lost the treestore transaction");
+			return -1;
+		}
+		s->txn_lost = false;
+	}
 
 	if (s->txn && s->lxid != req->lxid)
 	{
@@ -523,6 +542,7 @@ ts_ops_read_ahead(Session *s)
 	}
 	resetStringInfo(&sc->ahead);
 	sc->has_ahead = true;
+	ts_worker_fault_point("worker-read-ahead");
 	rc = fill_rows(s, sc, &sc->ahead, &sc->ahead_rows, &sc->ahead_done);
 	if (rc != 0)
 		discard_ahead(sc);		/* the Fetch will meet the error itself */
@@ -987,6 +1007,8 @@ op_status(Treestore__Response *resp)
 /* Rows past this make a query fail (54000) rather than the worker run out of memory. */
 #define QUERY_MAX_PAYLOAD ((Size) 512 * 1024 * 1024)
 #define QUERY_TOO_BIG (-1)
+/* an ERROR in the row callback: the engine unwinds normally, then we report it */
+#define QUERY_FAILED (-2)
 
 typedef struct QueryOut
 {
@@ -1000,6 +1022,7 @@ typedef struct QueryOut
 	double	   *scores;
 	size_t		nscores,
 				capscores;
+	ErrorData  *error;			/* QUERY_FAILED: what was raised */
 } QueryOut;
 
 /*
@@ -1041,11 +1064,10 @@ query_send_part(QueryOut *q)
 }
 
 static int
-query_emit(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
-		   double score)
+query_emit_row(QueryOut *q, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+			   double score)
 {
-	QueryOut   *q = arg;
-
+	ts_worker_fault_point("worker-query-row");
 	q->total += klen + vlen + 8;
 	if (q->total > QUERY_MAX_PAYLOAD)
 		return QUERY_TOO_BIG;
@@ -1061,6 +1083,34 @@ query_emit(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_
 	if (q->stream && q->rows->len >= TS_QUERY_PART_BYTES)
 		query_send_part(q);
 	return 0;
+}
+
+/*
+ * The engine calls this for every row while it holds cursors and pages: an
+ * ERROR must not longjmp through it.  Caught here, it stops the walk with
+ * QUERY_FAILED and op_query reports it once the engine has unwound.
+ */
+static int
+query_emit(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+		   double score)
+{
+	QueryOut   *q = arg;
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile int rc = 0;
+
+	PG_TRY();
+	{
+		rc = query_emit_row(q, key, klen, val, vlen, score);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		q->error = CopyErrorData();
+		FlushErrorState();
+		rc = QUERY_FAILED;
+	}
+	PG_END_TRY();
+	return rc;
 }
 
 static void
@@ -1193,6 +1243,12 @@ op_query(Session *s, Treestore__Query *q, Treestore__Response *resp)
 		out.nscores = 0;
 		rc = 0;
 	}
+	if (rc == QUERY_FAILED && out.error)
+	{
+		ts_ops_set_error(resp, unpack_sql_state(out.error->sqlerrcode), NULL, NULL,
+						 "treestore worker: %s", out.error->message);
+		return;
+	}
 	if (rc == QUERY_TOO_BIG)
 	{
 		ts_ops_set_error(resp, "54000", NULL, NULL,
@@ -1255,6 +1311,7 @@ ts_ops_execute(Session *s, Treestore__Request *req, Treestore__Response *resp)
 	/* the rest runs in the session's transaction */
 	if (sync_txn(s, req, resp) != 0)
 		return;
+	ts_worker_fault_point("worker-request");
 	switch (req->op_case)
 	{
 		case TREESTORE__REQUEST__OP_SCAN:
