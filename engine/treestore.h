@@ -261,6 +261,8 @@ void		ts_txn_abort(ts_txn *txn);	/* frees the handle */
 int			ts_txn_prepare(ts_txn *txn, const char *gid);
 /* txnid of the snapshot it reads (after ts_txn_renew, the renewed one) */
 uint64_t	ts_txn_snapshot(const ts_txn *txn);
+/* memory held by its write set, in bytes (0 for read-only) */
+size_t		ts_txn_write_bytes(const ts_txn *txn);
 
 /*
  * Savepoints.  ts_txn_savepoint returns in *mark a handle on the current

@@ -723,6 +723,12 @@ ts_txn_snapshot(const ts_txn *txn)
 	return txn->snap->meta.txnid;
 }
 
+size_t
+ts_txn_write_bytes(const ts_txn *txn)
+{
+	return txn->ws ? ts_wset_bytes(txn->ws) : 0;
+}
+
 /* ---------- savepoints and statement snapshots ---------- */
 
 static int

@@ -143,6 +143,37 @@ RESET treestore.debug_fault;
 SELECT (treestore.health()->>'worker_pid')::int = pid AS same_worker FROM rs_worker;
 
 -- ===================================================================
+-- memory: a session's buffers shrink back after a large answer, and a
+-- transaction's write set has a limit (treestore.max_transaction_size)
+-- ===================================================================
+SELECT treestore.store_document('rs-big', 'v1',
+  (SELECT jsonb_agg(jsonb_build_object('title', 'n' || g, 'node_id', lpad(g::text, 4, '0'),
+                                       'text', repeat('lorem ipsum ', 333)))
+     FROM generate_series(1, 1000) g)) AS nodes;
+CREATE TEMP TABLE rs_mem AS
+  SELECT (treestore.stats()->'memory'->>'worker_bytes')::bigint AS before;
+SELECT count(*), sum(length(text)) FROM treestore.get_subtree('rs-big');
+SELECT count(*), sum(length(text)) FROM treestore.nodes WHERE policy_id = 'rs-big';
+SELECT (treestore.stats()->'memory'->>'worker_bytes')::bigint - before < 1024 * 1024 AS shrunk_back
+  FROM rs_mem;
+SELECT treestore.delete_document('rs-big') AS removed;
+ALTER SYSTEM SET treestore.max_transaction_size = '1MB';
+SELECT pg_reload_conf();
+SELECT rs_wait($$SELECT (treestore.stats()->'limits'->>'max_transaction_size')::bigint = 1048576$$)
+  AS limit_applied;
+INSERT INTO treestore.trajectories (case_id, trajectory_id, step_number, thought)
+SELECT 'rs-limit', 't', g, repeat('z', 1000) FROM generate_series(1, 3000) g;
+SELECT count(*) FROM treestore.trajectories WHERE case_id = 'rs-limit';
+INSERT INTO treestore.trajectories (case_id, trajectory_id, step_number, thought)
+SELECT 'rs-limit', 't', g, repeat('z', 1000) FROM generate_series(1, 100) g;
+SELECT count(*) FROM treestore.trajectories WHERE case_id = 'rs-limit';
+ALTER SYSTEM RESET treestore.max_transaction_size;
+SELECT pg_reload_conf();
+SELECT rs_wait($$SELECT (treestore.stats()->'limits'->>'max_transaction_size')::bigint = 1073741824$$)
+  AS limit_reset;
+DELETE FROM treestore.trajectories WHERE case_id = 'rs-limit';
+
+-- ===================================================================
 -- pg_terminate_backend on the worker: a new one comes back by itself
 -- ===================================================================
 CREATE TEMP TABLE rs_old AS

@@ -176,6 +176,11 @@ treestore_stats(PG_FUNCTION_ARGS)
 		appendStringInfo(&buf, ", \"checkpoints\": {\"count\": " UINT64_FORMAT
 						 ", \"last_age_seconds\": %.3f}",
 						 s->checkpoints, s->last_checkpoint_age_seconds);
+		appendStringInfo(&buf, ", \"memory\": {\"worker_bytes\": " UINT64_FORMAT
+						 ", \"write_sets_bytes\": " UINT64_FORMAT ", \"rss_bytes\": " UINT64_FORMAT "}",
+						 s->memory_bytes, s->write_set_bytes, s->rss_bytes);
+		appendStringInfo(&buf, ", \"limits\": {\"max_transaction_size\": " UINT64_FORMAT "}",
+						 s->max_transaction_size);
 		appendStringInfo(&buf, ", \"sessions\": " UINT64_FORMAT ", \"requests\": " UINT64_FORMAT "}",
 						 s->sessions, s->requests);
 	}
@@ -289,6 +294,12 @@ collect_metrics(MetricList *l)
 		"Page lookups that read the data file.", s->cache_misses);
 	add(l, "treestore_cache_pages", "gauge",
 		"Pages held by the engine's cache.", s->cache_pages);
+	add(l, "treestore_worker_memory_bytes", "gauge",
+		"Memory of the treestore worker's contexts (sessions, buffers).", s->memory_bytes);
+	add(l, "treestore_write_set_bytes", "gauge",
+		"Memory held by the open transactions' write sets.", s->write_set_bytes);
+	add(l, "treestore_worker_rss_bytes", "gauge",
+		"Resident set of the treestore worker (shared pages it touched included).", s->rss_bytes);
 	add(l, "treestore_pages", "gauge",
 		"Pages of the data file in use (high-water mark).", s->page_count);
 	add(l, "treestore_free_pages", "gauge",

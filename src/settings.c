@@ -26,6 +26,7 @@ int			ts_wal_keep_segments = 3;
 bool		ts_synchronous_commit = true;
 int			ts_request_timeout_ms = 30000;
 int			ts_startup_timeout_ms = 5000;
+int			ts_max_transaction_mb = 1024;
 char	   *ts_debug_fault = NULL;
 
 /* the longest any session may make a request or startup wait */
@@ -106,6 +107,11 @@ ts_settings_init(void)
 							 "committed work can be lost in a crash of the server).",
 							 &ts_synchronous_commit, true,
 							 PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("treestore.max_transaction_size",
+							"Largest write set one transaction may hold in the worker.",
+							"Past it a write fails with 54000 (program_limit_exceeded).",
+							&ts_max_transaction_mb, 1024, 1, 64 * 1024,
+							PGC_SIGHUP, GUC_UNIT_MB, NULL, NULL, NULL);
 	DefineCustomIntVariable("treestore.request_timeout",
 							"Longest wait for the TreeStore worker to answer a request.",
 							NULL, &ts_request_timeout_ms, 30000, 100, MAX_WAIT_MS,

@@ -50,6 +50,7 @@ extern int	ts_wal_keep_segments;
 extern bool ts_synchronous_commit;
 extern int	ts_request_timeout_ms;
 extern int	ts_startup_timeout_ms;
+extern int	ts_max_transaction_mb;
 extern char *ts_debug_fault;
 
 extern void ts_settings_init(void);

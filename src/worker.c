@@ -117,6 +117,19 @@ ts_worker_nsessions(void)
 	return n;
 }
 
+Size
+ts_worker_write_set_bytes(void)
+{
+	Size		n = 0;
+
+	for (int i = 0; i < nsessions; i++)
+		if (sessions[i].active && sessions[i].txn)
+			n += ts_txn_write_bytes(sessions[i].txn);
+	for (Orphan *o = orphans; o; o = o->next)
+		n += ts_txn_write_bytes(o->txn);
+	return n;
+}
+
 void
 ts_worker_orphan(ts_txn *txn, const char *gid)
 {
@@ -611,6 +624,7 @@ serve_one(Session *s, MemoryContext reqcxt)
 
 	if (s->seg == NULL || !flush_pending(s))
 		return false;
+	ts_ops_shrink_buffers(s);	/* between requests: nothing is using them */
 	r = shm_mq_receive(s->inq, &len, &data, true);
 	if (r == SHM_MQ_WOULD_BLOCK)
 		return false;
@@ -659,6 +673,7 @@ serve_one(Session *s, MemoryContext reqcxt)
 		(void) ts_worker_respond(s, &resp, resp.error ? NULL : s->payload, s->payload_len);
 	s->payload = NULL;
 	s->payload_len = 0;
+	ts_ops_shrink_buffers(s);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(reqcxt);
 	/* a failed read-ahead is only undone: the Fetch reads the batch itself */

@@ -127,6 +127,8 @@ extern void ts_ops_execute(Session *s, Treestore__Request *req, Treestore__Respo
 extern void ts_ops_end_txn(Session *s);
 extern void ts_ops_read_ahead(Session *s);
 extern void ts_ops_request_failed(Session *s);
+extern void ts_ops_shrink_buffers(Session *s);
+extern Size ts_worker_write_set_bytes(void);
 extern void ts_ops_set_error(Treestore__Response *resp, const char *sqlstate,
 							 const char *detail, const char *hint, const char *fmt,...)
 			pg_attribute_printf(5, 6);

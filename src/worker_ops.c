@@ -240,6 +240,51 @@ ts_ops_end_txn(Session *s)
 	s->nmarks = 0;
 }
 
+/*
+ * Buffers kept between requests: past this they are freed once sent, so a
+ * session holds its largest answer only while sending it.
+ */
+#define KEEP_BUFFER_BYTES (256 * 1024)
+
+static void
+shrink_buffer(StringInfo b)
+{
+	if (b->data && b->maxlen > KEEP_BUFFER_BYTES)
+	{
+		pfree(b->data);
+		memset(b, 0, sizeof(*b));
+	}
+}
+
+void
+ts_ops_shrink_buffers(Session *s)
+{
+	if (s->nout > 0)
+		return;					/* a payload still waits in them */
+	shrink_buffer(&s->out_rows);
+	shrink_buffer(&s->out_spill);
+	for (WScan *sc = s->scans; sc; sc = sc->next)
+		if (!sc->has_ahead)
+			shrink_buffer(&sc->ahead);
+}
+
+/* A write made the transaction's write set larger than the limit: 54000. */
+static bool
+write_set_too_big(Session *s, Treestore__Response *resp)
+{
+	size_t		limit = (size_t) ts_max_transaction_mb * 1024 * 1024;
+
+	if (s->txn == NULL || ts_txn_write_bytes(s->txn) <= limit || resp->error)
+		return false;
+	ts_ops_set_error(resp, "54000",
+					 psprintf("Its write set holds %zu kB in the treestore worker.",
+							  ts_txn_write_bytes(s->txn) >> 10),
+					 "Split the work into smaller transactions, or raise treestore.max_transaction_size.",
+					 "treestore transaction exceeds treestore.max_transaction_size (%d MB)",
+					 ts_max_transaction_mb);
+	return true;
+}
+
 /* A request failed with an unexpected ERROR: its cursors go (reopened lazily). */
 void
 ts_ops_request_failed(Session *s)
@@ -947,6 +992,22 @@ op_table_stats(Session *s, Treestore__TableStats *t, Treestore__Response *resp)
 	resp->table_stats = r;
 }
 
+/* The process's resident set, from /proc (0 where there is none). */
+static uint64
+resident_bytes(void)
+{
+	FILE	   *f = fopen("/proc/self/statm", "r");
+	unsigned long size,
+				resident = 0;
+
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	return (uint64) resident * (uint64) sysconf(_SC_PAGESIZE);
+}
+
 static void
 op_status(Treestore__Response *resp)
 {
@@ -978,6 +1039,10 @@ op_status(Treestore__Response *resp)
 	r->wal_flushes = st.wal_flushes;
 	r->cache_pages = st.cache_pages;
 	r->data_bytes = st.file_bytes;
+	r->memory_bytes = MemoryContextMemAllocated(TopMemoryContext, true);
+	r->write_set_bytes = ts_worker_write_set_bytes();
+	r->rss_bytes = resident_bytes();
+	r->max_transaction_size = (uint64) ts_max_transaction_mb * 1024 * 1024;
 
 	/* rows per table: the trees keep their entry counts */
 	if (ts_txn_begin(ts_worker_env, TS_RDONLY, &txn) == 0)
@@ -1332,10 +1397,12 @@ ts_ops_execute(Session *s, Treestore__Request *req, Treestore__Response *resp)
 		case TREESTORE__REQUEST__OP_MODIFY:
 			close_cursors(s);	/* read-ahead must not miss our writes */
 			op_modify(s, req, resp);
+			(void) write_set_too_big(s, resp);
 			break;
 		case TREESTORE__REQUEST__OP_TRUNCATE:
 			close_cursors(s);
 			op_truncate(s, req, resp);
+			(void) write_set_too_big(s, resp);
 			break;
 		case TREESTORE__REQUEST__OP_PREPARE:
 			close_cursors(s);
