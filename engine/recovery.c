@@ -206,6 +206,12 @@ ts_recover(ts_env *env)
 		switch (rec.type)
 		{
 			case TS_WAL_OPS:
+			case TS_WAL_PREPARE:
+				/*
+				 * A transaction's first record: usually its operations, but
+				 * a transaction prepared with an empty write set (all its
+				 * writes rolled back to a savepoint) logs only PREPARE.
+				 */
 				if (t == NULL)
 				{
 					if (st.n == st.cap)
@@ -232,16 +238,12 @@ ts_recover(ts_env *env)
 					}
 					st.n++;
 				}
-				rc = add_ops(env, t, &rec);
-				break;
-			case TS_WAL_COMMIT:
-			case TS_WAL_COMMIT_PREPARED:
-				rc = replay_commit(env, t, &rec);
-				if (rc == 0 && t)
-					forget(&st, t);
-				break;
-			case TS_WAL_PREPARE:
-				if (t == NULL || rec.len < 2 || rd16(rec.payload) != rec.len - 2 ||
+				if (rec.type == TS_WAL_OPS)
+				{
+					rc = add_ops(env, t, &rec);
+					break;
+				}
+				if (rec.len < 2 || rd16(rec.payload) != rec.len - 2 ||
 					rec.len - 2 > TS_MAX_TREE_NAME)
 				{
 					rc = ts_error(TS_CORRUPT, "bad prepare record at LSN %llu",
@@ -251,6 +253,12 @@ ts_recover(ts_env *env)
 				t->prepared = 1;
 				memcpy(t->gid, rec.payload + 2, rec.len - 2);
 				t->gid[rec.len - 2] = '\0';
+				break;
+			case TS_WAL_COMMIT:
+			case TS_WAL_COMMIT_PREPARED:
+				rc = replay_commit(env, t, &rec);
+				if (rc == 0 && t)
+					forget(&st, t);
 				break;
 			case TS_WAL_ABORT_PREPARED:
 				if (t)

@@ -276,6 +276,59 @@ TEST(test_prepared_come_back_in_doubt)
 	th_rmdir(dir);
 }
 
+static void
+child_prepares_empty(const char *dir)
+{
+	ts_options	o = opts();
+	ts_env	   *env;
+	ts_txn	   *t1,
+			   *t2;
+	ts_tree		tr;
+	uint64_t	mark;
+
+	if (ts_env_open(dir, &o, &env) != 0 || commit_range(env, 0, 5, "a") != 0)
+		_exit(1);
+	/* nothing written; and writes all undone by a savepoint rollback */
+	if (ts_txn_begin(env, 0, &t1) || ts_txn_prepare(t1, "gid-empty"))
+		_exit(2);
+	if (ts_txn_begin(env, 0, &t2) || ts_tree_open(t2, "data", 0, &tr) ||
+		ts_txn_savepoint(t2, &mark) || ts_put(t2, tr, "u1", 2, "undone", 6, 0) ||
+		ts_txn_rollback_to(t2, mark) || ts_txn_prepare(t2, "gid-undone"))
+		_exit(3);
+}
+
+/*
+ * A transaction prepared with an empty write set (a PostgreSQL transaction
+ * whose writes were all rolled back to a savepoint) logs a PREPARE record
+ * with no operations before it: recovery must take it as an empty prepared
+ * transaction, not call the log corrupt (which kept the engine from opening).
+ */
+TEST(test_prepared_empty_write_set_recovers)
+{
+	const char *dir = th_tmpdir("rec-prep-empty");
+	ts_options	o = opts();
+	ts_env	   *env;
+	char	   *gids;
+	size_t		n;
+
+	in_dying_child(child_prepares_empty, dir);
+	env = open_dir(dir, &o);
+	CHECK_OK(ts_env_prepared(env, &gids, &n));
+	free(gids);
+	CHECK_MSG(n == 2, "%zu transactions in doubt", n);
+	CHECK_OK(ts_env_resolve(env, "gid-empty", 1));
+	CHECK_OK(ts_env_resolve(env, "gid-undone", 0));
+	expect_range(env, 0, 5, "a", 5);
+	CHECK_OK(ts_env_check(env));
+	CHECK_OK(ts_env_close(env));
+	env = open_dir(dir, &o);
+	CHECK_OK(ts_env_prepared(env, &gids, &n));
+	free(gids);
+	CHECK(n == 0);
+	CHECK_OK(ts_env_close(env));
+	th_rmdir(dir);
+}
+
 TEST(test_segments_removed_behind_checkpoints)
 {
 	const char *dir = th_tmpdir("rec-segs");
@@ -555,7 +608,8 @@ TEST(test_read_only_open_replays_in_memory)
 }
 
 TEST_MAIN(test_commits_survive_exit_without_close, test_read_only_open_replays_in_memory, test_replay_after_checkpoint,
-		  test_prepared_come_back_in_doubt, test_segments_removed_behind_checkpoints,
+		  test_prepared_come_back_in_doubt, test_prepared_empty_write_set_recovers,
+		  test_segments_removed_behind_checkpoints,
 		  test_dirty_pages_checkpoint_in_background,
 		  test_checkpoint_on_wal_size_and_dirty_bound, test_async_commit_durable_at_close,
 		  test_group_commit_shares_fsyncs)
