@@ -83,6 +83,34 @@ DROP FOREIGN TABLE md_docs;
 DROP SERVER md_small;
 
 -- ===================================================================
+-- a writing statement reads its rows first, whole, into a tuplestore:
+-- linear in the rows, spilled to disk past work_mem (the backend's peak
+-- resident set stays small), and its own writes never feed its scan
+-- ===================================================================
+CREATE FUNCTION pg_temp.md_peak_kb() RETURNS bigint LANGUAGE sql AS $$
+  SELECT (regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s+(\d+)'))[1]::bigint
+$$;
+INSERT INTO treestore.trajectories (case_id, trajectory_id, step_number, thought)
+SELECT 'md-mat', 't', g, repeat('m', 300) FROM generate_series(1, 50000) g;
+CREATE TEMP TABLE md_peak AS SELECT pg_temp.md_peak_kb() AS before;
+SET work_mem = '1MB';
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+UPDATE treestore.trajectories SET thought = 'u' || thought WHERE case_id = 'md-mat';
+RESET work_mem;
+SELECT pg_temp.md_peak_kb() - before < 100 * 1024 AS peak_under_100mb FROM md_peak;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+UPDATE treestore.trajectories SET thought = 'v' || thought
+ WHERE case_id = 'md-mat' AND trajectory_id = 't' AND step_number <= 10;
+SELECT count(*), min(left(thought, 2)), max(left(thought, 2)) FROM treestore.trajectories WHERE case_id = 'md-mat';
+-- INSERT ... SELECT from the same table ends: its own rows do not feed it
+INSERT INTO treestore.trajectories (case_id, trajectory_id, step_number, thought)
+SELECT case_id, 'copy', step_number, thought FROM treestore.trajectories
+ WHERE case_id = 'md-mat' AND step_number <= 1000;
+SELECT trajectory_id, count(*) FROM treestore.trajectories WHERE case_id = 'md-mat' GROUP BY 1 ORDER BY 1;
+DELETE FROM treestore.trajectories WHERE case_id = 'md-mat';
+DROP TABLE md_peak;
+
+-- ===================================================================
 -- clean up
 -- ===================================================================
 DELETE FROM treestore.documents WHERE policy_id LIKE 'md-%';

@@ -37,6 +37,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 #include "channel.h"
 #include "fdw.h"
@@ -85,6 +86,10 @@ typedef struct TsScanState
 	uint64		round_trips,
 				rows_fetched;
 	bool	   *need;			/* attributes to decode (NULL: all) */
+	Tuplestorestate *store;		/* materialize: the rows, read whole first */
+	TupleTableSlot *store_slot;	/* reads the store (minimal tuples) */
+	int64		stored;
+	bool		spilled;		/* the store went to disk (work_mem) */
 } TsScanState;
 
 /* ---------- options ---------- */
@@ -486,12 +491,9 @@ keep_rows(void *arg)
 	ss->pos = 0;
 }
 
-/*
- * Take a batch response: its rows become the current ones, read in place
- * (append: added to the rows not yet returned, copied).
- */
+/* Take a batch response: its rows become the current ones, read in place. */
 static void
-take_batch(TsScanState *ss, Treestore__Response *resp, bool append)
+take_batch(TsScanState *ss, Treestore__Response *resp)
 {
 	Treestore__ScanBatch *b = resp->batch;
 	const uint8 *rows = ts_response_payload;
@@ -503,47 +505,74 @@ take_batch(TsScanState *ss, Treestore__Response *resp, bool append)
 	ss->rows_fetched += b->nrows;
 	ss->scan_id = b->scan_id;
 	ss->done = b->done;
-	if (append)
-	{
-		size_t		left = ss->rows_len - ss->pos;
-		uint8	   *both = MemoryContextAlloc(ss->batch_cxt, Max(left + len, 1));
-
-		if (left)
-			memcpy(both, ss->rows + ss->pos, left);
-		if (len)
-			memcpy(both + left, rows, len);
-		ss->rows = both;
-		ss->rows_len = left + len;
-	}
-	else
-	{
-		ss->rows = rows;
-		ss->rows_len = len;
-		ts_payload_borrow(keep_rows, ss, ss->batch_cxt);
-	}
+	ss->rows = rows;
+	ss->rows_len = len;
+	ts_payload_borrow(keep_rows, ss, ss->batch_cxt);
 	ss->pos = 0;
 }
 
 static void
-fetch_more(TsScanState *ss, bool append)
+fetch_more(TsScanState *ss)
 {
 	Treestore__Request req = TREESTORE__REQUEST__INIT;
 	Treestore__Fetch f = TREESTORE__FETCH__INIT;
 	MemoryContext old;
 
-	if (!append)
-	{
-		ts_payload_return(ss);	/* every row was returned: nothing to keep */
-		MemoryContextReset(ss->batch_cxt);
-	}
+	ts_payload_return(ss);		/* every row was returned: nothing to keep */
+	MemoryContextReset(ss->batch_cxt);
 	old = MemoryContextSwitchTo(ss->batch_cxt);
 	ts_xact_request(&req, false);
 	f.scan_id = ss->scan_id;
 	req.op_case = TREESTORE__REQUEST__OP_FETCH;
 	req.fetch = &f;
-	take_batch(ss, ts_call(&req), append);
+	take_batch(ss, ts_call(&req));
 	ts_xact_request_sent();
 	MemoryContextSwitchTo(old);
+}
+
+/*
+ * A statement that writes reads all its rows first (see the planner's
+ * comment), into a tuplestore: linear in the rows, on disk past work_mem.
+ */
+static void
+materialize_scan(ForeignScanState *node, TsScanState *ss)
+{
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	MemoryContext old = MemoryContextSwitchTo(node->ss.ps.state->es_query_cxt);
+
+	ss->store = tuplestore_begin_heap(false, false, work_mem);
+	if (ss->store_slot == NULL)
+		ss->store_slot = MakeSingleTupleTableSlot(slot->tts_tupleDescriptor,
+												  &TTSOpsMinimalTuple);
+	MemoryContextSwitchTo(old);
+	ss->stored = 0;
+	for (;;)
+	{
+		const uint8 *key,
+				   *rec;
+		size_t		klen,
+					rlen;
+
+		while (ts_batch_next(ss->rows, ss->rows_len, &ss->pos, &key, &klen, &rec, &rlen))
+		{
+			ExecClearTuple(slot);
+			ts_row_decode(ss->table, key, klen, rec, rlen, slot->tts_values, slot->tts_isnull,
+						  ss->need);
+			ExecStoreVirtualTuple(slot);
+			tuplestore_puttupleslot(ss->store, slot);
+			ss->stored++;
+		}
+		if (ss->done)
+			break;
+		CHECK_FOR_INTERRUPTS();
+		fetch_more(ss);
+	}
+	ExecClearTuple(slot);
+	ss->spilled = !tuplestore_in_memory(ss->store);
+	ts_payload_return(ss);
+	MemoryContextReset(ss->batch_cxt);
+	ss->rows = NULL;
+	ss->rows_len = ss->pos = 0;
 }
 
 static void
@@ -605,11 +634,11 @@ start_scan(ForeignScanState *node, TsScanState *ss)
 	scan.batch_bytes = TS_BATCH_BYTES;
 	req.op_case = TREESTORE__REQUEST__OP_SCAN;
 	req.scan = &scan;
-	take_batch(ss, ts_call(&req), false);
+	take_batch(ss, ts_call(&req));
 	ts_xact_request_sent();
 	MemoryContextSwitchTo(old);
-	while (ss->materialize && !ss->done)
-		fetch_more(ss, true);
+	if (ss->materialize)
+		materialize_scan(node, ss);
 }
 
 static TupleTableSlot *
@@ -620,6 +649,20 @@ tsIterateForeignScan(ForeignScanState *node)
 
 	if (!ss->started)
 		start_scan(node, ss);
+	if (ss->store)
+	{
+		/*
+		 * A tuple read back from disk is allocated here and freed by the slot
+		 * at the next one: not in the per-tuple context, which is reset first.
+		 */
+		MemoryContext old = MemoryContextSwitchTo(node->ss.ps.state->es_query_cxt);
+		bool		found = tuplestore_gettupleslot(ss->store, true, false, ss->store_slot);
+
+		MemoryContextSwitchTo(old);
+		if (!found)
+			return ExecClearTuple(slot);
+		return ExecCopySlot(slot, ss->store_slot);
+	}
 	for (;;)
 	{
 		const uint8 *key,
@@ -636,7 +679,7 @@ tsIterateForeignScan(ForeignScanState *node)
 		}
 		if (ss->done)
 			return ExecClearTuple(slot);
-		fetch_more(ss, false);
+		fetch_more(ss);
 	}
 }
 
@@ -653,6 +696,11 @@ close_scan(TsScanState *ss)
 		req.op_case = TREESTORE__REQUEST__OP_CLOSE_SCAN;
 		req.close_scan = &cs;
 		ts_send_nowait(&req);
+	}
+	if (ss->store)
+	{
+		tuplestore_end(ss->store);
+		ss->store = NULL;
 	}
 	ss->started = false;
 	ss->done = false;
@@ -690,6 +738,8 @@ tsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	{
 		ExplainPropertyInteger("Round Trips", NULL, (int64) ss->round_trips, es);
 		ExplainPropertyInteger("Rows Fetched", NULL, (int64) ss->rows_fetched, es);
+		if (ss->materialize)
+			ExplainPropertyText("Materialized", ss->spilled ? "disk" : "memory", es);
 	}
 }
 
