@@ -190,4 +190,21 @@ SELECT result_id, tool_name FROM treestore.tool_results WHERE case_id = 'rs-case
 DELETE FROM treestore.tool_results WHERE case_id = 'rs-case';
 DELETE FROM treestore.trajectories WHERE case_id = 'rs-case';
 SELECT treestore.delete_document('rs-doc') > 0 AS deleted;
+
+-- ===================================================================
+-- a session's channel starts small (80 kB of dynamic shared memory) and
+-- grows to 1 MB + 64 kB once an answer fills half of it (Docker's 64 MB
+-- /dev/shm would otherwise hold about 60 sessions)
+-- ===================================================================
+\c
+-- (the session before this one has gone: this one's channel is the only one)
+SELECT rs_wait($$SELECT (treestore.stats()->>'sessions')::int = 1$$) AS alone;
+SELECT (treestore.stats()->'memory'->>'channels_bytes')::bigint AS channel_bytes_at_first;
+SELECT count(*) FROM treestore.get_subtree('no-such-policy');
+SELECT (treestore.stats()->'memory'->>'channels_bytes')::bigint AS channel_bytes_small_answers;
+INSERT INTO treestore.trajectories (case_id, trajectory_id, step_number, thought)
+SELECT 'rs-chan', 't', g, repeat('c', 200) FROM generate_series(1, 2000) g;
+SELECT count(*) FROM treestore.trajectories WHERE case_id = 'rs-chan';
+SELECT (treestore.stats()->'memory'->>'channels_bytes')::bigint AS channel_bytes_after_a_scan;
+DELETE FROM treestore.trajectories WHERE case_id = 'rs-chan';
 DROP FUNCTION rs_wait(text);

@@ -50,6 +50,9 @@ static bool chan_busy = false;	/* a request is (or was left) in flight */
 static uint64 stream_id = 0;	/* a streamed request's next part is due */
 static uint64 next_request_id = 0;
 static bool exit_callback_set = false;
+static bool chan_large = false;	/* the channel has the large queues */
+static bool want_large = false; /* an answer filled half a small queue */
+static Size chan_resp_size = 0;
 
 #define POLL_MS 100
 /*
@@ -71,7 +74,7 @@ my_slot(void)
 
 /* Tell the worker about our channel (handle != 0) or its end (0). */
 static void
-publish_channel(dsm_handle handle)
+publish_channel(dsm_handle handle, Size req_size)
 {
 	TsSlot	   *slot = my_slot();
 
@@ -80,14 +83,19 @@ publish_channel(dsm_handle handle)
 	slot->pid = handle ? MyProcPid : 0;
 	slot->procno = MyProc->pgprocno;
 	slot->handle = handle;
+	slot->req_size = (uint32) req_size;
 	SpinLockRelease(&slot->mutex);
 	pg_atomic_fetch_add_u32(&ts_shared->channels_changed, 1);
 	ts_wake_worker();
 }
 
+static void payload_invalidate(void);
+
 static void
 drop_channel(void)
 {
+	/* rows still read in place copy themselves out first */
+	payload_invalidate();
 	/* the handles (and their receive buffers) are ours to free */
 	if (req_mqh)
 		shm_mq_detach(req_mqh);
@@ -107,7 +115,7 @@ channel_at_exit(int code, Datum arg)
 	if (chan_seg)
 	{
 		drop_channel();
-		publish_channel(0);
+		publish_channel(0, 0);
 	}
 }
 
@@ -138,9 +146,18 @@ require_preload(void)
 				 errhint("Add treestore_fdw to shared_preload_libraries in postgresql.conf and restart the server.")));
 }
 
+/* Why a failed dsm_create (/dev/shm full: 53100) matters, and what to do. */
+static void
+channel_create_context(void *arg)
+{
+	errcontext("creating the treestore channel of this session (%zu kB of dynamic shared memory)",
+			   (Size) arg / 1024);
+	errhint("Each session that uses treestore holds one; make /dev/shm larger (Docker: --shm-size) or use fewer sessions.");
+}
+
 /*
  * Make sure there is a usable channel to a ready worker.  With noerror,
- * return false instead of raising.
+ * return false instead of raising (short of an error from dsm_create).
  */
 static bool
 ensure_channel(bool noerror, char **why)
@@ -153,6 +170,9 @@ ensure_channel(bool noerror, char **why)
 	shm_mq	   *req,
 			   *resp;
 	MemoryContext oldcxt;
+	Size		req_size,
+				resp_size;
+	ErrorContextCallback dsm_context;
 
 	if (!ts_preloaded())
 	{
@@ -194,7 +214,8 @@ ensure_channel(bool noerror, char **why)
 		CHECK_FOR_INTERRUPTS();
 	}
 
-	if (chan_seg && (chan_busy || chan_worker_gen != gen))
+	/* replace a channel left busy, of an earlier worker, or too small */
+	if (chan_seg && (chan_busy || chan_worker_gen != gen || (want_large && !chan_large)))
 		drop_channel();
 	if (chan_seg)
 		return true;
@@ -204,20 +225,33 @@ ensure_channel(bool noerror, char **why)
 		before_shmem_exit(channel_at_exit, 0);
 		exit_callback_set = true;
 	}
+	req_size = want_large ? TS_REQUEST_QUEUE_LARGE : TS_REQUEST_QUEUE_SMALL;
+	resp_size = want_large ? TS_RESPONSE_QUEUE_LARGE : TS_RESPONSE_QUEUE_SMALL;
 	/* the handles live as long as the channel: not in a query's context */
 	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
-	seg = dsm_create(TS_REQUEST_QUEUE_SIZE + TS_RESPONSE_QUEUE_SIZE,
-					 noerror ? DSM_CREATE_NULL_IF_MAXSEGMENTS : 0);
+	dsm_context.callback = channel_create_context;
+	dsm_context.arg = (void *) (req_size + resp_size);
+	dsm_context.previous = error_context_stack;
+	error_context_stack = &dsm_context;
+	seg = dsm_create(req_size + resp_size, DSM_CREATE_NULL_IF_MAXSEGMENTS);
+	error_context_stack = dsm_context.previous;
 	if (seg == NULL)
 	{
 		MemoryContextSwitchTo(oldcxt);
-		*why = "no dynamic shared memory segment is available";
-		return false;
+		if (noerror)
+		{
+			*why = "no dynamic shared memory segment is available";
+			return false;
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("too many dynamic shared memory segments"),
+				 errdetail("Each session that uses treestore holds one for its channel to the worker."),
+				 errhint("Raise max_connections (the number of segments follows it), or use fewer sessions.")));
 	}
 	dsm_pin_mapping(seg);
-	req = shm_mq_create(dsm_segment_address(seg), TS_REQUEST_QUEUE_SIZE);
-	resp = shm_mq_create((char *) dsm_segment_address(seg) + TS_REQUEST_QUEUE_SIZE,
-						 TS_RESPONSE_QUEUE_SIZE);
+	req = shm_mq_create(dsm_segment_address(seg), req_size);
+	resp = shm_mq_create((char *) dsm_segment_address(seg) + req_size, resp_size);
 	shm_mq_set_sender(req, MyProc);
 	shm_mq_set_receiver(resp, MyProc);
 	chan_seg = seg;
@@ -226,7 +260,9 @@ ensure_channel(bool noerror, char **why)
 	MemoryContextSwitchTo(oldcxt);
 	chan_worker_gen = gen;
 	chan_busy = false;
-	publish_channel(dsm_segment_handle(seg));
+	chan_large = want_large;
+	chan_resp_size = resp_size;
+	publish_channel(dsm_segment_handle(seg), req_size);
 	return true;
 }
 
@@ -371,6 +407,8 @@ round_trip_counted(Treestore__Request *req, bool want_response, bool noerror,
 				resp = treestore__response__unpack(&ts_pb_allocator, plen, d + 4);
 				if (resp == NULL || resp->id != req->id)
 					return CALL_PROTOCOL;
+				if (!chan_large && rlen > chan_resp_size / 2)
+					want_large = true;	/* the next request gets a larger channel */
 				ts_response_payload = d + 4 + plen;
 				ts_response_payload_len = rlen - 4 - plen;
 				chan_busy = false;

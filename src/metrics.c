@@ -177,8 +177,9 @@ treestore_stats(PG_FUNCTION_ARGS)
 						 ", \"last_age_seconds\": %.3f}",
 						 s->checkpoints, s->last_checkpoint_age_seconds);
 		appendStringInfo(&buf, ", \"memory\": {\"worker_bytes\": " UINT64_FORMAT
-						 ", \"write_sets_bytes\": " UINT64_FORMAT ", \"rss_bytes\": " UINT64_FORMAT "}",
-						 s->memory_bytes, s->write_set_bytes, s->rss_bytes);
+						 ", \"write_sets_bytes\": " UINT64_FORMAT ", \"rss_bytes\": " UINT64_FORMAT
+						 ", \"channels_bytes\": " UINT64_FORMAT "}",
+						 s->memory_bytes, s->write_set_bytes, s->rss_bytes, s->channel_bytes);
 		appendStringInfo(&buf, ", \"limits\": {\"max_transaction_size\": " UINT64_FORMAT "}",
 						 s->max_transaction_size);
 		appendStringInfo(&buf, ", \"sessions\": " UINT64_FORMAT ", \"requests\": " UINT64_FORMAT "}",
@@ -298,6 +299,8 @@ collect_metrics(MetricList *l)
 		"Memory of the treestore worker's contexts (sessions, buffers).", s->memory_bytes);
 	add(l, "treestore_write_set_bytes", "gauge",
 		"Memory held by the open transactions' write sets.", s->write_set_bytes);
+	add(l, "treestore_channel_bytes", "gauge",
+		"Dynamic shared memory held by the sessions' channels to the worker.", s->channel_bytes);
 	add(l, "treestore_worker_rss_bytes", "gauge",
 		"Resident set of the treestore worker (shared pages it touched included).", s->rss_bytes);
 	add(l, "treestore_pages", "gauge",

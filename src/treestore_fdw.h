@@ -79,6 +79,8 @@ typedef struct TsSlot
 	int			procno;			/* the backend's PGPROC: the worker watches
 								 * its lxid to end finished transactions */
 	dsm_handle	handle;
+	uint32		req_size;		/* the request queue's size: the response
+								 * queue follows it in the segment */
 } TsSlot;
 
 typedef struct TsShared

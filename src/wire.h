@@ -13,9 +13,18 @@
 
 #include "treestore.pb-c.h"
 
-/* Queue sizes of a session's channel. */
-#define TS_REQUEST_QUEUE_SIZE (64 * 1024)
-#define TS_RESPONSE_QUEUE_SIZE (1024 * 1024)
+/*
+ * Queue sizes of a session's channel (one DSM segment: request queue, then
+ * response queue).  A session starts small -- most only call functions
+ * with short answers, and /dev/shm may be small (Docker: 64 MB) -- and
+ * moves to the large size once an answer fills half its response queue
+ * (scans, big documents).  A message larger than a queue still goes
+ * through it, in pieces.
+ */
+#define TS_REQUEST_QUEUE_SMALL (16 * 1024)
+#define TS_RESPONSE_QUEUE_SMALL (64 * 1024)
+#define TS_REQUEST_QUEUE_LARGE (64 * 1024)
+#define TS_RESPONSE_QUEUE_LARGE (1024 * 1024)
 
 /*
  * A streamed query's rows go out in parts of about this many bytes, so the

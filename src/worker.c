@@ -118,6 +118,16 @@ ts_worker_nsessions(void)
 }
 
 Size
+ts_worker_channel_bytes(void)
+{
+	Size		n = 0;
+
+	for (int i = 0; i < nsessions; i++)
+		n += sessions[i].seg_bytes;
+	return n;
+}
+
+Size
 ts_worker_write_set_bytes(void)
 {
 	Size		n = 0;
@@ -435,6 +445,7 @@ session_drop_channel(Session *s)
 	if (s->seg)
 		dsm_detach(s->seg);
 	s->seg = NULL;
+	s->seg_bytes = 0;
 	s->inq = s->outq = NULL;
 	for (int i = 0; i < s->nout; i++)
 		pfree(s->out[i].hdr);
@@ -458,7 +469,8 @@ session_close(Session *s)
 }
 
 static void
-session_attach(Session *s, int slot, uint32 gen, int pid, int procno, dsm_handle handle)
+session_attach(Session *s, int slot, uint32 gen, int pid, int procno, dsm_handle handle,
+			   uint32 req_size)
 {
 	dsm_segment *seg;
 	shm_mq	   *req,
@@ -483,10 +495,17 @@ session_attach(Session *s, int slot, uint32 gen, int pid, int procno, dsm_handle
 	}
 	dsm_pin_mapping(seg);
 	req = (shm_mq *) dsm_segment_address(seg);
-	resp = (shm_mq *) ((char *) req + TS_REQUEST_QUEUE_SIZE);
+	if (req_size == 0 || req_size >= dsm_segment_map_length(seg))
+	{
+		MemoryContextSwitchTo(oldcxt);
+		dsm_detach(seg);
+		elog(ERROR, "treestore channel of process %d has a bad layout", pid);
+	}
+	resp = (shm_mq *) ((char *) req + req_size);
 	shm_mq_set_receiver(req, MyProc);
 	shm_mq_set_sender(resp, MyProc);
 	s->seg = seg;
+	s->seg_bytes = dsm_segment_map_length(seg);
 	s->inq = shm_mq_attach(req, seg, NULL);
 	s->outq = shm_mq_attach(resp, seg, NULL);
 	MemoryContextSwitchTo(oldcxt);
@@ -501,6 +520,7 @@ typedef struct AttachArgs
 	int			pid;
 	int			procno;
 	dsm_handle	handle;
+	uint32		req_size;
 } AttachArgs;
 
 static void
@@ -508,7 +528,7 @@ attach_guarded(void *arg)
 {
 	AttachArgs *a = arg;
 
-	session_attach(a->s, a->slot, a->gen, a->pid, a->procno, a->handle);
+	session_attach(a->s, a->slot, a->gen, a->pid, a->procno, a->handle, a->req_size);
 }
 
 /* Look at the slots whose generation moved. */
@@ -523,12 +543,14 @@ scan_slots(void)
 		int			pid,
 					procno;
 		dsm_handle	handle;
+		uint32		req_size;
 
 		SpinLockAcquire(&slot->mutex);
 		gen = slot->generation;
 		pid = slot->pid;
 		procno = slot->procno;
 		handle = slot->handle;
+		req_size = slot->req_size;
 		SpinLockRelease(&slot->mutex);
 		if (s->active && gen == s->slot_gen)
 			continue;
@@ -538,7 +560,7 @@ scan_slots(void)
 			session_close(s);
 		else
 		{
-			AttachArgs	a = {s, i, gen, pid, procno, handle};
+			AttachArgs	a = {s, i, gen, pid, procno, handle, req_size};
 
 			(void) run_guarded(attach_guarded, &a, session_fail, s,
 							   "attach a backend's channel");

@@ -72,6 +72,7 @@ typedef struct Session
 	uint32		slot_gen;
 	int			pid;
 	dsm_segment *seg;
+	Size		seg_bytes;		/* its size (the channel's queues) */
 	shm_mq_handle *inq,
 			   *outq;
 	/*
@@ -129,6 +130,7 @@ extern void ts_ops_read_ahead(Session *s);
 extern void ts_ops_request_failed(Session *s);
 extern void ts_ops_shrink_buffers(Session *s);
 extern Size ts_worker_write_set_bytes(void);
+extern Size ts_worker_channel_bytes(void);
 extern void ts_ops_set_error(Treestore__Response *resp, const char *sqlstate,
 							 const char *detail, const char *hint, const char *fmt,...)
 			pg_attribute_printf(5, 6);

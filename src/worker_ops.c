@@ -1041,6 +1041,7 @@ op_status(Treestore__Response *resp)
 	r->data_bytes = st.file_bytes;
 	r->memory_bytes = MemoryContextMemAllocated(TopMemoryContext, true);
 	r->write_set_bytes = ts_worker_write_set_bytes();
+	r->channel_bytes = ts_worker_channel_bytes();
 	r->rss_bytes = resident_bytes();
 	r->max_transaction_size = (uint64) ts_max_transaction_mb * 1024 * 1024;
 
