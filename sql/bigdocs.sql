@@ -49,6 +49,12 @@ SELECT ('[' || string_agg(format('{"title": "x", "node_id": "d%s", "start_index"
   FROM generate_series(0, 9998) i;
 RESET max_stack_depth;
 SELECT treestore.store_document('bd-chain', 'v1', doc) AS stored FROM bd_chain;
+-- section_path is quadratic in the depth: a document's paths total at most
+-- 256 MB (the chain above: about 200 MB).  3,000 levels of 400-byte titles
+-- (a 1.2 MB document) would make 1.8 GB: refused, nothing written
+SELECT bd_store(('[' || repeat('{"title": "' || repeat('t', 400) || '", "nodes": [', 3000)
+                 || '{"title": "bottom"}' || repeat(']}', 3000) || ']')::jsonb, 'bd-deep-titles') AS deep_titles;
+SELECT count(*) FROM treestore.nodes WHERE policy_id = 'bd-deep-titles';
 -- get_subtree: 10,000 rows, each at its depth, each after its parent
 SELECT count(*) AS rows, count(*) FILTER (WHERE depth = o) AS at_their_depth,
        count(*) FILTER (WHERE parent_id IS NOT DISTINCT FROM prev) AS after_their_parent,

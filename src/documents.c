@@ -84,6 +84,13 @@
 #include "tables.h"
 #include "rows.h"
 
+/*
+ * section_path repeats every ancestor's title, so its size grows with the
+ * square of the depth: one document's paths may total at most this (a 2 MB
+ * document 20,000 levels deep would otherwise make about 20 GB of rows).
+ */
+#define MAX_SECTION_PATHS_BYTES (256 * 1024 * 1024)
+
 PG_FUNCTION_INFO_V1(treestore_store_document);
 PG_FUNCTION_INFO_V1(treestore_get_document);
 PG_FUNCTION_INFO_V1(treestore_delete_document);
@@ -1090,6 +1097,7 @@ treestore_store_document(PG_FUNCTION_ARGS)
 	TsRowWriter *w;
 	StringInfoData path;
 	int		   *pathlen;
+	Size		paths_total;
 	ts_colval	vrow[TS_VER_NCOLS];
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 
@@ -1183,6 +1191,7 @@ treestore_store_document(PG_FUNCTION_ARGS)
 		(void) delete_prefix(nst, vkey, 2);
 
 	/* pass 2: the nodes, in pre-order */
+	paths_total = 0;
 	w = ts_rows_writer(nst);
 	initStringInfo(&path);
 	pathlen = palloc_extended(sizeof(int) * ((Size) ds.n + 1), MCXT_ALLOC_HUGE);
@@ -1209,6 +1218,15 @@ treestore_store_document(PG_FUNCTION_ARGS)
 			appendBinaryStringInfo(&path, " > ", 3);
 		appendBinaryStringInfo(&path, nf.title.val.string.val, nf.title.val.string.len);
 		pathlen[dn->depth] = path.len;
+		paths_total += path.len;
+		if (paths_total > MAX_SECTION_PATHS_BYTES)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("section paths of the document exceed %d MB",
+							MAX_SECTION_PATHS_BYTES / (1024 * 1024)),
+					 errdetail("Each node's section_path repeats the titles of its ancestors; at node \"%.*s\" (depth %d) they add up past the limit.",
+							   (int) Min(dn->idlen, 64), dn->id, dn->depth),
+					 errhint("Store a shallower tree or shorter titles.")));
 
 		row[TS_NODE_POLICY_ID] = vkey[0];
 		row[TS_NODE_VERSION_ID] = vkey[1];
