@@ -135,6 +135,17 @@ CREATE FUNCTION treestore.checkpoint() RETURNS void
 REVOKE ALL ON FUNCTION treestore.health() FROM PUBLIC;
 REVOKE ALL ON FUNCTION treestore.checkpoint() FROM PUBLIC;
 
+-- In-doubt transactions (prepared in the engine, no session will resolve
+-- them, the commit log cannot decide them): superuser only.
+CREATE FUNCTION treestore.prepared_transactions(
+	OUT gid text, OUT xid xid8, OUT status text, OUT origin text, OUT reason text)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'treestore_prepared_transactions' LANGUAGE C VOLATILE;
+CREATE FUNCTION treestore.resolve_prepared(gid text, commit boolean) RETURNS void
+	AS 'MODULE_PATHNAME', 'treestore_resolve_prepared' LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION treestore.prepared_transactions() FROM PUBLIC;
+REVOKE ALL ON FUNCTION treestore.resolve_prepared(text, boolean) FROM PUBLIC;
+
 -- Observability (src/metrics.c): one snapshot of the worker each; none
 -- raises for a worker that is down (stats() says why in "status",
 -- metrics() reports treestore_up 0).  metrics_text() is the Prometheus text

@@ -74,6 +74,9 @@ for a few milliseconds, comparing pg_current_wal_insert_lsn() and
 pg_current_wal_flush_lsn() after each COMMIT (a transaction counts as
 asynchronous when two retries also leave WAL unflushed: a background record
 inserted after the COMMIT looks the same once).
+Then the operator's deterministic cases (run_admin_cases): in-doubt
+(treestore.prepared_transactions and treestore.resolve_prepared on
+transactions the commit log cannot decide).
 Plus "setup" and a final "final-restart" round (clean restart, same checks).
 The output is TAP-like ("ok ..." / "not ok ..." with diagnostics: missing ids,
 ids on one side only, server log tail) and the last line is
@@ -91,6 +94,7 @@ Environment (defaults give ~2-3 minutes):
   TS_PGCRASH_PGBIN              PostgreSQL binaries (/usr/lib/postgresql/15/bin)
   TS_PGCRASH_RECOVERY_TIMEOUT   seconds to wait for health 'ok'    (90)
   TS_PGCRASH_LOST_XID_ROUNDS    deterministic lost-commit-record cases (2)
+  TS_PGCRASH_ADMIN              0: skip the operator cases (1)
 Rounds run in a shuffled order (by the seed).  A longer soak, e.g.:
   make test-pg-crash TS_PGCRASH_WORKER_ROUNDS=50 TS_PGCRASH_POSTMASTER_ROUNDS=50 \
       TS_PGCRASH_IMMEDIATE_ROUNDS=30 TS_PGCRASH_FAST_ROUNDS=10
@@ -144,6 +148,7 @@ SEED = env_int("TS_PGCRASH_SEED", 20261207)
 KEEP = os.environ.get("TS_PGCRASH_KEEP", "") not in ("", "0")
 RECOVERY_TIMEOUT = env_int("TS_PGCRASH_RECOVERY_TIMEOUT", 90)
 LOST_XID_ROUNDS = env_int("TS_PGCRASH_LOST_XID_ROUNDS", 2)
+ADMIN_CASES = env_int("TS_PGCRASH_ADMIN", 1)
 DOC_FRACTION = 0.2
 CASE_ID = "pgcrash"
 
@@ -233,11 +238,13 @@ class Cluster:
             f.write("checkpoint_timeout = 30s\n")
         self.datadir_real = os.path.realpath(self.data)
 
-    def start(self, attempts=1):
+    def start(self, attempts=1, opts=None):
+        """opts: server options for this start only, e.g. "-c name=value"."""
         last = None
         for i in range(attempts):
-            r = self.run_pg(["pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "120",
-                             "start"], check=False, timeout=180)
+            r = self.run_pg(["pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "120"]
+                            + (["-o", opts] if opts else []) + ["start"],
+                            check=False, timeout=180)
             if r.returncode == 0:
                 return
             last = r.stdout
@@ -1022,6 +1029,119 @@ def run_lost_xid(cluster, label, seq, attempts=10):
     check_log(cluster, label, log_from)
 
 
+def sqlerror(conn, sql, params=None):
+    """Run sql expecting an error: (sqlstate, message, detail, hint), or
+    None if it succeeded."""
+    try:
+        conn.execute(sql, params)
+    except psycopg.Error as e:
+        d = e.diag
+        return (d.sqlstate, d.message_primary or "", d.message_detail or "",
+                d.message_hint or "")
+    return None
+
+
+def check_case(name, fn):
+    """Run one check: fn returns (ok, diag); an exception fails it."""
+    try:
+        ok, diag = fn()
+    except Exception:
+        ok, diag = False, traceback.format_exc()
+    report(name, ok, None if ok else diag)
+    return ok
+
+
+def run_admin_cases(cluster):
+    """Deterministic cases of the operator's view, each on a restart of the
+    private cluster (README.md, "Inside PostgreSQL"):
+
+      in-doubt         two transactions wrote treestore.documents, were
+                       prepared in the engine and committed in PostgreSQL, but
+                       never resolved (treestore.debug_fault = 'commit' makes
+                       the commit callback fail; then pg_ctl -m immediate
+                       stop); with PostgreSQL's oldest xid moved past them
+                       (pg_resetwal -u, on a start without the library so the
+                       worker cannot settle them first) the commit log cannot
+                       decide them and they stay in doubt: the worker logs
+                       "resolve it by hand", treestore.prepared_transactions()
+                       lists both (gid, xid, origin 'recovery', the reason),
+                       they stay there, and treestore.resolve_prepared()
+                       commits one (its row appears) and aborts the other (its
+                       row never does); resolving again is 42704."""
+    ok, status = wait_healthy(cluster, RECOVERY_TIMEOUT)
+    if not ok:
+        report("admin: cluster healthy before the cases", False, "health: %r" % status)
+        return
+
+    # ---- in-doubt, part 1: two prepared, committed, never resolved
+    xids = {}
+    conn = cluster.connect(timeout=5)
+    conn.execute("SET treestore.debug_fault = 'commit'")
+    conn.commit()
+    for name in ("commit", "abort"):
+        conn.execute("INSERT INTO treestore.documents (policy_id, title) "
+                     "VALUES (%s, 'in doubt')", ("indoubt-" + name,))
+        xids[name] = int(conn.execute("SELECT pg_current_xact_id()::text").fetchone()[0])
+        conn.commit()      # the commit callback fails: a WARNING, still prepared
+    # at once, with the session still there (the worker settles a prepared
+    # transaction 5 s after its session moved on, or when the session ends):
+    # everything stops, the engine's log holds them prepared
+    cluster.stop("immediate")
+    try:
+        conn.close()
+    except psycopg.Error:
+        pass
+    wait_gone(cluster, 30)
+
+    # a start without the library (its worker would settle them first), to
+    # recover PostgreSQL and stop cleanly, as pg_resetwal wants
+    log_from = cluster.log_size()
+    cluster.start(opts="-c shared_preload_libraries=''")
+    cluster.stop("fast")
+
+    # the commit log no longer covers the two transactions
+    oldest = max(xids.values()) + 1
+    cluster.run_pg(["pg_resetwal", "-u", str(oldest), "-D", cluster.data])
+
+    # ---- in-doubt, part 2: the worker cannot decide them; by hand
+    cluster.start()
+    ok, status = wait_healthy(cluster, RECOVERY_TIMEOUT)
+    gid_c, gid_a = "pg:%d" % xids["commit"], "pg:%d" % xids["abort"]
+    with cluster.connect(timeout=5, autocommit=True) as conn:
+        def listed():
+            time.sleep(2.5)     # the worker tries to settle every second
+            rows = conn.execute("SELECT gid, xid::text, status, origin, reason "
+                                "FROM treestore.prepared_transactions() ORDER BY xid").fetchall()
+            want = {gid_c: str(xids["commit"]), gid_a: str(xids["abort"])}
+            ok = (len(rows) == 2 and all(
+                want.get(r[0]) == r[1] and r[2] is None and r[3] == "recovery"
+                and "resolve it by hand" in (r[4] or "") for r in rows))
+            logged = "resolve it by hand" in cluster.log_since(log_from)
+            return ok and logged, "rows %r, server log says 'resolve it by hand': %s" % (
+                rows, logged)
+        check_case("in-doubt: prepared_transactions() lists both, the worker leaves them",
+                   listed)
+
+        def resolved():
+            before = conn.execute("SELECT count(*) FROM treestore.documents "
+                                  "WHERE policy_id LIKE 'indoubt-%'").fetchone()[0]
+            conn.execute("SELECT treestore.resolve_prepared(%s, true)", (gid_c,))
+            conn.execute("SELECT treestore.resolve_prepared(%s, false)", (gid_a,))
+            docs = [r[0] for r in conn.execute(
+                "SELECT policy_id FROM treestore.documents WHERE policy_id LIKE 'indoubt-%' "
+                "ORDER BY 1")]
+            left = conn.execute("SELECT count(*) FROM treestore.prepared_transactions()"
+                                ).fetchone()[0]
+            again = sqlerror(conn, "SELECT treestore.resolve_prepared(%s, true)", (gid_c,))
+            ok = (before == 0 and docs == ["indoubt-commit"] and left == 0
+                  and again is not None and again[0] == "42704")
+            return ok, ("rows before %d, after %r, still listed %d, resolving again: %r"
+                        % (before, docs, left, again))
+        check_case("in-doubt: resolve_prepared() commits one, aborts the other", resolved)
+        conn.execute("DELETE FROM treestore.documents WHERE policy_id LIKE 'indoubt-%'")
+    check_log(cluster, "admin", log_from)
+
+
 def main():
     rng = random.Random(SEED)
     plan = [k for k, n in ROUNDS.items() for _ in range(n)]
@@ -1057,6 +1177,8 @@ def main():
             run_round(cluster, shared, rng, "round %d %s" % (n, kind), kind, errors_seen)
         for n in range(1, LOST_XID_ROUNDS + 1):
             run_lost_xid(cluster, "lost-xid %d" % n, n)
+        if ADMIN_CASES:
+            run_admin_cases(cluster)
         # a last clean restart with no load: everything still there
         log_from = cluster.log_size()
         try:
