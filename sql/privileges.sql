@@ -70,6 +70,25 @@ CREATE FOREIGN TABLE regress_ts_schema.my_documents (
 ) SERVER treestore OPTIONS (table 'documents');
 \echo :SQLSTATE
 RESET ROLE;
+-- not even with USAGE on the server (an administrator might grant it): only
+-- the extension's own tables map the engine's tables
+GRANT USAGE ON FOREIGN SERVER treestore TO regress_ts_user;
+SET ROLE regress_ts_user;
+\set VERBOSITY default
+CREATE FOREIGN TABLE regress_ts_schema.my_documents (
+	policy_id text, title text, latest_version_id text, version_count integer,
+	created_at timestamptz, updated_at timestamptz, metadata jsonb
+) SERVER treestore OPTIONS (table 'documents');
+\echo :SQLSTATE
+CREATE FOREIGN TABLE regress_ts_schema.documents (
+	policy_id text, title text, latest_version_id text, version_count integer,
+	created_at timestamptz, updated_at timestamptz, metadata jsonb
+) SERVER treestore;
+\echo :SQLSTATE
+\set VERBOSITY terse
+SELECT count(*) FROM pg_class WHERE relnamespace = 'regress_ts_schema'::regnamespace;
+RESET ROLE;
+REVOKE USAGE ON FOREIGN SERVER treestore FROM regress_ts_user;
 
 -- ===================================================================
 -- after GRANT: it works

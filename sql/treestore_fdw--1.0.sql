@@ -11,6 +11,12 @@ CREATE FUNCTION treestore.require_preload() RETURNS void
 	AS 'MODULE_PATHNAME', 'treestore_require_preload' LANGUAGE C STRICT;
 SELECT treestore.require_preload();
 DROP FUNCTION treestore.require_preload();
+-- and in a database whose encoding is not UTF8: one engine serves every
+-- database of the cluster, its text is UTF-8
+CREATE FUNCTION treestore.require_utf8() RETURNS void
+	AS 'MODULE_PATHNAME', 'treestore_require_utf8' LANGUAGE C STRICT;
+SELECT treestore.require_utf8();
+DROP FUNCTION treestore.require_utf8();
 
 CREATE FUNCTION treestore.fdw_handler() RETURNS fdw_handler
 	AS 'MODULE_PATHNAME', 'treestore_fdw_handler' LANGUAGE C STRICT;

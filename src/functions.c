@@ -128,6 +128,16 @@ treestore_require_preload(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+PG_FUNCTION_INFO_V1(treestore_require_utf8);
+
+/* CREATE EXTENSION calls this too: the engine's text is UTF-8. */
+Datum
+treestore_require_utf8(PG_FUNCTION_ARGS)
+{
+	ts_require_utf8();
+	PG_RETURN_VOID();
+}
+
 /* ---------- in-doubt transactions by hand ---------- */
 
 PG_FUNCTION_INFO_V1(treestore_prepared_transactions);
