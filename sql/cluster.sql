@@ -2,7 +2,7 @@
 -- cluster: one engine serves every database of the cluster.  The foreign
 -- tables of every database that installs the extension show the same data;
 -- a database whose encoding is not UTF8 is refused (the engine's text is
--- UTF-8, and every database reads it).
+-- UTF-8, and every database reads it); DROP EXTENSION keeps the data.
 --
 -- Keys used here start with 'cl-'; databases are regress_ts_*; everything
 -- is dropped at the end.
@@ -42,6 +42,17 @@ SELECT ts_checkpoint();
 CREATE FUNCTION ts_health() RETURNS jsonb AS 'treestore_fdw', 'treestore_health' LANGUAGE C;
 SELECT ts_health()->>'status' AS status;
 \c contrib_regression
+
+-- ===================================================================
+-- DROP EXTENSION leaves the engine's data in place: CREATE EXTENSION
+-- brings the rows back
+-- ===================================================================
+DROP EXTENSION treestore_fdw;
+SELECT count(*) FROM pg_namespace WHERE nspname = 'treestore';
+SET client_min_messages = warning;
+CREATE EXTENSION treestore_fdw;
+RESET client_min_messages;
+SELECT policy_id, title FROM treestore.documents WHERE policy_id LIKE 'cl-%' ORDER BY 1;
 
 -- ===================================================================
 -- clean up
