@@ -310,7 +310,9 @@ test-pg:
 # installs the extension, then runs a private cluster under /tmp/tscrash-*
 # (as user postgres when we are root) whose treestore worker and postmaster
 # are killed under load; checks that acknowledged commits survive and that
-# ledger and treestore.tool_results agree.  Rounds, clients and seed come
+# ledger and treestore.tool_results agree; then the operator's cases (a
+# stopped worker and request_timeout, no preload, an engine that cannot
+# open, in-doubt transactions resolved by hand).  Rounds, clients and seed come
 # from TS_PGCRASH_* (see the script's header), e.g. a longer soak:
 #   make test-pg-crash TS_PGCRASH_WORKER_ROUNDS=50 TS_PGCRASH_POSTMASTER_ROUNDS=50
 # A failing build counts as 1 failed.

@@ -67,20 +67,15 @@ SELECT usage_id - 2000000 AS id FROM treestore.prompt_usage WHERE case_id = 'md-
 -- ===================================================================
 -- the server option batch_size
 -- ===================================================================
-CREATE SERVER md_small FOREIGN DATA WRAPPER treestore_fdw OPTIONS (batch_size '7');
-CREATE FOREIGN TABLE md_docs (
-	policy_id text, title text, latest_version_id text, version_count integer,
-	created_at timestamptz, updated_at timestamptz, metadata jsonb
-) SERVER md_small OPTIONS (table 'documents');
-EXPLAIN (VERBOSE, COSTS OFF) INSERT INTO md_docs (policy_id) SELECT 'md-b-' || g FROM generate_series(1, 20) g;
-INSERT INTO md_docs (policy_id) SELECT 'md-b-' || g FROM generate_series(1, 20) g;
+ALTER SERVER treestore OPTIONS (ADD batch_size '7');
+EXPLAIN (VERBOSE, COSTS OFF) INSERT INTO treestore.documents (policy_id) SELECT 'md-b-' || g FROM generate_series(1, 20) g;
+INSERT INTO treestore.documents (policy_id) SELECT 'md-b-' || g FROM generate_series(1, 20) g;
 SELECT count(*) FROM treestore.documents WHERE policy_id LIKE 'md-b-%';
+ALTER SERVER treestore OPTIONS (DROP batch_size);
 \set VERBOSITY terse
 CREATE SERVER md_bad FOREIGN DATA WRAPPER treestore_fdw OPTIONS (batch_size '0');
 CREATE SERVER md_bad FOREIGN DATA WRAPPER treestore_fdw OPTIONS (batch_size 'ten');
 \set VERBOSITY default
-DROP FOREIGN TABLE md_docs;
-DROP SERVER md_small;
 
 -- ===================================================================
 -- a writing statement reads its rows first, whole, into a tuplestore:

@@ -70,6 +70,25 @@ CREATE FOREIGN TABLE regress_ts_schema.my_documents (
 ) SERVER treestore OPTIONS (table 'documents');
 \echo :SQLSTATE
 RESET ROLE;
+-- not even with USAGE on the server (an administrator might grant it): only
+-- the extension's own tables map the engine's tables
+GRANT USAGE ON FOREIGN SERVER treestore TO regress_ts_user;
+SET ROLE regress_ts_user;
+\set VERBOSITY default
+CREATE FOREIGN TABLE regress_ts_schema.my_documents (
+	policy_id text, title text, latest_version_id text, version_count integer,
+	created_at timestamptz, updated_at timestamptz, metadata jsonb
+) SERVER treestore OPTIONS (table 'documents');
+\echo :SQLSTATE
+CREATE FOREIGN TABLE regress_ts_schema.documents (
+	policy_id text, title text, latest_version_id text, version_count integer,
+	created_at timestamptz, updated_at timestamptz, metadata jsonb
+) SERVER treestore;
+\echo :SQLSTATE
+\set VERBOSITY terse
+SELECT count(*) FROM pg_class WHERE relnamespace = 'regress_ts_schema'::regnamespace;
+RESET ROLE;
+REVOKE USAGE ON FOREIGN SERVER treestore FROM regress_ts_user;
 
 -- ===================================================================
 -- after GRANT: it works
@@ -189,6 +208,45 @@ SET ROLE regress_ts_user;
 SELECT * FROM pv_titles;
 RESET ROLE;
 DROP VIEW pv_titles;
+
+-- ===================================================================
+-- in-doubt transactions by hand: superuser only (test/pg_crash makes a
+-- real one and resolves it)
+-- ===================================================================
+SELECT p.proname, has_function_privilege('public', p.oid, 'EXECUTE') AS public_execute
+  FROM pg_proc p
+ WHERE p.pronamespace = 'treestore'::regnamespace
+   AND p.proname IN ('prepared_transactions', 'resolve_prepared')
+ ORDER BY 1;
+-- nothing is in doubt
+SELECT * FROM treestore.prepared_transactions();
+\set VERBOSITY default
+-- a gid that is not in doubt: 42704
+SELECT treestore.resolve_prepared('pg:1', true);
+\echo :SQLSTATE
+SELECT treestore.resolve_prepared('no such transaction', false);
+\echo :SQLSTATE
+SELECT treestore.resolve_prepared('', false);
+\echo :SQLSTATE
+\set VERBOSITY terse
+-- no EXECUTE
+SET ROLE regress_ts_user;
+SELECT * FROM treestore.prepared_transactions();
+\echo :SQLSTATE
+SELECT treestore.resolve_prepared('pg:1', true);
+\echo :SQLSTATE
+RESET ROLE;
+-- EXECUTE is not enough: the functions check for a superuser
+GRANT EXECUTE ON FUNCTION treestore.prepared_transactions(),
+  treestore.resolve_prepared(text, boolean) TO regress_ts_user;
+SET ROLE regress_ts_user;
+SELECT * FROM treestore.prepared_transactions();
+\echo :SQLSTATE
+SELECT treestore.resolve_prepared('pg:1', true);
+\echo :SQLSTATE
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION treestore.prepared_transactions(),
+  treestore.resolve_prepared(text, boolean) FROM regress_ts_user;
 
 -- ===================================================================
 -- clean up

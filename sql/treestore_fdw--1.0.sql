@@ -11,6 +11,12 @@ CREATE FUNCTION treestore.require_preload() RETURNS void
 	AS 'MODULE_PATHNAME', 'treestore_require_preload' LANGUAGE C STRICT;
 SELECT treestore.require_preload();
 DROP FUNCTION treestore.require_preload();
+-- and in a database whose encoding is not UTF8: one engine serves every
+-- database of the cluster, its text is UTF-8
+CREATE FUNCTION treestore.require_utf8() RETURNS void
+	AS 'MODULE_PATHNAME', 'treestore_require_utf8' LANGUAGE C STRICT;
+SELECT treestore.require_utf8();
+DROP FUNCTION treestore.require_utf8();
 
 CREATE FUNCTION treestore.fdw_handler() RETURNS fdw_handler
 	AS 'MODULE_PATHNAME', 'treestore_fdw_handler' LANGUAGE C STRICT;
@@ -134,6 +140,17 @@ CREATE FUNCTION treestore.checkpoint() RETURNS void
 	AS 'MODULE_PATHNAME', 'treestore_checkpoint' LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION treestore.health() FROM PUBLIC;
 REVOKE ALL ON FUNCTION treestore.checkpoint() FROM PUBLIC;
+
+-- In-doubt transactions (prepared in the engine, no session will resolve
+-- them, the commit log cannot decide them): superuser only.
+CREATE FUNCTION treestore.prepared_transactions(
+	OUT gid text, OUT xid xid8, OUT status text, OUT origin text, OUT reason text)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'treestore_prepared_transactions' LANGUAGE C VOLATILE;
+CREATE FUNCTION treestore.resolve_prepared(gid text, commit boolean) RETURNS void
+	AS 'MODULE_PATHNAME', 'treestore_resolve_prepared' LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION treestore.prepared_transactions() FROM PUBLIC;
+REVOKE ALL ON FUNCTION treestore.resolve_prepared(text, boolean) FROM PUBLIC;
 
 -- Observability (src/metrics.c): one snapshot of the worker each; none
 -- raises for a worker that is down (stats() says why in "status",

@@ -22,6 +22,7 @@
 
 #include <signal.h>
 
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/ipc.h"
@@ -29,6 +30,7 @@
 #include "storage/proc.h"
 #include "storage/s_lock.h"
 #include "storage/shm_mq.h"
+#include "commands/dbcommands.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -156,6 +158,24 @@ channel_create_context(void *arg)
 }
 
 /*
+ * One engine serves every database of the cluster, and its text is UTF-8:
+ * a database in another encoding (SQL_ASCII included) would store bytes the
+ * others misread.  Refused rather than converted (README.md, "Inside
+ * PostgreSQL").
+ */
+void
+ts_require_utf8(void)
+{
+	if (GetDatabaseEncoding() != PG_UTF8)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("treestore_fdw requires a database with encoding UTF8"),
+				 errdetail("Database \"%s\" has encoding %s; the treestore engine, shared by every database of the cluster, keeps its text in UTF-8.",
+						   get_database_name(MyDatabaseId), GetDatabaseEncodingName()),
+				 errhint("Use treestore_fdw from a database created with ENCODING 'UTF8'.")));
+}
+
+/*
  * Make sure there is a usable channel to a ready worker.  With noerror,
  * return false instead of raising (short of an error from dsm_create).
  */
@@ -182,6 +202,15 @@ ensure_channel(bool noerror, char **why)
 			return false;
 		}
 		require_preload();
+	}
+	if (GetDatabaseEncoding() != PG_UTF8)
+	{
+		if (noerror)
+		{
+			*why = "treestore_fdw requires a database with encoding UTF8";
+			return false;
+		}
+		ts_require_utf8();
 	}
 	for (;;)
 	{

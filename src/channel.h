@@ -74,6 +74,9 @@ extern void ts_payload_return(void *arg);
 /* Generation of the worker the current channel talks to (0: none). */
 extern uint32 ts_channel_worker_generation(void);
 
+/* 0A000 unless the database's encoding is UTF8 */
+extern void ts_require_utf8(void);
+
 /* Round trips made by this backend (EXPLAIN ANALYZE shows deltas). */
 extern uint64 ts_round_trips;
 

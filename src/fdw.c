@@ -101,6 +101,14 @@ treestore_fdw_validator(PG_FUNCTION_ARGS)
 	Oid			catalog = PG_GETARG_OID(1);
 	ListCell   *lc;
 
+	/* only the extension's script makes foreign tables (tables.c) */
+	if (catalog == ForeignTableRelationId && !ts_creating_own_tables())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("foreign tables of treestore_fdw are made only by its extension"),
+				 errdetail("The engine's tables are reached only through the foreign tables of schema treestore, whose grants guard them."),
+				 errhint("Use the tables of schema treestore, or a view on them.")));
+
 	foreach(lc, options)
 	{
 		DefElem    *d = (DefElem *) lfirst(lc);

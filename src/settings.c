@@ -4,7 +4,9 @@
  *	  The treestore.* settings.
  *
  *	  Engine settings are read by the worker when it opens the engine
- *	  (PGC_POSTMASTER or PGC_SIGHUP); the timeouts are per session.
+ *	  (PGC_POSTMASTER; PGC_SIGHUP in a backend that loads the library
+ *	  without the preload, where there is no worker); the timeouts are per
+ *	  session.
  *
  *-------------------------------------------------------------------------
  */
@@ -75,38 +77,48 @@ assign_debug_fault(const char *newval, void *extra)
 void
 ts_settings_init(void)
 {
+	/*
+	 * PostgreSQL refuses, with a FATAL that ends the session, to create a
+	 * PGC_POSTMASTER setting after startup.  Loaded without the preload
+	 * (CREATE EXTENSION, a function call, LOAD) nothing reads the engine's
+	 * settings -- there is no worker -- and the entry points must be able to
+	 * say what to add to shared_preload_libraries: define them as
+	 * PGC_SIGHUP then.
+	 */
+	GucContext	engine = process_shared_preload_libraries_in_progress ? PGC_POSTMASTER : PGC_SIGHUP;
+
 	DefineCustomStringVariable("treestore.data_directory",
 							   "Directory of the TreeStore engine's files.",
 							   "A relative path is taken from the cluster's data directory.",
 							   &ts_data_directory, "treestore",
-							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+							   engine, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("treestore.cache_size",
 							"Size of the engine's page cache.",
 							NULL, &ts_cache_mb, DEFAULT_CACHE_MB, MIN_CACHE_MB, MAX_CACHE_MB,
-							PGC_POSTMASTER, GUC_UNIT_MB, NULL, NULL, NULL);
+							engine, GUC_UNIT_MB, NULL, NULL, NULL);
 	DefineCustomIntVariable("treestore.checkpoint_timeout",
 							"Longest time between automatic engine checkpoints.",
 							"0 turns time-based checkpoints off.",
 							&ts_checkpoint_timeout_s, 600, 0, 86400,
-							PGC_POSTMASTER, GUC_UNIT_S, NULL, NULL, NULL);
+							engine, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("treestore.checkpoint_wal_size",
 							"Engine write-ahead log written that triggers a checkpoint.",
 							NULL, &ts_checkpoint_wal_mb, 256, 1, 1024 * 1024,
-							PGC_POSTMASTER, GUC_UNIT_MB, NULL, NULL, NULL);
+							engine, GUC_UNIT_MB, NULL, NULL, NULL);
 	DefineCustomIntVariable("treestore.wal_segment_size",
 							"Size at which the engine starts a new write-ahead log segment.",
 							NULL, &ts_wal_segment_mb, 100, 1, 1024,
-							PGC_POSTMASTER, GUC_UNIT_MB, NULL, NULL, NULL);
+							engine, GUC_UNIT_MB, NULL, NULL, NULL);
 	DefineCustomIntVariable("treestore.wal_keep_segments",
 							"Write-ahead log segments kept behind the last checkpoint.",
 							NULL, &ts_wal_keep_segments, 3, 0, 1000,
-							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+							engine, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("treestore.synchronous_commit",
 							 "Make each engine commit durable before it returns.",
 							 "Off: commits return before the log is flushed (at most 200 ms of "
 							 "committed work can be lost in a crash of the server).",
 							 &ts_synchronous_commit, true,
-							 PGC_POSTMASTER, 0, NULL, NULL, NULL);
+							 engine, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("treestore.max_transaction_size",
 							"Largest write set one transaction may hold in the worker.",
 							"Past it a write fails with 54000 (program_limit_exceeded).",

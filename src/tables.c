@@ -11,11 +11,20 @@
  *	  column, so a row can never be half-written or read into the wrong
  *	  column.
  *
+ *	  Only the extension's own foreign tables (members of extension
+ *	  treestore_fdw, made by its script) map the engine's stores: a foreign
+ *	  table anyone with USAGE on the server made would read and write the
+ *	  stores past the grants on treestore.*.  The validator refuses to
+ *	  create one (fdw.c) and ts_table_store refuses to use one made before.
+ *
  *-------------------------------------------------------------------------
  */
 #include "treestore_fdw.h"
 
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "commands/extension.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -24,6 +33,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
@@ -59,13 +69,69 @@ ts_coltype_oid(ts_coltype type)
 	return InvalidOid;
 }
 
+/* ---------- only the extension's own foreign tables ---------- */
+
+/* Is the extension script (or pg_upgrade restoring it) running now? */
+bool
+ts_creating_own_tables(void)
+{
+	if (IsBinaryUpgrade)
+		return true;			/* pg_upgrade adds the members one by one */
+	return creating_extension &&
+		CurrentExtensionObject == get_extension_oid("treestore_fdw", true);
+}
+
+/*
+ * Relations found to be the extension's, for this backend: a member stays
+ * one until the extension is dropped, which drops the relation too (and
+ * invalidates it).
+ */
+static Oid	own_rels[32];
+static int	n_own_rels = 0;
+static bool own_rels_callback = false;
+
+static void
+own_rels_invalidate(Datum arg, Oid relid)
+{
+	n_own_rels = 0;
+}
+
+static void
+require_own_table(Oid relid)
+{
+	Oid			ext;
+
+	for (int i = 0; i < n_own_rels; i++)
+		if (own_rels[i] == relid)
+			return;
+	ext = get_extension_oid("treestore_fdw", true);
+	if (!OidIsValid(ext) || getExtensionOfObject(RelationRelationId, relid) != ext)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("foreign table \"%s\" is not one of treestore_fdw's tables",
+						get_rel_name(relid)),
+				 errdetail("Only the foreign tables made by the extension in schema treestore map the engine's tables; their grants guard the data."),
+				 errhint("Use the tables of schema treestore, or a view on them.")));
+	if (!own_rels_callback)
+	{
+		CacheRegisterRelcacheCallback(own_rels_invalidate, (Datum) 0);
+		own_rels_callback = true;
+	}
+	if (n_own_rels == lengthof(own_rels))
+		n_own_rels = 0;
+	own_rels[n_own_rels++] = relid;
+}
+
 const ts_store *
 ts_table_store(Oid relid)
 {
-	ForeignTable *ft = GetForeignTable(relid);
+	ForeignTable *ft;
 	const char *name = NULL;
 	const ts_store *st;
 	ListCell   *lc;
+
+	require_own_table(relid);
+	ft = GetForeignTable(relid);
 
 	foreach(lc, ft->options)
 	{

@@ -38,6 +38,9 @@ extern void ts_require_access(const char *table, AclMode modes);
 /* The store a foreign table maps to (option "table", else its name). */
 extern const ts_store *ts_table_store(Oid relid);
 
+/* the extension's script (or pg_upgrade) is creating its own tables now */
+extern bool ts_creating_own_tables(void);
+
 /*
  * Encode a row given by attribute (values/isnull indexed by attnum - 1).
  * key empty (*klen 0): an assigned-id table's NULL id.  A NULL in another

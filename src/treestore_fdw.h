@@ -19,7 +19,7 @@
  *	    fdw.c            FDW handler, planning, scans, EXPLAIN
  *	    fdw_modify.c     INSERT / UPDATE / DELETE
  *	    pushdown.c       which quals become key ranges
- *	    functions.c      SQL-callable functions (health, checkpoint)
+ *	    functions.c      SQL-callable functions (health, checkpoint, in-doubt transactions)
  *	    metrics.c        stats, metrics, metrics_text (one list of metrics
  *	                     for both metrics functions)
  *	    rows.c           row writes and key-range scans for C functions

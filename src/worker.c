@@ -346,6 +346,87 @@ settle_in_doubt(bool at_start)
 	}
 }
 
+static Treestore__InDoubtTxn *
+in_doubt_txn(const char *gid, bool recovered)
+{
+	Treestore__InDoubtTxn *t = palloc(sizeof(*t));
+	bool		commit;
+	char		why[200];
+
+	treestore__in_doubt_txn__init(t);
+	t->gid = pstrdup(gid);
+	t->recovered = recovered;
+	why[0] = '\0';
+	t->reason = pstrdup(ts_ops_xid_status(gid, &commit, why, sizeof(why)) ? "" : why);
+	return t;
+}
+
+/*
+ * The in-doubt transactions, for treestore.prepared_transactions(): those
+ * found by recovery, then those of ended sessions, each with the reason the
+ * worker leaves it (empty: the next settle_in_doubt settles it).
+ */
+void
+ts_worker_list_in_doubt(Treestore__InDoubtResult *r)
+{
+	char	   *gids = NULL;
+	size_t		n = 0,
+				norphans = 0,
+				k = 0;
+	int			rc;
+	const char *g;
+
+	if ((rc = ts_env_prepared(ts_worker_env, &gids, &n)) != 0)
+		elog(ERROR, "could not list the in-doubt transactions: %s", ts_last_error());
+	for (Orphan *o = orphans; o; o = o->next)
+		norphans++;
+	r->n_txns = n + norphans;
+	r->txns = palloc(sizeof(Treestore__InDoubtTxn *) * (r->n_txns + 1));
+	g = gids;
+	for (size_t i = 0; i < n; i++, g += strlen(g) + 1)
+		r->txns[k++] = in_doubt_txn(g, true);
+	for (Orphan *o = orphans; o; o = o->next)
+		r->txns[k++] = in_doubt_txn(o->gid, false);
+	free(gids);
+}
+
+/*
+ * Commit or abort the in-doubt transaction gid by hand: 0, TS_NOTFOUND if
+ * no in-doubt transaction has that gid, or the engine's error.
+ */
+int
+ts_worker_resolve_in_doubt(const char *gid, bool commit)
+{
+	int			rc;
+
+	for (Orphan **p = &orphans; *p; p = &(*p)->next)
+	{
+		Orphan	   *o = *p;
+
+		if (strcmp(o->gid, gid) != 0)
+			continue;
+		*p = o->next;
+		if (commit)
+			rc = ts_txn_commit(o->txn);
+		else
+		{
+			ts_txn_abort(o->txn);
+			rc = 0;
+		}
+		pfree(o);
+		goto done;
+	}
+	rc = ts_env_resolve(ts_worker_env, gid, commit);
+	if (rc == TS_NOTFOUND)
+		return rc;
+done:
+	ereport(rc == 0 ? LOG : WARNING,
+			(errmsg("treestore in-doubt transaction \"%s\" %s by hand%s%s", gid,
+					commit ? "committed" : "aborted",
+					rc == 0 ? "" : " failed: ", rc == 0 ? "" : ts_last_error())));
+	return rc;
+}
+
 static void
 open_engine(void)
 {

@@ -120,6 +120,8 @@ extern uint64 ts_worker_requests;
 extern int	ts_worker_nsessions(void);
 extern char *ts_worker_data_path(void);
 extern void ts_worker_orphan(ts_txn *txn, const char *gid);
+extern void ts_worker_list_in_doubt(Treestore__InDoubtResult *r);
+extern int	ts_worker_resolve_in_doubt(const char *gid, bool commit);
 extern bool ts_worker_respond(Session *s, Treestore__Response *resp,
 							  const char *payload, Size plen);
 

@@ -967,6 +967,35 @@ op_resolve(Session *s, Treestore__Resolve *r, Treestore__Response *resp)
 		ts_ops_engine_error(resp, rc, r->commit ? "commit" : "abort");
 }
 
+/*
+ * In-doubt transactions by hand (treestore.prepared_transactions(),
+ * treestore.resolve_prepared()): no gid lists them, a gid settles that one.
+ */
+static void
+op_in_doubt(Treestore__InDoubt *d, Treestore__Response *resp)
+{
+	int			rc;
+
+	if (d->gid == NULL || d->gid[0] == '\0')
+	{
+		Treestore__InDoubtResult *r = palloc(sizeof(*r));
+
+		treestore__in_doubt_result__init(r);
+		ts_worker_list_in_doubt(r);
+		resp->body_case = TREESTORE__RESPONSE__BODY_IN_DOUBT;
+		resp->in_doubt = r;
+		return;
+	}
+	rc = ts_worker_resolve_in_doubt(d->gid, d->commit);
+	if (rc == TS_NOTFOUND)
+		ts_ops_set_error(resp, "42704",
+						 "Only a prepared treestore transaction that no session will resolve can be "
+						 "resolved by hand; treestore.prepared_transactions() lists them.",
+						 NULL, "treestore transaction \"%s\" is not in doubt", d->gid);
+	else if (rc != 0)
+		ts_ops_engine_error(resp, rc, d->commit ? "commit" : "abort");
+}
+
 /* ---------- status ---------- */
 
 static void
@@ -1369,6 +1398,9 @@ ts_ops_execute(Session *s, Treestore__Request *req, Treestore__Response *resp)
 		case TREESTORE__REQUEST__OP_CHECKPOINT:
 			if ((rc = ts_env_checkpoint(ts_worker_env)) != 0)
 				ts_ops_engine_error(resp, rc, "checkpoint");
+			return;
+		case TREESTORE__REQUEST__OP_IN_DOUBT:
+			op_in_doubt(req->in_doubt, resp);
 			return;
 		default:
 			break;

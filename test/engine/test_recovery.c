@@ -4,7 +4,8 @@
  *	  that dies without closing (a forked child that _exit()s), replay after
  *	  checkpoints, prepared transactions come back in doubt and can be
  *	  committed or aborted, aborted ones stay gone, log segments are removed
- *	  behind checkpoints, and async commits are durable after close.
+ *	  behind checkpoints, async commits are durable after close, and
+ *	  accept_wal_loss opens a log damaged in the middle, ending it there.
  */
 #include <dirent.h>
 #include <pthread.h>
@@ -607,7 +608,76 @@ TEST(test_read_only_open_replays_in_memory)
 	th_rmdir(dir);
 }
 
-TEST_MAIN(test_commits_survive_exit_without_close, test_read_only_open_replays_in_memory, test_replay_after_checkpoint,
+/*
+ * Damage in the middle of the log (valid records after it) stops the open
+ * with the file and offset (TS_CORRUPT); accept_wal_loss (README.md: "lets
+ * an operator go on") opens it with the log ended at the damage: every
+ * commit before it present, none after, and the environment writable -- a
+ * later open without the option is clean and keeps what came after.
+ */
+TEST(test_accept_wal_loss)
+{
+	const char *dir = th_tmpdir("rec-walloss");
+	ts_options	o = opts();
+	ts_env	   *env;
+	char		path[1024];
+	FILE	   *f;
+	char	   *buf;
+	long		len;
+	char	   *hit = NULL;
+	DIR		   *d;
+	struct dirent *e;
+
+	in_dying_child(child_commits, dir);		/* 300 commits, only in the log */
+	/* the segment holding commit 150: flip a byte of its value "v150:a" */
+	path[0] = '\0';
+	CHECK((d = opendir(dir)) != NULL);
+	while ((e = readdir(d)) != NULL && hit == NULL)
+	{
+		if (strncmp(e->d_name, "wal-", 4) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		CHECK((f = fopen(path, "r+b")) != NULL);
+		CHECK(fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 0);
+		buf = malloc((size_t) len);
+		CHECK(buf != NULL);
+		rewind(f);
+		CHECK(fread(buf, 1, (size_t) len, f) == (size_t) len);
+		hit = memmem(buf, (size_t) len, "v150:a", 6);
+		if (hit)
+		{
+			CHECK(fseek(f, hit - buf + 1, SEEK_SET) == 0);
+			CHECK(fputc('X', f) != EOF);
+		}
+		CHECK(fclose(f) == 0);
+		free(buf);
+	}
+	closedir(d);
+	CHECK_MSG(hit != NULL, "commit 150 not found in the log");
+
+	/* by default: refused, naming the file and the offset */
+	CHECK_ERR(ts_env_open(dir, &o, &env), TS_CORRUPT);
+	CHECK_MSG(strstr(ts_last_error(), "offset") && strstr(ts_last_error(), "wal-"),
+			  "the error does not name the file and offset: %s", ts_last_error());
+
+	/* accept_wal_loss: the log ends at the damage */
+	o.accept_wal_loss = 1;
+	env = open_dir(dir, &o);
+	expect_range(env, 0, 150, "a", 150);
+	CHECK_OK(commit_range(env, 1000, 10, "after"));
+	CHECK_OK(ts_env_close(env));
+
+	/* and the operator goes on: a plain open is clean */
+	o.accept_wal_loss = 0;
+	env = open_dir(dir, &o);
+	expect_range(env, 0, 150, "a", 160);
+	expect_range(env, 1000, 10, "after", 160);
+	CHECK_OK(ts_env_check(env));
+	CHECK_OK(ts_env_close(env));
+	th_rmdir(dir);
+}
+
+TEST_MAIN(test_commits_survive_exit_without_close, test_accept_wal_loss, test_read_only_open_replays_in_memory, test_replay_after_checkpoint,
 		  test_prepared_come_back_in_doubt, test_prepared_empty_write_set_recovers,
 		  test_segments_removed_behind_checkpoints,
 		  test_dirty_pages_checkpoint_in_background,

@@ -74,6 +74,10 @@ for a few milliseconds, comparing pg_current_wal_insert_lsn() and
 pg_current_wal_flush_lsn() after each COMMIT (a transaction counts as
 asynchronous when two retries also leave WAL unflushed: a background record
 inserted after the COMMIT looks the same once).
+Then the operator's deterministic cases (run_admin_cases): request-timeout
+(a SIGSTOPped worker), no-preload, open-failure (data_directory a file, then
+fixed; the settings take effect) and in-doubt (treestore.prepared_transactions
+and treestore.resolve_prepared on transactions the commit log cannot decide).
 Plus "setup" and a final "final-restart" round (clean restart, same checks).
 The output is TAP-like ("ok ..." / "not ok ..." with diagnostics: missing ids,
 ids on one side only, server log tail) and the last line is
@@ -91,6 +95,7 @@ Environment (defaults give ~2-3 minutes):
   TS_PGCRASH_PGBIN              PostgreSQL binaries (/usr/lib/postgresql/15/bin)
   TS_PGCRASH_RECOVERY_TIMEOUT   seconds to wait for health 'ok'    (90)
   TS_PGCRASH_LOST_XID_ROUNDS    deterministic lost-commit-record cases (2)
+  TS_PGCRASH_ADMIN              0: skip the operator cases (1)
 Rounds run in a shuffled order (by the seed).  A longer soak, e.g.:
   make test-pg-crash TS_PGCRASH_WORKER_ROUNDS=50 TS_PGCRASH_POSTMASTER_ROUNDS=50 \
       TS_PGCRASH_IMMEDIATE_ROUNDS=30 TS_PGCRASH_FAST_ROUNDS=10
@@ -144,6 +149,7 @@ SEED = env_int("TS_PGCRASH_SEED", 20261207)
 KEEP = os.environ.get("TS_PGCRASH_KEEP", "") not in ("", "0")
 RECOVERY_TIMEOUT = env_int("TS_PGCRASH_RECOVERY_TIMEOUT", 90)
 LOST_XID_ROUNDS = env_int("TS_PGCRASH_LOST_XID_ROUNDS", 2)
+ADMIN_CASES = env_int("TS_PGCRASH_ADMIN", 1)
 DOC_FRACTION = 0.2
 CASE_ID = "pgcrash"
 
@@ -233,11 +239,13 @@ class Cluster:
             f.write("checkpoint_timeout = 30s\n")
         self.datadir_real = os.path.realpath(self.data)
 
-    def start(self, attempts=1):
+    def start(self, attempts=1, opts=None):
+        """opts: server options for this start only, e.g. "-c name=value"."""
         last = None
         for i in range(attempts):
-            r = self.run_pg(["pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "120",
-                             "start"], check=False, timeout=180)
+            r = self.run_pg(["pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "120"]
+                            + (["-o", opts] if opts else []) + ["start"],
+                            check=False, timeout=180)
             if r.returncode == 0:
                 return
             last = r.stdout
@@ -1022,6 +1030,229 @@ def run_lost_xid(cluster, label, seq, attempts=10):
     check_log(cluster, label, log_from)
 
 
+def sqlerror(conn, sql, params=None):
+    """Run sql expecting an error: (sqlstate, message, detail, hint), or
+    None if it succeeded."""
+    try:
+        conn.execute(sql, params)
+    except psycopg.Error as e:
+        d = e.diag
+        return (d.sqlstate, d.message_primary or "", d.message_detail or "",
+                d.message_hint or "")
+    return None
+
+
+def check_case(name, fn):
+    """Run one check: fn returns (ok, diag); an exception fails it."""
+    try:
+        ok, diag = fn()
+    except Exception:
+        ok, diag = False, traceback.format_exc()
+    report(name, ok, None if ok else diag)
+    return ok
+
+
+def run_admin_cases(cluster):
+    """Deterministic cases of the operator's view, each on a restart of the
+    private cluster (README.md, "Inside PostgreSQL"):
+
+      request-timeout  the worker stopped (SIGSTOP): a call with
+                       treestore.request_timeout = '1s' fails in about a
+                       second with 08006 instead of hanging, in a session that
+                       already talked to the worker and in a new one; after
+                       SIGCONT the same session works again.
+      no-preload       a start without shared_preload_libraries: CREATE
+                       EXTENSION fails with 55000 "treestore_fdw must be
+                       loaded at server start" and the hint to add it, and a
+                       function of an installed extension with 55000 too.
+      open-failure     treestore.data_directory names a regular file: calls
+                       get 57P03 with the reason in the detail; once the file
+                       is gone the worker's retry (every 5 s) opens the engine
+                       there -- the setting took effect: a new, empty engine in
+                       that directory, and treestore.cache_size is the one
+                       given at start.
+      in-doubt         two transactions wrote treestore.documents, were
+                       prepared in the engine and committed in PostgreSQL, but
+                       never resolved (treestore.debug_fault = 'commit' makes
+                       the commit callback fail; then pg_ctl -m immediate
+                       stop); with PostgreSQL's oldest xid moved past them
+                       (pg_resetwal -u, on a start without the library so the
+                       worker cannot settle them first) the commit log cannot
+                       decide them and they stay in doubt: the worker logs
+                       "resolve it by hand", treestore.prepared_transactions()
+                       lists both (gid, xid, origin 'recovery', the reason),
+                       they stay there, and treestore.resolve_prepared()
+                       commits one (its row appears) and aborts the other (its
+                       row never does); resolving again is 42704."""
+    # ---- request-timeout: a stopped worker
+    ok, status = wait_healthy(cluster, RECOVERY_TIMEOUT)
+    if not ok:
+        report("admin: cluster healthy before the cases", False, "health: %r" % status)
+        return
+    wpid = worker_pid(cluster)
+    old = cluster.connect(timeout=5, autocommit=True)
+    old.execute("SELECT count(*) FROM treestore.documents")
+    os.kill(wpid, signal.SIGSTOP)
+    try:
+        def timed_out(conn):
+            conn.execute("SET treestore.request_timeout = '1s'")
+            t0 = time.time()
+            err = sqlerror(conn, "SELECT count(*) FROM treestore.documents")
+            took = time.time() - t0
+            ok = err is not None and err[0] == "08006" and 0.8 <= took <= 5
+            return ok, "error %r after %.2f s (want 08006 after about 1 s)" % (err, took)
+        check_case("request-timeout: a stopped worker gives 08006 after request_timeout "
+                   "(session with a channel)", lambda: timed_out(old))
+        with cluster.connect(timeout=5, autocommit=True) as fresh:
+            check_case("request-timeout: a stopped worker gives 08006 after request_timeout "
+                       "(new session)", lambda: timed_out(fresh))
+    finally:
+        os.kill(wpid, signal.SIGCONT)
+
+    def works_again():
+        n = old.execute("SELECT count(*) FROM treestore.documents").fetchone()[0]
+        return n >= 0, None
+    check_case("request-timeout: after SIGCONT the same session works again", works_again)
+    old.close()
+
+    # ---- in-doubt, part 1: two prepared, committed, never resolved
+    xids = {}
+    conn = cluster.connect(timeout=5)
+    conn.execute("SET treestore.debug_fault = 'commit'")
+    conn.commit()
+    for name in ("commit", "abort"):
+        conn.execute("INSERT INTO treestore.documents (policy_id, title) "
+                     "VALUES (%s, 'in doubt')", ("indoubt-" + name,))
+        xids[name] = int(conn.execute("SELECT pg_current_xact_id()::text").fetchone()[0])
+        conn.commit()      # the commit callback fails: a WARNING, still prepared
+    # at once, with the session still there (the worker settles a prepared
+    # transaction 5 s after its session moved on, or when the session ends):
+    # everything stops, the engine's log holds them prepared
+    cluster.stop("immediate")
+    try:
+        conn.close()
+    except psycopg.Error:
+        pass
+    wait_gone(cluster, 30)
+
+    # ---- no-preload
+    log_from = cluster.log_size()
+    cluster.start(opts="-c shared_preload_libraries=''")
+    with cluster.connect(timeout=5, autocommit=True) as conn:
+        def no_preload_create():
+            conn.execute("DROP DATABASE IF EXISTS nopreload")
+            conn.execute("CREATE DATABASE nopreload")
+            with psycopg.connect(host=cluster.sock, port=PORT, user="postgres",
+                                 dbname="nopreload", autocommit=True) as c2:
+                err = sqlerror(c2, "CREATE EXTENSION treestore_fdw")
+            conn.execute("DROP DATABASE nopreload")
+            ok = (err is not None and err[0] == "55000"
+                  and err[1] == "treestore_fdw must be loaded at server start"
+                  and "shared_preload_libraries" in err[3])
+            return ok, "CREATE EXTENSION gave %r" % (err,)
+        check_case("no-preload: CREATE EXTENSION fails with 55000 and the hint", no_preload_create)
+
+        def no_preload_call():
+            err = sqlerror(conn, "SELECT count(*) FROM treestore.documents")
+            ok = (err is not None and err[0] == "55000"
+                  and "shared_preload_libraries" in err[3])
+            return ok, "a scan gave %r" % (err,)
+        check_case("no-preload: an installed extension's tables fail with 55000", no_preload_call)
+    cluster.stop("fast")
+
+    # the commit log no longer covers the two transactions
+    oldest = max(xids.values()) + 1
+    cluster.run_pg(["pg_resetwal", "-u", str(oldest), "-D", cluster.data])
+
+    # ---- open-failure: data_directory is a regular file, then fixed
+    blocked = os.path.join(cluster.tmp, "blocked")
+    with open(blocked, "w") as f:
+        f.write("not a directory\n")
+    if AS_ROOT:
+        pw = pwd.getpwnam("postgres")
+        os.chown(blocked, pw.pw_uid, pw.pw_gid)
+    cluster.start(opts="-c treestore.data_directory=%s -c treestore.cache_size=3MB" % blocked)
+    try:
+        with cluster.connect(timeout=5, autocommit=True) as conn:
+            def refused():
+                deadline = time.time() + 20
+                err = None
+                while time.time() < deadline:
+                    err = sqlerror(conn, "SELECT count(*) FROM treestore.documents")
+                    if err is not None and err[0] == "57P03" and blocked in err[2]:
+                        return True, None
+                    time.sleep(0.3)
+                return False, "a scan gave %r (want 57P03 naming %s)" % (err, blocked)
+            check_case("open-failure: calls get 57P03 with the reason", refused)
+            os.unlink(blocked)
+
+            def back():
+                t0 = time.time()
+                ok, status = wait_healthy(cluster, 20)
+                return ok, "health after %.1f s: %r" % (time.time() - t0, status)
+            check_case("open-failure: the worker opens the engine once the path is fixed", back)
+
+            def took_effect():
+                n = conn.execute("SELECT count(*) FROM treestore.documents").fetchone()[0]
+                cache = conn.execute("SHOW treestore.cache_size").fetchone()[0]
+                files = sorted(os.listdir(blocked)) if os.path.isdir(blocked) else []
+                # about 8 MB of rows, written out, then read: a 3 MB cache
+                # (768 pages of 4 KB) holds at most about that many
+                conn.execute("INSERT INTO treestore.documents (policy_id, title) "
+                             "SELECT 'cache-' || g, repeat('x', 2000) "
+                             "FROM generate_series(1, 4000) g")
+                conn.execute("SELECT treestore.checkpoint()")
+                conn.execute("SELECT count(*), sum(length(title)) FROM treestore.documents")
+                pages = int(conn.execute("SELECT treestore.stats()->'cache'->>'pages'"
+                                         ).fetchone()[0])
+                note("cache pages held with treestore.cache_size = 3MB: %d" % pages)
+                ok = n == 0 and "treestore.db" in files and cache == "3MB" and pages <= 900
+                return ok, ("documents %d (want 0: a new engine), files in %s: %s, "
+                            "cache_size %s, cache pages held %d (want at most about 768)"
+                            % (n, blocked, files, cache, pages))
+            check_case("open-failure: data_directory and cache_size took effect", took_effect)
+    finally:
+        cluster.stop("fast")
+
+    # ---- in-doubt, part 2: the worker cannot decide them; by hand
+    cluster.start()
+    ok, status = wait_healthy(cluster, RECOVERY_TIMEOUT)
+    gid_c, gid_a = "pg:%d" % xids["commit"], "pg:%d" % xids["abort"]
+    with cluster.connect(timeout=5, autocommit=True) as conn:
+        def listed():
+            time.sleep(2.5)     # the worker tries to settle every second
+            rows = conn.execute("SELECT gid, xid::text, status, origin, reason "
+                                "FROM treestore.prepared_transactions() ORDER BY xid").fetchall()
+            want = {gid_c: str(xids["commit"]), gid_a: str(xids["abort"])}
+            ok = (len(rows) == 2 and all(
+                want.get(r[0]) == r[1] and r[2] is None and r[3] == "recovery"
+                and "resolve it by hand" in (r[4] or "") for r in rows))
+            logged = "resolve it by hand" in cluster.log_since(log_from)
+            return ok and logged, "rows %r, server log says 'resolve it by hand': %s" % (
+                rows, logged)
+        check_case("in-doubt: prepared_transactions() lists both, the worker leaves them",
+                   listed)
+
+        def resolved():
+            before = conn.execute("SELECT count(*) FROM treestore.documents "
+                                  "WHERE policy_id LIKE 'indoubt-%'").fetchone()[0]
+            conn.execute("SELECT treestore.resolve_prepared(%s, true)", (gid_c,))
+            conn.execute("SELECT treestore.resolve_prepared(%s, false)", (gid_a,))
+            docs = [r[0] for r in conn.execute(
+                "SELECT policy_id FROM treestore.documents WHERE policy_id LIKE 'indoubt-%' "
+                "ORDER BY 1")]
+            left = conn.execute("SELECT count(*) FROM treestore.prepared_transactions()"
+                                ).fetchone()[0]
+            again = sqlerror(conn, "SELECT treestore.resolve_prepared(%s, true)", (gid_c,))
+            ok = (before == 0 and docs == ["indoubt-commit"] and left == 0
+                  and again is not None and again[0] == "42704")
+            return ok, ("rows before %d, after %r, still listed %d, resolving again: %r"
+                        % (before, docs, left, again))
+        check_case("in-doubt: resolve_prepared() commits one, aborts the other", resolved)
+        conn.execute("DELETE FROM treestore.documents WHERE policy_id LIKE 'indoubt-%'")
+    check_log(cluster, "admin", log_from)
+
+
 def main():
     rng = random.Random(SEED)
     plan = [k for k, n in ROUNDS.items() for _ in range(n)]
@@ -1057,6 +1288,8 @@ def main():
             run_round(cluster, shared, rng, "round %d %s" % (n, kind), kind, errors_seen)
         for n in range(1, LOST_XID_ROUNDS + 1):
             run_lost_xid(cluster, "lost-xid %d" % n, n)
+        if ADMIN_CASES:
+            run_admin_cases(cluster)
         # a last clean restart with no load: everything still there
         log_from = cluster.log_size()
         try:
