@@ -1251,6 +1251,73 @@ def run_admin_cases(cluster):
         check_case("in-doubt: resolve_prepared() commits one, aborts the other", resolved)
         conn.execute("DELETE FROM treestore.documents WHERE policy_id LIKE 'indoubt-%'")
     check_log(cluster, "admin", log_from)
+    run_shm_full_case(cluster)
+
+
+def run_shm_full_case(cluster):
+    """shm-full: dynamic shared memory runs out (Docker's /dev/shm is 64 MB).
+    With dynamic_shared_memory_type = mmap the segments are files in
+    pg_dynshmem, here a 4 MB tmpfs filled up: a new session's first call
+    must fail at once with 53100 and a hint naming the channel and
+    --shm-size -- not hang -- and work once space is back.  Needs root (a
+    mount); otherwise reported as skipped, not passed."""
+    shm = os.path.join(cluster.data, "pg_dynshmem")
+    cluster.stop("fast")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700,uid=%d,gid=%d" % (
+        pwd.getpwnam("postgres").pw_uid, pwd.getpwnam("postgres").pw_gid) if AS_ROOT
+        else "size=4m", "tmpfs", shm], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True)
+    if r.returncode != 0:
+        note("skip shm-full: cannot mount a tmpfs on %s: %s" % (shm, r.stdout.strip()))
+        print("ok shm-full: a full dynamic shared memory gives 53100 # SKIP no mount",
+              flush=True)
+        cluster.start()
+        return
+    filler = os.path.join(shm, "filler")
+    try:
+        cluster.start(opts="-c dynamic_shared_memory_type=mmap")
+        ok, status = wait_healthy(cluster, RECOVERY_TIMEOUT)
+        with cluster.connect(timeout=5, autocommit=True) as conn:
+            # fill what is left, once the health check's session (and its
+            # channel's segment) has gone
+            deadline = time.time() + 10
+            while time.time() < deadline and conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
+                    ).fetchone()[0] > 1:
+                time.sleep(0.1)
+            with open(filler, "wb", buffering=0) as f:
+                for size in (65536, 4096, 1):
+                    try:
+                        while f.write(b"\0" * size) == size:
+                            pass
+                    except OSError:
+                        pass
+
+            def refused():
+                t0 = time.time()
+                err = sqlerror(conn, "SELECT count(*) FROM treestore.documents")
+                took = time.time() - t0
+                ok = (err is not None and err[0] == "53100" and "--shm-size" in err[3]
+                      and took < 5)
+                vfs = os.statvfs(shm)
+                return ok, ("the first call gave %r after %.2f s (dynamic_shared_memory_type "
+                            "%s, %d bytes free in %s)" % (
+                                err, took, conn.execute("SHOW dynamic_shared_memory_type"
+                                                        ).fetchone()[0],
+                                vfs.f_bavail * vfs.f_frsize, shm))
+            check_case("shm-full: a session's first call fails with 53100 and the hint", refused)
+            os.unlink(filler)
+
+            def back():
+                n = conn.execute("SELECT count(*) FROM treestore.documents").fetchone()[0]
+                return n >= 0, None
+            check_case("shm-full: once space is back the same session works", back)
+    finally:
+        if os.path.exists(filler):
+            os.unlink(filler)
+        cluster.stop("fast", check=False)
+        subprocess.run(["umount", shm], check=False)
+        cluster.start()
 
 
 def main():
