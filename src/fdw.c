@@ -88,7 +88,6 @@ typedef struct TsScanState
 	bool	   *need;			/* attributes to decode (NULL: all) */
 	Tuplestorestate *store;		/* materialize: the rows, read whole first */
 	TupleTableSlot *store_slot;	/* reads the store (minimal tuples) */
-	int64		stored;
 	bool		spilled;		/* the store went to disk (work_mem) */
 } TsScanState;
 
@@ -538,6 +537,23 @@ fetch_more(TsScanState *ss)
 	MemoryContextSwitchTo(old);
 }
 
+/* The current batch's next row into slot; false at the batch's end. */
+static bool
+next_row(TsScanState *ss, TupleTableSlot *slot)
+{
+	const uint8 *key,
+			   *rec;
+	size_t		klen,
+				rlen;
+
+	if (!ts_batch_next(ss->rows, ss->rows_len, &ss->pos, &key, &klen, &rec, &rlen))
+		return false;
+	ExecClearTuple(slot);
+	ts_row_decode(ss->table, key, klen, rec, rlen, slot->tts_values, slot->tts_isnull, ss->need);
+	ExecStoreVirtualTuple(slot);
+	return true;
+}
+
 /*
  * A statement that writes reads all its rows first (see the planner's
  * comment), into a tuplestore: linear in the rows, on disk past work_mem.
@@ -553,23 +569,10 @@ materialize_scan(ForeignScanState *node, TsScanState *ss)
 		ss->store_slot = MakeSingleTupleTableSlot(slot->tts_tupleDescriptor,
 												  &TTSOpsMinimalTuple);
 	MemoryContextSwitchTo(old);
-	ss->stored = 0;
 	for (;;)
 	{
-		const uint8 *key,
-				   *rec;
-		size_t		klen,
-					rlen;
-
-		while (ts_batch_next(ss->rows, ss->rows_len, &ss->pos, &key, &klen, &rec, &rlen))
-		{
-			ExecClearTuple(slot);
-			ts_row_decode(ss->table, key, klen, rec, rlen, slot->tts_values, slot->tts_isnull,
-						  ss->need);
-			ExecStoreVirtualTuple(slot);
+		while (next_row(ss, slot))
 			tuplestore_puttupleslot(ss->store, slot);
-			ss->stored++;
-		}
 		if (ss->done)
 			break;
 		CHECK_FOR_INTERRUPTS();
@@ -673,18 +676,8 @@ tsIterateForeignScan(ForeignScanState *node)
 	}
 	for (;;)
 	{
-		const uint8 *key,
-				   *rec;
-		size_t		klen,
-					rlen;
-
-		if (ts_batch_next(ss->rows, ss->rows_len, &ss->pos, &key, &klen, &rec, &rlen))
-		{
-			ExecClearTuple(slot);
-			ts_row_decode(ss->table, key, klen, rec, rlen, slot->tts_values, slot->tts_isnull, ss->need);
-			ExecStoreVirtualTuple(slot);
+		if (next_row(ss, slot))
 			return slot;
-		}
 		if (ss->done)
 			return ExecClearTuple(slot);
 		fetch_more(ss);
