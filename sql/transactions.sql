@@ -268,6 +268,56 @@ COMMIT;
 SELECT tx_docs();
 
 -- ===================================================================
+-- a statement reads one snapshot: a cursor or a PL/pgSQL FOR loop does not
+-- see the writes of the statements run while it is open, nor does the rest
+-- of a statement see the writes of its data-modifying CTE
+-- ===================================================================
+INSERT INTO treestore.trajectories (case_id, trajectory_id, step_number)
+SELECT 'tx-snap', 't', g FROM generate_series(1, 3000) g;
+BEGIN;
+DECLARE tx_c CURSOR FOR SELECT step_number FROM treestore.trajectories WHERE case_id = 'tx-snap';
+FETCH 2 FROM tx_c;
+INSERT INTO treestore.trajectories (case_id, trajectory_id, step_number) VALUES ('tx-snap', 't', 5000), ('tx-snap', 't', 5001);
+DELETE FROM treestore.trajectories WHERE case_id = 'tx-snap' AND step_number = 2999;
+-- the rest: 3 .. 3000 with 2999, without 5000 and 5001
+CREATE FUNCTION pg_temp.tx_rest(c refcursor) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE r record; n int := 0; has2999 boolean := false; has5000 boolean := false;
+BEGIN
+  LOOP
+    FETCH c INTO r;
+    EXIT WHEN NOT FOUND;
+    n := n + 1;
+    has2999 := has2999 OR r.step_number = 2999;
+    has5000 := has5000 OR r.step_number >= 5000;
+  END LOOP;
+  RETURN format('%s rows, 2999 %s, 5000 or 5001 %s', n, has2999, has5000);
+END $$;
+SELECT pg_temp.tx_rest('tx_c');
+SELECT count(*), max(step_number) FROM treestore.trajectories WHERE case_id = 'tx-snap';
+COMMIT;
+DO $$
+DECLARE r record; n int := 0; mx int := 0;
+BEGIN
+  FOR r IN SELECT step_number FROM treestore.trajectories WHERE case_id = 'tx-snap' LOOP
+    n := n + 1;
+    mx := greatest(mx, r.step_number);
+    IF n = 1 THEN
+      INSERT INTO treestore.trajectories (case_id, trajectory_id, step_number) VALUES ('tx-snap', 't', 9999);
+    END IF;
+  END LOOP;
+  RAISE NOTICE 'the loop saw % rows, the highest %', n, mx;
+END $$;
+WITH d AS (DELETE FROM treestore.trajectories WHERE case_id = 'tx-snap' AND step_number <= 10 RETURNING 1)
+SELECT (SELECT count(*) FROM d) AS deleted,
+       (SELECT count(*) FROM treestore.trajectories WHERE case_id = 'tx-snap') AS seen_by_the_statement;
+WITH i AS (INSERT INTO treestore.trajectories (case_id, trajectory_id, step_number)
+           SELECT 'tx-snap', 'u', g FROM generate_series(1, 5) g RETURNING 1)
+SELECT (SELECT count(*) FROM i) AS inserted,
+       (SELECT count(*) FROM treestore.trajectories WHERE case_id = 'tx-snap') AS seen_by_the_statement;
+SELECT count(*) FROM treestore.trajectories WHERE case_id = 'tx-snap';
+DELETE FROM treestore.trajectories WHERE case_id = 'tx-snap';
+
+-- ===================================================================
 -- clean up
 -- ===================================================================
 DELETE FROM treestore.documents WHERE policy_id LIKE 'tx-%';

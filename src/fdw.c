@@ -18,6 +18,7 @@
 
 #include "access/reloptions.h"
 #include "access/sysattr.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_foreign_server.h"
 #include "catalog/pg_foreign_table.h"
 #include "commands/defrem.h"
@@ -33,10 +34,12 @@
 #include "optimizer/paths.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
+#include "parser/parsetree.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
+#include "lib/ilist.h"
 #include "utils/tuplestore.h"
 
 #include "channel.h"
@@ -72,6 +75,9 @@ typedef struct TsRelInfo
 
 typedef struct TsScanState
 {
+	dlist_node	open_node;		/* in open_scans while its executor lives */
+	ForeignScanState *node;
+	uint32		stmt;			/* the statement it reads for */
 	TsTable    *table;
 	List	   *conds;			/* KeyCond (col, op) per value */
 	List	   *value_states;	/* ExprState per fdw_exprs entry */
@@ -88,8 +94,25 @@ typedef struct TsScanState
 	bool	   *need;			/* attributes to decode (NULL: all) */
 	Tuplestorestate *store;		/* materialize: the rows, read whole first */
 	TupleTableSlot *store_slot;	/* reads the store (minimal tuples) */
+	TupleTableSlot *fill_slot;	/* decodes rows into the store (the scan
+								 * slot may hold a row its parent uses) */
+	MemoryContext fill_cxt;		/* decoded values on their way to the store */
 	bool		spilled;		/* the store went to disk (work_mem) */
+	bool		drained;		/* read whole because a later statement came */
 } TsScanState;
+
+/*
+ * The scans whose executor state exists (a cursor's, a PL/pgSQL FOR loop's,
+ * the outer query of a function that runs SQL): when a later statement
+ * first talks to the worker, those still reading are read to their end
+ * first (ts_fdw_drain_scans), so each reads one snapshot -- its statement's
+ * -- and none of the later statements' writes, as PostgreSQL's own scans.
+ */
+static dlist_head open_scans = DLIST_STATIC_INIT(open_scans);
+
+static void forget_open_scan(void *arg);
+static bool has_exec_param(Node *n, void *context);
+static void start_scan(ForeignScanState *node, TsScanState *ss);
 
 /* ---------- options ---------- */
 
@@ -258,6 +281,29 @@ join_key_clauses(PlannerInfo *root, RelOptInfo *baserel, TsRelInfo *info, Oid re
 	return out;
 }
 
+static Query *top_query(PlannerInfo *root);
+static void tsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid);
+
+/*
+ * Does the statement write a treestore table (or may it: a data-modifying
+ * CTE)?  Its scans must then read before its writes: no parameterized
+ * paths, whose lookups would run between them.
+ */
+static bool
+writes_treestore(Query *top)
+{
+	if (top->hasModifyingCTE)
+		return true;
+	if (top->commandType != CMD_SELECT && top->resultRelation > 0)
+	{
+		RangeTblEntry *rte = rt_fetch(top->resultRelation, top->rtable);
+
+		return rte->relkind == RELKIND_FOREIGN_TABLE &&
+			GetFdwRoutineByRelId(rte->relid)->GetForeignPaths == tsGetForeignPaths;
+	}
+	return false;
+}
+
 static void
 tsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
@@ -283,6 +329,8 @@ tsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 													   baserel->lateral_relids, NULL, NIL));
 
 	/* parameterized paths: one keyed lookup per outer row */
+	if (writes_treestore(top_query(root)))
+		return;
 	jclauses = join_key_clauses(root, baserel, info, foreigntableid);
 	foreach(lc, jclauses)
 	{
@@ -452,7 +500,17 @@ tsBeginForeignScan(ForeignScanState *node, int eflags)
 	node->fdw_state = ss;
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
+	ss->node = node;
 	ss->table = ts_table_open(node->ss.ss_currentRelation);
+	{
+		/* in open_scans until its executor state goes (normally or by an error) */
+		MemoryContextCallback *cb = palloc(sizeof(MemoryContextCallback));
+
+		cb->func = forget_open_scan;
+		cb->arg = ss;
+		MemoryContextRegisterResetCallback(node->ss.ps.state->es_query_cxt, cb);
+		dlist_push_head(&open_scans, &ss->open_node);
+	}
 	forthree(lc1, cols, lc2, ops, lc3, types)
 	{
 		KeyCond    *kc = palloc0(sizeof(KeyCond));
@@ -479,6 +537,14 @@ tsBeginForeignScan(ForeignScanState *node, int eflags)
 					ss->need[lfirst_int(lc) - 1] = true;
 		}
 	}
+
+	/*
+	 * A statement that writes reads its scans before any of its writes: now,
+	 * at executor start, unless the scan's values come from the executor
+	 * (outer rows, subplans) -- those start when first read.
+	 */
+	if (ss->materialize && !has_exec_param((Node *) fs->fdw_exprs, NULL))
+		start_scan(node, ss);
 }
 
 /*
@@ -528,7 +594,7 @@ fetch_more(TsScanState *ss)
 	ts_payload_return(ss);		/* every row was returned: nothing to keep */
 	MemoryContextReset(ss->batch_cxt);
 	old = MemoryContextSwitchTo(ss->batch_cxt);
-	ts_xact_request(&req, false);
+	ts_xact_request_continue(&req, ss->stmt);	/* its statement's snapshot */
 	f.scan_id = ss->scan_id;
 	req.op_case = TREESTORE__REQUEST__OP_FETCH;
 	req.fetch = &f;
@@ -555,35 +621,57 @@ next_row(TsScanState *ss, TupleTableSlot *slot)
 }
 
 /*
- * A statement that writes reads all its rows first (see the planner's
- * comment), into a tuplestore: linear in the rows, on disk past work_mem.
+ * Read the rest of the scan into a tuplestore: linear in the rows, on disk
+ * past work_mem.  A statement that writes reads its scans whole first (see
+ * the planner's comment); a scan still open when a later statement talks to
+ * the worker is read whole then (ts_fdw_drain_scans).
  */
 static void
 materialize_scan(ForeignScanState *node, TsScanState *ss)
 {
-	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	TupleTableSlot *scan_slot = node->ss.ss_ScanTupleSlot;
 	MemoryContext old = MemoryContextSwitchTo(node->ss.ps.state->es_query_cxt);
 
 	ss->store = tuplestore_begin_heap(false, false, work_mem);
 	if (ss->store_slot == NULL)
-		ss->store_slot = MakeSingleTupleTableSlot(slot->tts_tupleDescriptor,
+	{
+		ss->store_slot = MakeSingleTupleTableSlot(scan_slot->tts_tupleDescriptor,
 												  &TTSOpsMinimalTuple);
+		ss->fill_slot = MakeSingleTupleTableSlot(scan_slot->tts_tupleDescriptor,
+												 &TTSOpsVirtual);
+		ss->fill_cxt = AllocSetContextCreate(node->ss.ps.state->es_query_cxt,
+											 "treestore scan fill", ALLOCSET_DEFAULT_SIZES);
+	}
 	MemoryContextSwitchTo(old);
 	for (;;)
 	{
-		while (next_row(ss, slot))
-			tuplestore_puttupleslot(ss->store, slot);
+		old = MemoryContextSwitchTo(ss->fill_cxt);
+		while (next_row(ss, ss->fill_slot))
+			tuplestore_puttupleslot(ss->store, ss->fill_slot);
+		ExecClearTuple(ss->fill_slot);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(ss->fill_cxt);
 		if (ss->done)
 			break;
 		CHECK_FOR_INTERRUPTS();
 		fetch_more(ss);
 	}
-	ExecClearTuple(slot);
 	ss->spilled = !tuplestore_in_memory(ss->store);
 	ts_payload_return(ss);
 	MemoryContextReset(ss->batch_cxt);
 	ss->rows = NULL;
 	ss->rows_len = ss->pos = 0;
+}
+
+/* Does the expression use a PARAM_EXEC (a value the executor sets later)? */
+static bool
+has_exec_param(Node *n, void *context)
+{
+	if (n == NULL)
+		return false;
+	if (IsA(n, Param))
+		return ((Param *) n)->paramkind == PARAM_EXEC;
+	return expression_tree_walker(n, has_exec_param, context);
 }
 
 static void
@@ -604,6 +692,7 @@ start_scan(ForeignScanState *node, TsScanState *ss)
 
 	ss->started = true;
 	ss->done = false;
+	ss->scan_id = 0;			/* none in the worker until its first batch */
 	ss->rows = NULL;
 	ss->rows_len = ss->pos = 0;
 	foreach(lc, ss->value_states)
@@ -622,6 +711,7 @@ start_scan(ForeignScanState *node, TsScanState *ss)
 		return;
 	}
 	ts_xact_request(&req, false);
+	ss->stmt = req.stmt;
 	scan.table = (char *) ss->table->store->name;
 	scan.n_ranges = list_length(ranges);
 	if (scan.n_ranges > 0)
@@ -708,6 +798,32 @@ close_scan(TsScanState *ss)
 }
 
 static void
+forget_open_scan(void *arg)
+{
+	TsScanState *ss = arg;
+
+	dlist_delete(&ss->open_node);
+}
+
+void
+ts_fdw_drain_scans(uint32 stmt)
+{
+	dlist_iter	it;
+
+	dlist_foreach(it, &open_scans)
+	{
+		TsScanState *ss = dlist_container(TsScanState, open_node, it.cur);
+
+		if (ss->scan_id != 0 && ss->started && !ss->done && ss->store == NULL &&
+			ss->stmt != stmt)
+		{
+			materialize_scan(ss->node, ss);
+			ss->drained = true;
+		}
+	}
+}
+
+static void
 tsReScanForeignScan(ForeignScanState *node)
 {
 	close_scan(node->fdw_state);
@@ -739,7 +855,7 @@ tsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	{
 		ExplainPropertyInteger("Round Trips", NULL, (int64) ss->round_trips, es);
 		ExplainPropertyInteger("Rows Fetched", NULL, (int64) ss->rows_fetched, es);
-		if (ss->materialize)
+		if (ss->materialize || ss->drained)
 			ExplainPropertyText("Materialized", ss->spilled ? "disk" : "memory", es);
 	}
 }

@@ -13,4 +13,10 @@
 
 extern void ts_fdw_modify_routines(FdwRoutine *routine);
 
+/*
+ * Before the first request of statement stmt: every scan still open from
+ * an earlier statement reads its rest now, in its own statement's snapshot.
+ */
+extern void ts_fdw_drain_scans(uint32 stmt);
+
 #endif							/* TS_FDW_H */

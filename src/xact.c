@@ -30,7 +30,12 @@
  *	  Subtransactions: an aborted one is remembered and sent with the next
  *	  request; the worker rolls its writes back to their savepoint.
  *	  Snapshots: a statement counter (ExecutorStart) lets the worker renew a
- *	  READ COMMITTED snapshot per statement.
+ *	  READ COMMITTED snapshot per statement.  A statement reads one snapshot
+ *	  from start to end: before the first request of a new statement, the
+ *	  scans still open from an earlier one (a cursor, a FOR loop, the outer
+ *	  query of a function that runs SQL) read their rest into tuplestores
+ *	  (fdw.c), and a scan's fetches carry its own statement, so neither the
+ *	  new snapshot nor the new statement's writes reach them.
  *
  *-------------------------------------------------------------------------
  */
@@ -46,6 +51,7 @@
 #include "utils/memutils.h"
 
 #include "channel.h"
+#include "fdw.h"
 #include "xact.h"
 
 typedef struct TsXact
@@ -63,6 +69,8 @@ typedef struct TsXact
 
 static TsXact xact;
 static uint32 statement_id = 0;
+static uint32 last_statement_sent = 0;	/* of the last request that could renew */
+static bool draining = false;
 static ExecutorStart_hook_type prev_executor_start = NULL;
 
 static void
@@ -83,8 +91,41 @@ reset_xact(void)
 	xact.nrollbacks = 0;
 }
 
+static void fill_request(Treestore__Request *req, bool write, uint32 stmt);
+
 void
 ts_xact_request(Treestore__Request *req, bool write)
+{
+	/*
+	 * The first request of a new statement: scans of an earlier one that are
+	 * still open read their rest first, before the worker takes this
+	 * statement's snapshot and before its writes.
+	 */
+	if (statement_id != last_statement_sent && !draining)
+	{
+		draining = true;
+		PG_TRY();
+		{
+			ts_fdw_drain_scans(statement_id);
+		}
+		PG_FINALLY();
+		{
+			draining = false;
+		}
+		PG_END_TRY();
+		last_statement_sent = statement_id;
+	}
+	fill_request(req, write, statement_id);
+}
+
+void
+ts_xact_request_continue(Treestore__Request *req, uint32 stmt)
+{
+	fill_request(req, false, stmt);
+}
+
+static void
+fill_request(Treestore__Request *req, bool write, uint32 stmt)
 {
 	uint32		gen = ts_channel_worker_generation();
 
@@ -119,7 +160,7 @@ ts_xact_request(Treestore__Request *req, bool write)
 		xact.wrote = true;
 	}
 	req->lxid = xact.lxid;
-	req->stmt = statement_id;
+	req->stmt = stmt;
 	req->repeatable = IsolationUsesXactSnapshot();
 	req->subxid = GetCurrentSubTransactionId();
 	req->n_rollback_subxids = xact.nrollbacks;
@@ -238,7 +279,7 @@ ts_xact_callback(XactEvent event, void *arg)
 				 */
 				XLogFlush(LogLogicalMessage("treestore", xact.gid, strlen(xact.gid) + 1, true));
 				ForceSyncCommit();
-				ts_xact_request(&req, false);
+				ts_xact_request_continue(&req, last_statement_sent);
 				prep.gid = xact.gid;
 				req.op_case = TREESTORE__REQUEST__OP_PREPARE;
 				req.prepare = &prep;

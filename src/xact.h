@@ -17,6 +17,12 @@
  * ts_xact_request_sent.
  */
 extern void ts_xact_request(Treestore__Request *req, bool write);
+
+/*
+ * The same for a request that continues a scan begun in statement stmt (a
+ * Fetch): it keeps that statement's snapshot, and drains nothing.
+ */
+extern void ts_xact_request_continue(Treestore__Request *req, uint32 stmt);
 extern void ts_xact_request_sent(void);
 extern bool ts_xact_wrote(void);
 
