@@ -10,6 +10,10 @@
  *	  tree id.  A transaction holds a reference to the snapshot that was
  *	  current when it began; every page reachable from it stays unchanged and
  *	  allocated until the last such transaction ends (freelist.c, invariant 1).
+ *	  The page reuse horizon (ts_env_oldest) sees live transactions only, so
+ *	  whatever reads pages of a snapshot does so as a registered reader (a
+ *	  transaction in env->txns), ts_env_stat's freelist walk included; a bare
+ *	  reference (refs) keeps the ts_snap in memory, not its pages.
  *
  * STATEMENT SNAPSHOTS (ts_txn_renew, for READ COMMITTED)
  *	  A transaction has two snapshot txnids: `snap`, what it reads, and
@@ -989,9 +993,23 @@ ts_env_stat(ts_env *env, ts_stat *st)
 {
 	uint64_t	frames;
 	ts_snap    *snap;
+	ts_txn	   *reader;
 	int			rc;
 
 	memset(st, 0, sizeof(*st));
+	/*
+	 * The freelist walk below reads pages of the current snapshot: it
+	 * registers as a reader (a live read transaction), so that the page
+	 * reuse horizon (ts_env_oldest) keeps those pages from being reused
+	 * under it.  A bare reference to the snapshot would not: the horizon
+	 * looks only at live transactions.
+	 */
+	reader = calloc(1, sizeof(*reader));
+	if (reader == NULL)
+		return ts_error(TS_NOMEM, "out of memory");
+	reader->env = env;
+	reader->flags = TS_RDONLY;
+	reader->state = TXN_ACTIVE;
 	pthread_mutex_lock(&env->lock);
 	st->txnid = env->current->meta.txnid;
 	st->page_count = env->current->meta.page_count;
@@ -1011,8 +1029,15 @@ ts_env_stat(ts_env *env, ts_stat *st)
 		if (t->state == TXN_PREPARED)
 			st->prepared++;
 	}
+	/* register the reader (not counted in active_txns above) */
 	snap = env->current;
 	snap->refs++;
+	reader->snap = snap;
+	reader->base = snap->meta.txnid;
+	reader->next = env->txns;
+	if (env->txns)
+		env->txns->prev = reader;
+	env->txns = reader;
 	pthread_mutex_unlock(&env->lock);
 	ts_pager_counters(env->pager, &st->cache_hits, &st->cache_misses, &frames);
 	st->cache_pages = frames;
@@ -1056,9 +1081,7 @@ ts_env_stat(ts_env *env, ts_stat *st)
 		st->wal_flushed_lsn = ts_wal_flushed_lsn(env->wal);
 	}
 	st->dirty_pages = ts_pager_dirty_count(env->pager);
-	pthread_mutex_lock(&env->lock);
-	ts_snap_unref(snap);
-	pthread_mutex_unlock(&env->lock);
+	ts_txn_end(reader);			/* drops the snapshot reference */
 	return rc == TS_NOTFOUND ? 0 : rc;
 }
 

@@ -31,6 +31,8 @@
 
 #include "harness.h"
 #include "txnhelpers.h"
+#include "txn.h"
+#include "vfs.h"
 
 /* ------------------------------------------------------------------------
  * Focused single-threaded cases
@@ -1131,5 +1133,100 @@ TEST(txn_threads_bank)
 	th_rmdir(env_dir);
 }
 
+/* ------------------------------------------------------------------------
+ * ts_env_stat reads pages as a registered reader (issue 12, item 12)
+ * ------------------------------------------------------------------------ */
+
+/*
+ * A VFS passing everything to the POSIX one, whose data-file reads call a
+ * hook while armed: the hook runs in the middle of ts_env_stat's freelist
+ * walk (a cache miss) and looks at what the page reuse horizon sees.
+ */
+static ts_vfs stat_vfs;
+static ts_env *stat_env;
+static int	stat_armed;
+static int	stat_hook_ran;
+static int	stat_registered;	/* a live reader reads the current snapshot */
+
+static int
+stat_vfs_read(ts_file *f, void *buf, size_t n, uint64_t off)
+{
+	if (stat_armed)
+	{
+		stat_armed = 0;
+		stat_hook_ran = 1;
+		pthread_mutex_lock(&stat_env->lock);
+		for (ts_txn *t = stat_env->txns; t; t = t->next)
+			if (t->snap->meta.txnid <= stat_env->current->meta.txnid)
+				stat_registered++;
+		/* what a concurrent commit would take as its reuse horizon */
+		if (ts_env_oldest(stat_env) > stat_env->current->meta.txnid)
+			stat_registered = -1000;
+		pthread_mutex_unlock(&stat_env->lock);
+	}
+	return ts_vfs_posix()->read(f, buf, n, off);
+}
+
+TEST(txn_stat_registers_reader)
+{
+	ts_options	o;
+	ts_env	   *env;
+	ts_tree		t;
+	ts_txn	   *w;
+	ts_stat		st;
+	char		dir[512];
+
+	stat_vfs = *ts_vfs_posix();
+	stat_vfs.read = stat_vfs_read;
+	snprintf(dir, sizeof(dir), "%s", th_tmpdir("statreader"));
+	ts_options_init(&o);
+	o.sync = 0;
+	o.flags = TS_CREATE;
+	o.vfs = &stat_vfs;
+	CHECK_OK(ts_env_open(dir, &o, &env));
+	t = make_tree(env, "t");
+	/* rewrite the keys a few times: the freelist gets records */
+	for (int round = 0; round < 4; round++)
+	{
+		CHECK_OK(ts_txn_begin(env, 0, &w));
+		for (int i = 0; i < 400; i++)
+		{
+			char		k[32],
+						v[64];
+
+			snprintf(k, sizeof(k), "key%05d", i);
+			snprintf(v, sizeof(v), "value %d of round %d", i, round);
+			put_str(w, t, k, v);
+		}
+		CHECK_OK(ts_txn_commit(w));
+	}
+	CHECK_OK(ts_env_close(env));
+
+	/* reopened: the freelist pages are not cached, the walk reads them */
+	o.flags = 0;
+	CHECK_OK(ts_env_open(dir, &o, &env));
+	CHECK_OK(ts_env_stat(env, &st));
+	CHECK(st.free_pages > 0 && st.active_txns == 0);
+	CHECK_OK(ts_env_close(env));
+	CHECK_OK(ts_env_open(dir, &o, &env));
+	stat_env = env;
+	stat_hook_ran = 0;
+	stat_registered = 0;
+	stat_armed = 1;
+	CHECK_OK(ts_env_stat(env, &st));
+	stat_armed = 0;
+	CHECK_MSG(stat_hook_ran, "ts_env_stat read no page from the file");
+	CHECK_MSG(stat_registered == 1,
+			  "during ts_env_stat's freelist walk %d live readers held its snapshot (expected 1)",
+			  stat_registered);
+	/* and the reader is gone afterwards */
+	CHECK(st.active_txns == 0);
+	CHECK_OK(ts_env_stat(env, &st));
+	CHECK(st.active_txns == 0 && st.oldest_reader == st.txnid);
+	CHECK_OK(ts_env_close(env));
+	th_rmdir(dir);
+}
+
 TEST_MAIN(txn_snapshot_isolation, txn_read_own_writes, txn_first_committer_wins, txn_prepare,
-		  txn_errors_and_trees, txn_threads_no_lost_update, txn_threads_bank)
+		  txn_errors_and_trees, txn_threads_no_lost_update, txn_threads_bank,
+		  txn_stat_registers_reader)
