@@ -259,7 +259,7 @@ ts_btcur_val(ts_btcur *c, const uint8_t **val, size_t *vlen)
 		size_t		total = rd64(o);
 		int			rc;
 
-		if (total > TS_MAX_VALUE)
+		if (total > TS_MAX_STORED_VALUE)
 			return ts_error(TS_CORRUPT, "%s: overflow value length %zu out of range",
 							ts_pager_path(c->pager), total);
 		if (c->ovf_cap < total || c->ovf == NULL)

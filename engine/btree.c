@@ -344,7 +344,7 @@ ovf_free(ts_wctx *w, uint64_t first)
 		if ((rc = ts_page_free(w, cur)) != 0)
 			break;
 		cur = rd64(buf + PH_NEXT);
-		if (++guard > (TS_MAX_VALUE / TS_OVF_DATA) + 1)
+		if (++guard > (TS_MAX_STORED_VALUE / TS_OVF_DATA) + 1)
 		{
 			rc = ts_error(TS_CORRUPT, "%s: overflow chain from page %llu loops",
 						  ts_pager_path(w->pager), (unsigned long long) first);
@@ -416,7 +416,7 @@ ts_bt_get(ts_pager *pg, const ts_treeinfo *t, const uint8_t *key, size_t klen,
 		uint64_t	first = rd64(o + 8);
 
 		ts_pager_release(pg, f);
-		if (total > TS_MAX_VALUE)
+		if (total > TS_MAX_STORED_VALUE)
 			return ts_error(TS_CORRUPT, "%s: leaf page %llu: overflow value length %zu out of range",
 							ts_pager_path(pg), (unsigned long long) pgno, total);
 		*buf = malloc(total ? total : 1);
@@ -675,7 +675,7 @@ ts_bt_put(ts_wctx *w, ts_treeinfo *t, const uint8_t *key, size_t klen,
 	if (klen == 0 || klen > TS_MAX_KEY)
 		return ts_error(TS_KEY_TOO_BIG, "key of %zu bytes (allowed: 1 to %d)", klen, TS_MAX_KEY);
 	if (vlen > TS_MAX_VALUE)
-		return ts_error(TS_INVALID, "value of %zu bytes is larger than the limit", vlen);
+		return ts_error(TS_VALUE_TOO_BIG, "value of %zu bytes is longer than the limit", vlen);
 	wr16(cell, (uint16_t) klen);
 	memcpy(cell + 4, key, klen);
 	if (4 + klen + vlen <= TS_MAX_CELL)

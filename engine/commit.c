@@ -133,6 +133,10 @@
 #define GATHER_MIN_NS	50000	/* a leader waits for the committers expected */
 #define GATHER_MAX_NS	2000000	/* if flushes take at least this, at most that */
 
+/* an OPS record holds one op of any key and value (ts_put checks the value) */
+_Static_assert(11 + (size_t) TS_MAX_KEY + TS_MAX_VALUE <= TS_WAL_MAX_RECORD,
+			   "TS_MAX_VALUE must fit in one log record with any key");
+
 #define OP_PUT TS_OP_PUT
 #define OP_DEL TS_OP_DEL
 #define OP_CREATE TS_OP_CREATE

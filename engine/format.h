@@ -95,6 +95,10 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
  * every page holds at least four cells. */
 #define TS_MAX_CELL		((TS_PAGE_SIZE - TS_PH_SIZE) / 4 - 2)
 
+/* the longest value a stored overflow chain can hold (a log record's payload
+ * bound; TS_MAX_VALUE is a little less): reads check against this */
+#define TS_MAX_STORED_VALUE	((size_t) 1 << 31)
+
 #define TS_MAX_DEPTH	32		/* far beyond any real tree: 4 cells/page min */
 #define TS_MAX_TREES	(1u << 20)	/* tree ids (never reused) */
 

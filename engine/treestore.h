@@ -112,11 +112,18 @@ extern "C" {
 #define TS_POISONED		(-30909)	/* an earlier write or fsync failed: no more writes */
 #define TS_NOMEM		(-30910)	/* out of memory */
 #define TS_BUSY			(-30911)	/* the data file is open in another environment */
-#define TS_LAST_ERRCODE	TS_BUSY
+#define TS_VALUE_TOO_BIG (-30912)	/* value longer than TS_MAX_VALUE */
+#define TS_LAST_ERRCODE	TS_VALUE_TOO_BIG
 
 #define TS_PAGE_SIZE	4096
 #define TS_MAX_KEY		980		/* bytes; keys are 1..TS_MAX_KEY bytes */
-#define TS_MAX_VALUE	((size_t) 1 << 31)	/* values may be 0 bytes to 2 GB */
+/*
+ * Values may be 0 to TS_MAX_VALUE bytes (2 GB less 991 bytes): the most the
+ * write-ahead log holds with any key in one record (payload at most 2^31
+ * bytes: an 11-byte operation header, the key, the value).  ts_put refuses a
+ * longer one with TS_VALUE_TOO_BIG before anything is written.
+ */
+#define TS_MAX_VALUE	(((size_t) 1 << 31) - 11 - TS_MAX_KEY)
 #define TS_MAX_TREE_NAME 200
 
 /* Flags */
@@ -337,7 +344,11 @@ int			ts_tree_stat(ts_txn *txn, ts_tree tree, ts_treestat *st);
 /* --- data --- */
 int			ts_get(ts_txn *txn, ts_tree tree, const void *key, size_t klen, ts_slice *val);
 
-/* Errors: TS_KEY_TOO_BIG, TS_BAD_TXN (read-only), TS_EXISTS (TS_NOOVERWRITE). */
+/*
+ * Errors: TS_KEY_TOO_BIG, TS_VALUE_TOO_BIG (vlen > TS_MAX_VALUE: refused from
+ * the length alone, nothing read, copied or written), TS_BAD_TXN (read-only),
+ * TS_EXISTS (TS_NOOVERWRITE).
+ */
 int			ts_put(ts_txn *txn, ts_tree tree, const void *key, size_t klen,
 				   const void *val, size_t vlen, unsigned flags);
 

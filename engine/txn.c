@@ -954,8 +954,14 @@ ts_put(ts_txn *txn, ts_tree tree, const void *key, size_t klen,
 
 	if ((rc = check_writable(txn, tree, klen)) != 0)
 		return rc;
+	/*
+	 * Before anything is copied or written: a value the log cannot hold
+	 * would otherwise fail only at commit, after its overflow pages were
+	 * written, and poison the environment.
+	 */
 	if (vlen > TS_MAX_VALUE)
-		return ts_error(TS_INVALID, "value of %zu bytes is larger than the limit", vlen);
+		return ts_error(TS_VALUE_TOO_BIG, "value of %zu bytes is longer than the limit (%zu bytes)",
+						vlen, (size_t) TS_MAX_VALUE);
 	if (flags & TS_NOOVERWRITE)
 	{
 		ts_slice	cur;

@@ -1227,6 +1227,49 @@ TEST(txn_stat_registers_reader)
 	th_rmdir(dir);
 }
 
+/* ------------------------------------------------------------------------
+ * A value the log cannot hold is refused at ts_put (issue 12, item 15)
+ * ------------------------------------------------------------------------ */
+
+/*
+ * Sizes only: ts_put must refuse the value from its length alone, before
+ * reading a byte of it, so the test passes a small buffer with a length
+ * of about 2 GB and never allocates one.
+ */
+TEST(txn_value_too_big_for_log)
+{
+	ts_env	   *env = open_env("toobig", 1);
+	ts_tree		t = make_tree(env, "t");
+	ts_txn	   *w;
+	ts_stat		st;
+	static const char small[16] = "0123456789abcde";
+	const size_t lens[] = {
+		((size_t) 1 << 31) - 5,	/* once allowed; with its record over 2^31 */
+		((size_t) 1 << 31),
+		TS_MAX_VALUE + 1,
+		(size_t) UINT32_MAX + 7,
+	};
+
+	/* the limit holds any key: op header + key + value fit one record */
+	CHECK(11 + (size_t) TS_MAX_KEY + TS_MAX_VALUE <= ((size_t) 1 << 31));
+	CHECK(ts_strerror(TS_VALUE_TOO_BIG) != NULL &&
+		  strcmp(ts_strerror(TS_VALUE_TOO_BIG), "unknown error") != 0);
+	CHECK_OK(ts_txn_begin(env, 0, &w));
+	put_str(w, t, "a", "1");
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+		CHECK_ERR(ts_put(w, t, "k", 1, small, lens[i], 0), TS_VALUE_TOO_BIG);
+	/* the transaction goes on: its other writes commit, nothing poisoned */
+	put_str(w, t, "b", "2");
+	CHECK_OK(ts_txn_commit(w));
+	CHECK_OK(ts_env_stat(env, &st));
+	CHECK(st.poisoned == 0);
+	CHECK_OK(ts_txn_begin(env, TS_RDONLY, &w));
+	expect_scan(w, t, "a=1 b=2");
+	ts_txn_abort(w);
+	CHECK_OK(ts_env_close(env));
+	th_rmdir(env_dir);
+}
+
 TEST_MAIN(txn_snapshot_isolation, txn_read_own_writes, txn_first_committer_wins, txn_prepare,
 		  txn_errors_and_trees, txn_threads_no_lost_update, txn_threads_bank,
-		  txn_stat_registers_reader)
+		  txn_stat_registers_reader, txn_value_too_big_for_log)
