@@ -22,6 +22,11 @@
  *	  4. A meta page is written only after every page it references is
  *	     written and (with sync) fdatasync'ed; meta pages alternate by
  *	     checkpoint sequence, so a torn meta write leaves the previous one.
+ *	  5. A read-only pager (TS_RDONLY environment) opens the file for reading
+ *	     only and never writes it: an overflow page that replaying the log
+ *	     makes (ts_pager_write_raw) is kept in a dirty frame instead, where
+ *	     ts_pager_read_raw finds it; meta writes, syncs, extends and flushes
+ *	     are refused.
  *
  * THE CACHE
  *	  Frames are found through a two-level radix table indexed by page
@@ -75,12 +80,19 @@ struct ts_pager
 	uint64_t	ndirty;			/* dirty frames (under lock) */
 	uint64_t	writing;		/* a checkpoint is writing pages born up to this
 								 * txnid (under lock; 0: none) */
+	int			read_only;		/* opened TS_VFS_RDONLY: nothing is ever written */
 };
 
 /*
  * A failed write: out of space gets its own code, anything else its errno.
  * Either way the pager remembers it (ts_pager_failed).
  */
+static int
+read_only_error(ts_pager *pg, const char *what)
+{
+	return ts_error(TS_BAD_TXN, "%s is open read-only: cannot write %s", pg->path, what);
+}
+
 static int
 write_error(ts_pager *pg, int rc, const char *what, const char *path)
 {
@@ -382,6 +394,8 @@ ts_pager_write_meta(ts_pager *pg, const ts_meta *m)
 	uint64_t	which = m->ckpt_seq & 1;
 	int			rc;
 
+	if (pg->read_only)
+		return read_only_error(pg, "a meta page");
 	memset(page, 0, sizeof(page));
 	page[PH_TYPE] = TS_PT_META;
 	wr64(page + PH_PGNO, which);
@@ -449,7 +463,7 @@ create_file(ts_pager *pg)
 
 int
 ts_pager_open(ts_vfs *vfs, const char *dir, size_t cache_pages, int create,
-			  ts_pager **out, ts_meta *meta)
+			  int read_only, ts_pager **out, ts_meta *meta)
 {
 	ts_pager   *pg;
 	uint64_t	size;
@@ -460,6 +474,7 @@ ts_pager_open(ts_vfs *vfs, const char *dir, size_t cache_pages, int create,
 	if (pg == NULL)
 		return ts_error(TS_NOMEM, "out of memory");
 	pg->vfs = vfs;
+	pg->read_only = read_only;
 	pg->capacity = cache_pages < 16 ? 16 : cache_pages;
 	pthread_mutex_init(&pg->lock, NULL);
 	snprintf(pg->path, sizeof(pg->path), "%s/%s", dir, TS_DATA_FILE);
@@ -476,7 +491,7 @@ ts_pager_open(ts_vfs *vfs, const char *dir, size_t cache_pages, int create,
 	}
 	if (create && vfs->exists(vfs, pg->path) != 1 && (rc = create_file(pg)) != 0)
 		goto fail;
-	rc = vfs->open(vfs, pg->path, 0, &pg->file);
+	rc = vfs->open(vfs, pg->path, read_only ? TS_VFS_RDONLY : 0, &pg->file);
 	if (rc)
 	{
 		ts_error(rc, "cannot open %s: %s", pg->path, strerror(rc));
@@ -838,6 +853,8 @@ ts_pager_flush(ts_pager *pg, const uint64_t *pgnos, size_t n, uint64_t upto)
 				prev = 0;
 	int			rc = 0;
 
+	if (pg->read_only)
+		return read_only_error(pg, "pages");
 	/* coalesce consecutive page numbers into one write */
 	for (size_t i = 0; i < n && rc == 0; i++)
 	{
@@ -886,6 +903,21 @@ ts_pager_read_raw(ts_pager *pg, uint64_t pgno, int type, uint8_t *buf)
 	if (pgno < 2 || pgno >= MAX_PAGES)
 		return ts_error(TS_CORRUPT, "reference to page %llu of %s, which is out of range",
 						(unsigned long long) pgno, pg->path);
+	if (pg->read_only)
+	{
+		/* a page replay made is in memory only (invariant 5) */
+		ts_frame   *f = lookup(pg, pgno);
+
+		if (f != NULL && atomic_fetch_add(&f->pin, 1) >= 0 && atomic_load(&f->pgno) == pgno &&
+			f->dirty)
+		{
+			memcpy(buf, f->data, TS_PAGE_SIZE);
+			atomic_fetch_sub(&f->pin, 1);
+			return ts_page_verify(buf, pgno, type, pg->path);
+		}
+		if (f != NULL)
+			atomic_fetch_sub(&f->pin, 1);
+	}
 	rc = pg->vfs->read(pg->file, buf, TS_PAGE_SIZE, pgno * TS_PAGE_SIZE);
 	if (rc)
 		return ts_error(rc, "cannot read page %llu of %s: %s",
@@ -902,6 +934,16 @@ ts_pager_write_raw(ts_pager *pg, uint64_t pgno, uint8_t *buf, uint64_t txnid)
 	wr64(buf + PH_PGNO, pgno);
 	wr64(buf + PH_TXNID, txnid);
 	ts_page_seal(buf);
+	if (pg->read_only)
+	{
+		/* replay in memory: a dirty frame, never written (invariant 5) */
+		ts_frame   *f;
+
+		if ((rc = ts_pager_new_page(pg, pgno, txnid, &f)) != 0)
+			return rc;
+		memcpy(f->data, buf, TS_PAGE_SIZE);
+		return 0;
+	}
 	rc = pg->vfs->write(pg->file, buf, TS_PAGE_SIZE, pgno * TS_PAGE_SIZE);
 	if (rc)
 	{
@@ -917,8 +959,11 @@ int
 ts_pager_extend(ts_pager *pg, uint64_t npages)
 {
 	uint64_t	size;
-	int			rc = pg->vfs->size(pg->file, &size);
+	int			rc;
 
+	if (pg->read_only)
+		return read_only_error(pg, "the file size");
+	rc = pg->vfs->size(pg->file, &size);
 	if (rc == 0 && size < npages * TS_PAGE_SIZE)
 		rc = pg->vfs->truncate(pg->file, npages * TS_PAGE_SIZE);
 	if (rc)
@@ -929,7 +974,11 @@ ts_pager_extend(ts_pager *pg, uint64_t npages)
 int
 ts_pager_sync(ts_pager *pg)
 {
-	int			rc = pg->vfs->sync(pg->file);
+	int			rc;
+
+	if (pg->read_only)
+		return read_only_error(pg, "(sync)");
+	rc = pg->vfs->sync(pg->file);
 
 	if (rc)
 	{

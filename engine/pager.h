@@ -31,8 +31,10 @@ typedef struct ts_frame
 	uint8_t    *data;
 } ts_frame;
 
+/* read_only: open the file for reading only; nothing is ever written
+ * (pager.c, invariant 5) */
 int			ts_pager_open(ts_vfs *vfs, const char *dir, size_t cache_pages,
-						  int create, ts_pager **out, ts_meta *meta);
+						  int create, int read_only, ts_pager **out, ts_meta *meta);
 void		ts_pager_close(ts_pager *pg);
 
 /* Pin page `pgno`, reading and verifying it on a miss.  `type` is the page

@@ -296,6 +296,7 @@ ts_env_open(const char *path, const ts_options *opt, ts_env **out)
 	ts_commit_init(env);
 	pthread_cond_init(&env->bg_cond, NULL);
 	rc = ts_pager_open(env->vfs, path, opt->cache_pages, (opt->flags & TS_CREATE) != 0,
+					   env->read_only,
 					   &env->pager, &meta);
 	if (rc == 0)
 		rc = snap_load(env->pager, &meta, &env->current);

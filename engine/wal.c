@@ -270,7 +270,8 @@ segref_open(ts_vfs *vfs, const char *dir, uint64_t no, segref *s)
 	memset(s, 0, offsetof(segref, path));
 	s->no = no;
 	seg_path(s->path, dir, no);
-	if ((rc = vfs->open(vfs, s->path, 0, &s->f)) != 0)
+	/* only ever read through a segref (the reader; the writer's scan at open) */
+	if ((rc = vfs->open(vfs, s->path, TS_VFS_RDONLY, &s->f)) != 0)
 	{
 		s->f = NULL;
 		return rc;
