@@ -1256,6 +1256,8 @@ background(void *arg)
 	{
 		struct timespec until;
 		uint64_t	wait_ms = env->opt.async_commit ? env->opt.async_flush_ms : 1000;
+		uint64_t	ckpt_lsn,
+					ckpt_ms;
 		int			requested;
 
 		clock_gettime(CLOCK_REALTIME, &until);
@@ -1274,16 +1276,19 @@ background(void *arg)
 		env->ckpt_requested = 0;
 		if (env->bg_stop || env->poisoned)
 			continue;
+		/* a checkpoint by another thread changes these (under env->lock) */
+		ckpt_lsn = env->ckpt_lsn;
+		ckpt_ms = env->ckpt_ms;
 		pthread_mutex_unlock(&env->lock);
 
 		if (env->opt.async_commit && ts_wal_flush(env->wal, ts_wal_end_lsn(env->wal)) != 0)
 			env->poisoned = 1;
 		else
 		{
-			uint64_t	since = ts_wal_end_lsn(env->wal) - env->ckpt_lsn;
+			uint64_t	since = ts_wal_end_lsn(env->wal) - ckpt_lsn;
 			int			due = requested ||
 				(env->opt.checkpoint_interval_ms &&
-							   now_ms() - env->ckpt_ms >= env->opt.checkpoint_interval_ms) ||
+							   now_ms() - ckpt_ms >= env->opt.checkpoint_interval_ms) ||
 				(env->opt.checkpoint_wal_bytes && since >= env->opt.checkpoint_wal_bytes);
 
 			if (due)

@@ -5,7 +5,8 @@
  *
  * INVARIANTS
  *	  1. A page that reaches a caller from disk has passed ts_page_verify:
- *	     its CRC32C, its own page number and its expected type.  A page that
+ *	     its CRC32C, its own page number and its expected type, and a branch
+ *	     page has at least one child (cursors index its last cell).  A page that
  *	     fails is reported as TS_CORRUPT with its number; it is never cached.
  *	  2. A committed page is immutable: a frame changes only while the commit
  *	     that created it is being built (no snapshot can reach it yet), and
@@ -134,7 +135,7 @@ ts_page_verify(const uint8_t *page, uint64_t pgno, int type, const char *file)
 		uint32_t	ends[TS_PAGE_SIZE / 4];	/* (offset << 16 | size) per cell */
 
 		if (n > (TS_PAGE_SIZE - TS_PH_SIZE) / 6 || lower != TS_PH_SIZE + 2 * n ||
-			upper < lower || upper > TS_PAGE_SIZE)
+			upper < lower || upper > TS_PAGE_SIZE || (!leaf && n == 0))
 			return ts_error(TS_CORRUPT, "page %llu of %s: bad slot area (nkeys %u, lower %u, upper %u)",
 							(unsigned long long) pgno, file, n, lower, upper);
 		for (uint16_t i = 0; i < n; i++)
@@ -482,10 +483,33 @@ ts_pager_open(ts_vfs *vfs, const char *dir, size_t cache_pages, int create,
 
 	if (create)
 	{
+		char		parent[4096];
+		char	   *slash;
+
 		rc = vfs->mkdir(vfs, dir);
 		if (rc)
 		{
 			ts_error(rc, "cannot create directory %s: %s", dir, strerror(rc));
+			goto fail;
+		}
+
+		/*
+		 * The new directory's entry is durable only once its parent is
+		 * synced (as a new file's once its directory is: create_file).
+		 */
+		snprintf(parent, sizeof(parent), "%s", dir);
+		while ((slash = strrchr(parent, '/')) != NULL && slash[1] == '\0' && slash > parent)
+			*slash = '\0';		/* trailing slashes */
+		slash = strrchr(parent, '/');
+		if (slash == NULL)
+			snprintf(parent, sizeof(parent), ".");
+		else if (slash == parent)
+			parent[1] = '\0';	/* "/" */
+		else
+			*slash = '\0';
+		if ((rc = vfs->sync_dir(vfs, parent)) != 0)
+		{
+			ts_error(rc, "cannot sync directory %s: %s", parent, strerror(rc));
 			goto fail;
 		}
 	}

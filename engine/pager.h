@@ -26,8 +26,10 @@ typedef struct ts_frame
 	_Atomic uint64_t pgno;
 	_Atomic int32_t pin;		/* < 0 while being evicted */
 	_Atomic uint8_t ref;		/* CLOCK reference bit */
-	uint8_t		dirty;			/* changed since the last checkpoint: not on disk */
-	uint64_t	born;			/* txnid of the commit that created the page */
+	_Atomic uint8_t dirty;		/* changed since the last checkpoint: not on disk
+								 * (changed under the cache lock; a checkpoint
+								 * reads it without) */
+	_Atomic uint64_t born;		/* txnid of the commit that created the page */
 	uint8_t    *data;
 } ts_frame;
 

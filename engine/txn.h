@@ -60,7 +60,9 @@ struct ts_env
 	/* write-ahead log and checkpoints (commit.c) */
 	ts_wal	   *wal;
 	_Atomic uint64_t next_xid;
-	uint64_t	ckpt_txnid;		/* state of the last durable checkpoint */
+	uint64_t	ckpt_txnid;		/* state of the last durable checkpoint (the ckpt_*
+								 * fields and ckpt_ms: written under commit_lock
+								 * and lock, read under either) */
 	uint64_t	ckpt_lsn;
 	uint64_t	ckpt_start;		/* its WAL start */
 	uint64_t	ckpt_seq;
@@ -98,7 +100,7 @@ struct ts_env
 	size_t		ctab_count;
 	int			unrecorded;		/* transactions with txn->unrecorded set */
 
-	int			poisoned;
+	_Atomic int poisoned;		/* set by any thread that saw a write or sync fail */
 	int			read_only;		/* TS_RDONLY: recovery in memory, no writes */
 	int			dirty_limit_set;	/* max_dirty_pages given: it alone is the limit */
 	int			recovering;		/* inside ts_recover */

@@ -7,6 +7,7 @@
  *	  disk) and passes ts_env_check.  Also: out
  *	  of space maps to TS_FULL, and the buffer cache keeps to its size.
  */
+#include <sys/stat.h>
 #include "harness.h"
 #include "faultvfs.h"
 
@@ -294,5 +295,51 @@ TEST(test_cache_size_and_counters)
 	th_rmdir(dir);
 }
 
+/*
+ * Creating the environment's directory syncs its parent, so that the new
+ * directory entry is durable (issue 12, item 18).
+ */
+static ts_vfs dirsync_vfs;
+static char dirsync_seen[8][600];
+static int	dirsync_n;
+
+static int
+dirsync_record(ts_vfs *vfs, const char *path)
+{
+	(void) vfs;
+	if (dirsync_n < 8)
+		snprintf(dirsync_seen[dirsync_n++], sizeof(dirsync_seen[0]), "%s", path);
+	return ts_vfs_posix()->sync_dir(ts_vfs_posix(), path);
+}
+
+TEST(test_create_syncs_parent_directory)
+{
+	const char *base = th_tmpdir("fault-dirsync");
+	char		parent[560],
+				dir[600];
+	ts_options	o;
+	ts_env	   *env;
+	int			found = 0;
+
+	snprintf(parent, sizeof(parent), "%s", base);
+	CHECK(mkdir(parent, 0700) == 0);
+	snprintf(dir, sizeof(dir), "%s/env", parent);
+	dirsync_vfs = *ts_vfs_posix();
+	dirsync_vfs.sync_dir = dirsync_record;
+	dirsync_n = 0;
+	ts_options_init(&o);
+	o.flags = TS_CREATE;
+	o.sync = 0;
+	o.vfs = &dirsync_vfs;
+	CHECK_OK(ts_env_open(dir, &o, &env));
+	for (int i = 0; i < dirsync_n; i++)
+		if (strcmp(dirsync_seen[i], parent) == 0)
+			found = 1;
+	CHECK_MSG(found, "the parent %s of a new environment directory was not synced (%d directory syncs)",
+			  parent, dirsync_n);
+	CHECK_OK(ts_env_close(env));
+	th_rmdir(parent);
+}
+
 TEST_MAIN(test_every_write_fails, test_every_sync_fails, test_out_of_space,
-		  test_read_error_is_reported, test_cache_size_and_counters)
+		  test_read_error_is_reported, test_cache_size_and_counters, test_create_syncs_parent_directory)
