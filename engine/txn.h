@@ -98,6 +98,14 @@ struct ts_env
 	centry	  **ctab;
 	size_t		ctab_size;
 	size_t		ctab_count;
+	size_t		ctab_prune_at;	/* walk the table at a transaction end once
+								 * ctab_count reaches this (txn.c, CONFLICTS) */
+	size_t		ctab_limit;		/* entries kept exactly (TS_CTAB_LIMIT; tests
+								 * may lower it); beyond, folded into: */
+	uint64_t   *ctab_summary;	/* TS_CTAB_SUMMARY slots: the newest txnid
+								 * folded into each hash slot (NULL: none) */
+	uint64_t	ctab_summary_max;	/* newest txnid in it (0: empty) */
+	uint64_t	ctab_visits;	/* buckets and entries the walks visited */
 	int			unrecorded;		/* transactions with txn->unrecorded set */
 
 	_Atomic int poisoned;		/* set by any thread that saw a write or sync fail */
@@ -176,6 +184,8 @@ void		ts_cat_encode(uint8_t *v, uint32_t id, const ts_treeinfo *t);
 #define TS_CAT_VALLEN 24
 
 /* conflicts (txn.c); caller holds env->lock */
+#define TS_CTAB_LIMIT	65536	/* conflict entries kept exactly */
+#define TS_CTAB_SUMMARY	16384	/* slots of the summary of the folded ones */
 int			ts_conflicts_check(ts_env *env, ts_txn *txn);
 int			ts_conflicts_record(ts_env *env, ts_txn *txn, int prepare, uint64_t txnid);
 void		ts_conflicts_release(ts_env *env, ts_txn *txn);

@@ -1270,6 +1270,81 @@ TEST(txn_value_too_big_for_log)
 	th_rmdir(env_dir);
 }
 
+/* ------------------------------------------------------------------------
+ * The conflict table stays bounded under a long-lived writer (issue 12,
+ * item 13)
+ * ------------------------------------------------------------------------ */
+
+TEST(txn_conflict_table_bounded)
+{
+	ts_env	   *env = open_env("ctab", 1);
+	ts_tree		t = make_tree(env, "t");
+	ts_txn	   *old,
+			   *w;
+	const int	commits = 3000;
+	const size_t limit = 200;
+	size_t		most = 0;
+	uint64_t	visits;
+
+	env->ctab_limit = limit;	/* TS_CTAB_LIMIT is 65536: the same, smaller */
+	/* a writer that stays open: every later commit is recorded, and young */
+	CHECK_OK(ts_txn_begin(env, 0, &old));
+	put_str(old, t, "old-own", "x");
+	pthread_mutex_lock(&env->lock);
+	visits = env->ctab_visits;
+	pthread_mutex_unlock(&env->lock);
+	for (int i = 0; i < commits; i++)
+	{
+		char		k[32];
+
+		snprintf(k, sizeof(k), "key%05d", i);
+		CHECK_OK(ts_txn_begin(env, 0, &w));
+		put_str(w, t, k, "v");
+		CHECK_OK(ts_txn_commit(w));
+		pthread_mutex_lock(&env->lock);
+		if (env->ctab_count > most)
+			most = env->ctab_count;
+		pthread_mutex_unlock(&env->lock);
+	}
+	pthread_mutex_lock(&env->lock);
+	visits = env->ctab_visits - visits;
+	pthread_mutex_unlock(&env->lock);
+	/* memory: entries up to about the limit, not one per key ever written */
+	CHECK_MSG(most <= 2 * limit + 16, "the conflict table held %zu entries (limit %zu)", most, limit);
+	/* time: the walks cost O(1) per commit, not O(table) */
+	CHECK_MSG(visits <= (uint64_t) 64 * commits, "the walks visited %llu buckets and entries for %d commits",
+			  (unsigned long long) visits, commits);
+
+	/* a key written after old began still conflicts, folded or not */
+	{
+		ts_txn	   *o2;
+
+		CHECK_OK(ts_txn_begin(env, 0, &o2));	/* begun after all of them */
+		put_str(o2, t, "key00005", "o2");
+		put_str(old, t, "key00005", "old");
+		CHECK_ERR(ts_txn_commit(old), TS_CONFLICT);
+		CHECK_OK(ts_txn_commit(o2));	/* its base includes every commit */
+	}
+	CHECK_OK(ts_txn_begin(env, TS_RDONLY, &w));
+	EXPECT_VAL(w, t, "key00005", "o2");
+	EXPECT_VAL(w, t, "old-own", NULL);
+	ts_txn_abort(w);
+	/* with no writer open, the next walk empties table and summary */
+	for (int i = 0; i < 300; i++)
+	{
+		CHECK_OK(ts_txn_begin(env, 0, &w));
+		put_str(w, t, "again", "v");
+		CHECK_OK(ts_txn_commit(w));
+	}
+	pthread_mutex_lock(&env->lock);
+	CHECK(env->ctab_summary_max == 0);
+	CHECK(env->ctab_count <= 256);
+	pthread_mutex_unlock(&env->lock);
+	CHECK_OK(ts_env_close(env));
+	th_rmdir(env_dir);
+}
+
 TEST_MAIN(txn_snapshot_isolation, txn_read_own_writes, txn_first_committer_wins, txn_prepare,
 		  txn_errors_and_trees, txn_threads_no_lost_update, txn_threads_bank,
-		  txn_stat_registers_reader, txn_value_too_big_for_log)
+		  txn_stat_registers_reader, txn_value_too_big_for_log,
+		  txn_conflict_table_bounded)
