@@ -37,9 +37,15 @@
  *	  pin count from 0 to a large negative value, so a concurrent pin either
  *	  happened first (eviction skips the frame) or sees a negative count and
  *	  retries through the slow path.  Misses are read under the mutex.
- *	  Replacement is CLOCK.  When every frame is pinned or dirty the cache
- *	  grows past its capacity rather than fail, and shrinks back at the next
- *	  evictions.
+ *	  Replacement is CLOCK, bounded: a claim looks at CLAIM_SCAN frames at
+ *	  most (so a cache full of dirty or pinned frames, as in a big
+ *	  transaction or while a background checkpoint writes, costs O(1) per
+ *	  claim, not a sweep of the whole cache).  When none of them is clean
+ *	  and unpinned, the cache grows past its capacity by an "extra" frame
+ *	  rather than fail; extra frames are retired (their page images freed)
+ *	  once clean and unpinned, a few at every claim over capacity and, after
+ *	  a checkpoint has written pages, in proportion to the pages written, so
+ *	  the cache shrinks back to its capacity.
  *
  *-------------------------------------------------------------------------
  */
@@ -79,6 +85,9 @@ struct ts_pager
 	_Atomic uint64_t misses;
 	_Atomic int failed;			/* a write or sync has failed */
 	uint64_t	ndirty;			/* dirty frames (under lock) */
+	ts_frame   *spare;			/* bookkeeping of retired extra frames (under lock) */
+	uint64_t	scan_steps;		/* frames looked at by claims and shrinking */
+	uint64_t	retired;		/* extra frames retired */
 	uint64_t	writing;		/* a checkpoint is writing pages born up to this
 								 * txnid (under lock; 0: none) */
 	int			read_only;		/* opened TS_VFS_RDONLY: nothing is ever written */
@@ -229,93 +238,218 @@ lookup(ts_pager *pg, uint64_t pgno)
 /*
  * A frame's bookkeeping sits in the 64 bytes just before its page image, in
  * the same 128-byte-aligned pair of cache lines as the page header, so the
- * hardware's adjacent-line prefetch brings both with one miss.
+ * hardware's adjacent-line prefetch brings both with one miss.  Those are
+ * the frames up to the capacity, never freed.  A frame made beyond the
+ * capacity (every frame pinned or dirty) is an "extra" one: its bookkeeping
+ * and its page image are separate allocations, so that once clean and
+ * unpinned it can be retired (frame_retire): the page image is freed, the
+ * bookkeeping kept for a later extra frame (a lock-free pinner may still
+ * hold its address: it finds the pin count negative and backs off, and
+ * never touches the page image).
  */
 #define FRAME_HEAD 64
 _Static_assert(sizeof(ts_frame) <= FRAME_HEAD, "ts_frame must fit in one cache line");
 
-static ts_frame *
-frame_alloc(ts_pager *pg)
-{
-	void	   *block = NULL;
-	ts_frame   *f;
+#define CLAIM_SCAN	64			/* frames a claim looks at before growing */
+#define SHRINK_SCAN	8			/* frames a claim over capacity looks at to retire */
 
-	if (posix_memalign(&block, 128, FRAME_HEAD + TS_PAGE_SIZE) != 0)
-		return NULL;
-	f = block;
-	memset(f, 0, FRAME_HEAD);
-	f->data = (uint8_t *) block + FRAME_HEAD;
-	atomic_store(&f->pgno, NO_PAGE);
+static int
+frames_push(ts_pager *pg, ts_frame *f)
+{
 	if (pg->nframes == pg->frames_cap)
 	{
 		size_t		ncap = pg->frames_cap ? pg->frames_cap * 2 : 1024;
 		ts_frame  **nf = realloc(pg->frames, ncap * sizeof(*nf));
 
 		if (nf == NULL)
-		{
-			free(f);
-			return NULL;
-		}
+			return -1;
 		pg->frames = nf;
 		pg->frames_cap = ncap;
 	}
 	pg->frames[pg->nframes++] = f;
+	return 0;
+}
+
+static ts_frame *
+frame_alloc(ts_pager *pg)
+{
+	void	   *block = NULL;
+	ts_frame   *f;
+	int			extra = pg->nframes >= pg->capacity;
+
+	if (!extra)
+	{
+		if (posix_memalign(&block, 128, FRAME_HEAD + TS_PAGE_SIZE) != 0)
+			return NULL;
+		f = block;
+		memset(f, 0, FRAME_HEAD);
+		f->data = (uint8_t *) block + FRAME_HEAD;
+	}
+	else
+	{
+		void	   *data = NULL;
+
+		if (posix_memalign(&data, 64, TS_PAGE_SIZE) != 0)
+			return NULL;
+		if (pg->spare != NULL)
+		{
+			/* its pin count stays as it is: stray pinners' increments */
+			f = pg->spare;
+			pg->spare = f->next_spare;
+			f->next_spare = NULL;
+			f->dirty = 0;
+			f->born = 0;
+			f->ref = 0;
+		}
+		else
+		{
+			if (posix_memalign(&block, 64, FRAME_HEAD) != 0)
+			{
+				free(data);
+				return NULL;
+			}
+			f = block;
+			memset(f, 0, FRAME_HEAD);
+			atomic_store(&f->pin, EVICTING);
+			f->extra = 1;
+		}
+		f->data = data;
+	}
+	atomic_store(&f->pgno, NO_PAGE);
+	if (frames_push(pg, f) != 0)
+	{
+		if (!extra)
+			free(f);
+		else
+		{
+			free(f->data);
+			f->data = NULL;
+			f->next_spare = pg->spare;
+			pg->spare = f;
+		}
+		return NULL;
+	}
 	return f;
 }
 
 /*
+ * Retire the extra frame at frames[i], which the caller claimed (pin ==
+ * EVICTING, unpublished): free its page image, keep its bookkeeping on the
+ * spare list.  Caller holds the lock.
+ */
+static void
+frame_retire(ts_pager *pg, size_t i)
+{
+	ts_frame   *f = pg->frames[i];
+
+	pg->frames[i] = pg->frames[--pg->nframes];
+	free(f->data);
+	f->data = NULL;
+	f->next_spare = pg->spare;
+	pg->spare = f;
+	pg->retired++;
+}
+
+/*
+ * Claim frame f for eviction if it is clean and unpinned: unpublish it.
+ * Caller holds the lock.
+ */
+static int
+frame_evict(ts_pager *pg, ts_frame *f)
+{
+	int32_t		expect = 0;
+	uint64_t	old;
+
+	if (f->dirty || atomic_load(&f->pin) != 0 ||
+		!atomic_compare_exchange_strong(&f->pin, &expect, EVICTING))
+		return 0;
+	old = atomic_load(&f->pgno);
+	if (old != NO_PAGE)
+	{
+		_Atomic(ts_frame *) *s = slot_of(pg, old, 0);
+
+		if (s)
+			atomic_store_explicit(s, NULL, memory_order_release);
+	}
+	atomic_store(&f->pgno, NO_PAGE);
+	return 1;
+}
+
+/*
+ * Over capacity: look at up to `budget` frames from the hand and retire
+ * the extra ones that are clean and unpinned.  Caller holds the lock.
+ */
+static void
+shrink_locked(ts_pager *pg, size_t budget)
+{
+	while (pg->nframes > pg->capacity && budget-- > 0)
+	{
+		ts_frame   *f;
+
+		if (pg->hand >= pg->nframes)
+			pg->hand = 0;
+		f = pg->frames[pg->hand];
+		pg->scan_steps++;
+		if (f->extra && frame_evict(pg, f))
+			frame_retire(pg, pg->hand);	/* another frame moves to the hand */
+		else
+			pg->hand++;
+	}
+}
+
+/*
  * Take an unused frame: a new one while under capacity, else evict by
- * CLOCK.  Caller holds the lock.  The frame comes back with pin == EVICTING
- * and no page; the caller finishes with frame_publish.
+ * CLOCK, looking at CLAIM_SCAN frames at most (a frame with its reference
+ * bit set is passed over for one without, but taken rather than growing);
+ * if none of them is clean and unpinned, grow by an extra frame.  Over
+ * capacity, also retire a few extra frames.  Caller holds the lock.  The
+ * frame comes back with pin == EVICTING and no page; the caller finishes
+ * with frame_publish.
  */
 static ts_frame *
 frame_claim(ts_pager *pg)
 {
+	ts_frame   *f = NULL,
+			   *second = NULL;	/* clean and unpinned, but referenced */
+
 	if (pg->nframes < pg->capacity)
 	{
-		ts_frame   *f = frame_alloc(pg);
-
+		f = frame_alloc(pg);
 		if (f)
 			atomic_store(&f->pin, EVICTING);
 		return f;
 	}
-	/* two sweeps: the first clears reference bits */
-	for (size_t step = 0; step < 2 * pg->nframes + 1; step++)
+	if (pg->nframes > pg->capacity)
+		shrink_locked(pg, SHRINK_SCAN);
+	for (size_t step = 0; step < CLAIM_SCAN && step < pg->nframes; step++)
 	{
-		ts_frame   *f;
-		int32_t		expect = 0;
+		ts_frame   *c;
 
 		if (pg->hand >= pg->nframes)
 			pg->hand = 0;
-		f = pg->frames[pg->hand++];
-		if (f->dirty || atomic_load(&f->pin) != 0)
+		c = pg->frames[pg->hand++];
+		pg->scan_steps++;
+		if (c->dirty || atomic_load(&c->pin) != 0)
 			continue;
-		if (atomic_exchange(&f->ref, 0))
-			continue;
-		if (!atomic_compare_exchange_strong(&f->pin, &expect, EVICTING))
-			continue;
+		if (atomic_exchange(&c->ref, 0))
 		{
-			uint64_t	old = atomic_load(&f->pgno);
-
-			if (old != NO_PAGE)
-			{
-				_Atomic(ts_frame *) *s = slot_of(pg, old, 0);
-
-				if (s)
-					atomic_store_explicit(s, NULL, memory_order_release);
-			}
-			atomic_store(&f->pgno, NO_PAGE);
+			if (second == NULL)
+				second = c;
+			continue;
 		}
-		return f;
+		if (frame_evict(pg, c))
+		{
+			f = c;
+			break;
+		}
 	}
-	/* everything pinned or dirty: grow */
-	{
-		ts_frame   *f = frame_alloc(pg);
-
-		if (f)
-			atomic_store(&f->pin, EVICTING);
+	if (f == NULL && second != NULL && frame_evict(pg, second))
+		f = second;
+	if (f != NULL)
 		return f;
-	}
+	/* everything looked at pinned or dirty: grow (an extra frame comes
+	 * with pin == EVICTING, plus any stray pinner's increments) */
+	return frame_alloc(pg);
 }
 
 /* Make a claimed frame hold `pgno`, pinned once, visible to lookups. */
@@ -586,7 +720,18 @@ ts_pager_close(ts_pager *pg)
 	if (pg == NULL)
 		return;
 	for (size_t i = 0; i < pg->nframes; i++)
+	{
+		if (pg->frames[i]->extra)
+			free(pg->frames[i]->data);
 		free(pg->frames[i]);
+	}
+	while (pg->spare)
+	{
+		ts_frame   *f = pg->spare;
+
+		pg->spare = f->next_spare;
+		free(f);
+	}
 	free(pg->frames);
 	for (size_t i = 0; i < RADIX_SIZE; i++)
 		free(atomic_load(&pg->radix[i]));
@@ -915,6 +1060,9 @@ ts_pager_flush(ts_pager *pg, const uint64_t *pgnos, size_t n, uint64_t upto)
 		pg->ndirty--;
 		atomic_fetch_sub(&f->pin, 1);
 	}
+	/* frames grown beyond the capacity while these were dirty go back */
+	if (pg->nframes > pg->capacity)
+		shrink_locked(pg, 2 * n + CLAIM_SCAN);
 	pthread_mutex_unlock(&pg->lock);
 	return 0;
 }
@@ -1023,7 +1171,18 @@ ts_pager_counters(ts_pager *pg, uint64_t *hits, uint64_t *misses, uint64_t *fram
 {
 	*hits = atomic_load(&pg->hits);
 	*misses = atomic_load(&pg->misses);
+	pthread_mutex_lock(&pg->lock);
 	*frames = pg->nframes;
+	pthread_mutex_unlock(&pg->lock);
+}
+
+void
+ts_pager_claim_stats(ts_pager *pg, uint64_t *scan_steps, uint64_t *retired)
+{
+	pthread_mutex_lock(&pg->lock);
+	*scan_steps = pg->scan_steps;
+	*retired = pg->retired;
+	pthread_mutex_unlock(&pg->lock);
 }
 
 const char *

@@ -30,7 +30,9 @@ typedef struct ts_frame
 								 * (changed under the cache lock; a checkpoint
 								 * reads it without) */
 	_Atomic uint64_t born;		/* txnid of the commit that created the page */
+	uint8_t		extra;			/* made beyond the capacity: retired when clean */
 	uint8_t    *data;
+	struct ts_frame *next_spare;	/* retired: the pager's spare list */
 } ts_frame;
 
 /* read_only: open the file for reading only; nothing is ever written
@@ -107,6 +109,8 @@ int			ts_page_verify(const uint8_t *page, uint64_t pgno, int type, const char *f
 void		ts_page_seal(uint8_t *page);	/* compute and store the checksum */
 
 void		ts_pager_counters(ts_pager *pg, uint64_t *hits, uint64_t *misses, uint64_t *frames);
+/* Frames looked at by claims and shrinking, and extra frames retired (tests). */
+void		ts_pager_claim_stats(ts_pager *pg, uint64_t *scan_steps, uint64_t *retired);
 const char *ts_pager_path(ts_pager *pg);
 
 #endif							/* TS_PAGER_H */

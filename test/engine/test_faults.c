@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include "harness.h"
 #include "faultvfs.h"
+#include "btree.h"
+#include "pager.h"
 
 #define NKEYS 3000
 
@@ -341,5 +343,70 @@ TEST(test_create_syncs_parent_directory)
 	th_rmdir(parent);
 }
 
+/*
+ * A transaction that dirties far more pages than the cache holds: claiming
+ * a frame looks at a bounded number of frames (not a sweep of a cache full
+ * of dirty ones), and once a checkpoint has written them the cache gives
+ * the extra frames back (issue 12, item 14).
+ */
+TEST(test_cache_claims_bounded_and_shrinks)
+{
+	const char *dir = th_tmpdir("cache-shrink");
+	ts_env	   *env = open_with(dir, NULL, 64);
+	ts_pager   *pg = ts_env_pager(env);
+	ts_stat		st;
+	ts_txn	   *t;
+	ts_tree		tr;
+	char		k[32];
+	uint8_t		v[100];
+	uint64_t	steps0,
+				steps1,
+				retired;
+
+	memset(v, 'v', sizeof(v));
+	ts_pager_claim_stats(pg, &steps0, &retired);
+	CHECK_OK(ts_txn_begin(env, 0, &t));
+	CHECK_OK(ts_tree_open(t, "wide", TS_CREATE, &tr));
+	for (int i = 0; i < 20000; i++)
+	{
+		key_of(k, i);
+		CHECK_OK(ts_put(t, tr, k, strlen(k), v, sizeof(v), 0));
+	}
+	CHECK_OK(ts_txn_commit(t));
+	ts_pager_claim_stats(pg, &steps1, &retired);
+	CHECK_OK(ts_env_stat(env, &st));
+	/* every page of it is dirty: the cache grew past its 64 frames */
+	CHECK(st.dirty_pages > 500);
+	CHECK_MSG(st.cache_pages >= st.dirty_pages, "cache %llu frames, %llu dirty",
+			  (unsigned long long) st.cache_pages, (unsigned long long) st.dirty_pages);
+	/* each claim looked at a bounded number of frames */
+	CHECK_MSG(steps1 - steps0 <= 80 * st.page_count,
+			  "claims looked at %llu frames for %llu pages",
+			  (unsigned long long) (steps1 - steps0), (unsigned long long) st.page_count);
+	/* written by a checkpoint, the extra frames go back */
+	CHECK_OK(ts_env_checkpoint(env));
+	CHECK_OK(ts_env_stat(env, &st));
+	CHECK(st.dirty_pages == 0);
+	CHECK_MSG(st.cache_pages <= 64, "after the checkpoint the cache holds %llu frames, capacity 64",
+			  (unsigned long long) st.cache_pages);
+	/* and reading everything keeps it at its size */
+	CHECK_OK(ts_txn_begin(env, TS_RDONLY, &t));
+	for (int i = 0; i < 20000; i += 7)
+	{
+		ts_slice	s;
+
+		key_of(k, i);
+		CHECK_OK(ts_get(t, tr, k, strlen(k), &s));
+		CHECK(s.len == sizeof(v));
+	}
+	ts_txn_abort(t);
+	CHECK_OK(ts_env_stat(env, &st));
+	CHECK(st.cache_pages <= 64);
+	CHECK_OK(ts_env_check(env));
+	CHECK_OK(ts_env_close(env));
+	th_rmdir(dir);
+}
+
 TEST_MAIN(test_every_write_fails, test_every_sync_fails, test_out_of_space,
-		  test_read_error_is_reported, test_cache_size_and_counters, test_create_syncs_parent_directory)
+		  test_read_error_is_reported, test_cache_size_and_counters, test_create_syncs_parent_directory,
+		  test_cache_claims_bounded_and_shrinks)
