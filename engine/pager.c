@@ -28,6 +28,12 @@
  *	     makes (ts_pager_write_raw) is kept in a dirty frame instead, where
  *	     ts_pager_read_raw finds it; meta writes, syncs, extends and flushes
  *	     are refused.
+ *	  6. A page's header txnid is the commit that wrote it (ts_pager_new_page,
+ *	     and btree.c's copies), so no child page is newer than its parent;
+ *	     readers going down a tree check this (ts_pager_get_child) for
+ *	     parents written since stamps are exact (meta: stamp_from), and report
+ *	     a stale page (an old copy with a valid checksum: a lost write) as
+ *	     TS_CORRUPT.
  *
  * THE CACHE
  *	  Frames are found through a two-level radix table indexed by page
@@ -91,6 +97,7 @@ struct ts_pager
 	uint64_t	writing;		/* a checkpoint is writing pages born up to this
 								 * txnid (under lock; 0: none) */
 	int			read_only;		/* opened TS_VFS_RDONLY: nothing is ever written */
+	uint64_t	stamp_from;		/* page txnids are exact from this commit on */
 };
 
 /*
@@ -511,6 +518,9 @@ read_meta(ts_pager *pg, int which, ts_meta *m, int *valid)
 	m->wal_start = rd64(page + MT_WAL_START);
 	m->next_xid = rd64(page + MT_NEXT_XID);
 	m->ckpt_seq = rd64(page + MT_CKPT_SEQ);
+	m->stamp_from = rd64(page + MT_STAMP_FROM);
+	if (m->stamp_from == 0 || m->stamp_from > m->txnid + 1)
+		m->stamp_from = m->txnid + 1;	/* written before stamps were exact */
 	if (m->page_count < 2 || m->page_count > MAX_PAGES ||
 		m->cat_root >= m->page_count || m->fl_root >= m->page_count ||
 		(m->cat_root == 0) != (m->cat_depth == 0) || (m->fl_root == 0) != (m->fl_depth == 0) ||
@@ -552,6 +562,7 @@ ts_pager_write_meta(ts_pager *pg, const ts_meta *m)
 	wr64(page + MT_WAL_START, m->wal_start);
 	wr64(page + MT_NEXT_XID, m->next_xid);
 	wr64(page + MT_CKPT_SEQ, m->ckpt_seq);
+	wr64(page + MT_STAMP_FROM, m->stamp_from);
 	ts_page_seal(page);
 	rc = pg->vfs->write(pg->file, page, TS_PAGE_SIZE, which * TS_PAGE_SIZE);
 	if (rc)
@@ -580,6 +591,7 @@ create_file(ts_pager *pg)
 	memset(&m, 0, sizeof(m));
 	m.page_count = 2;
 	m.next_tree = 1;
+	m.stamp_from = 1;
 	if ((rc = ts_pager_write_meta(pg, &m)) == 0)
 	{
 		m.ckpt_seq = 1;
@@ -702,6 +714,7 @@ ts_pager_open(ts_vfs *vfs, const char *dir, size_t cache_pages, int create,
 			*meta = m[0];
 		else
 			*meta = m[1];
+		pg->stamp_from = meta->stamp_from;
 	}
 	*out = pg;
 	return 0;
@@ -812,6 +825,27 @@ ts_pager_get(ts_pager *pg, uint64_t pgno, int type, ts_frame **out)
 	pthread_mutex_unlock(&pg->lock);
 	atomic_fetch_add_explicit(&pg->misses, 1, memory_order_relaxed);
 	*out = f;
+	return 0;
+}
+
+int
+ts_pager_get_child(ts_pager *pg, uint64_t pgno, int type, uint64_t parent_txnid, ts_frame **out)
+{
+	int			rc = ts_pager_get(pg, pgno, type, out);
+	uint64_t	txnid;
+
+	if (rc != 0 || parent_txnid < pg->stamp_from)
+		return rc;
+	txnid = rd64((*out)->data + PH_TXNID);
+	if (txnid > parent_txnid)
+	{
+		ts_pager_release(pg, *out);
+		*out = NULL;
+		return ts_error(TS_CORRUPT, "page %llu of %s was written by commit %llu, after its parent "
+						"page (commit %llu): a stale page (a lost write?)",
+						(unsigned long long) pgno, pg->path, (unsigned long long) txnid,
+						(unsigned long long) parent_txnid);
+	}
 	return 0;
 }
 

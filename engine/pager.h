@@ -47,6 +47,14 @@ int			ts_pager_get(ts_pager *pg, uint64_t pgno, int type, ts_frame **out);
 void		ts_pager_release(ts_pager *pg, ts_frame *f);
 
 /*
+ * ts_pager_get of a child page whose parent carries `parent_txnid`
+ * (UINT64_MAX: none known): TS_CORRUPT if the child is newer than its
+ * parent (pager.c, invariant 6).
+ */
+int			ts_pager_get_child(ts_pager *pg, uint64_t pgno, int type, uint64_t parent_txnid,
+							   ts_frame **out);
+
+/*
  * A frame for a page commit `txnid` allocated: pinned, dirty, zeroed
  * header stamped with its number and txnid.  It stays pinned and in memory
  * until a checkpoint writes it (ts_pager_flush) or the commit that created
