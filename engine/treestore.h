@@ -254,6 +254,12 @@ int			ts_txn_begin(ts_env *env, unsigned flags, ts_txn **txn);
  * Commit: TS_CONFLICT if another transaction committed a write to a key this
  * one wrote after this one's snapshot was taken.  The handle is freed in
  * every case (success or failure).
+ *
+ * 0 once the commit is durable, even if a checkpoint it then takes fails
+ * (that poisons the environment: the next write reports it).  TS_CONFLICT
+ * and TS_POISONED: nothing was applied.  A positive errno (the log's write
+ * or fdatasync failed): the outcome is unknown, its records may be on disk
+ * and the commit there after a restart.
  */
 int			ts_txn_commit(ts_txn *txn);
 void		ts_txn_abort(ts_txn *txn);	/* frees the handle */
