@@ -15,7 +15,8 @@
 #	    deps           install missing Debian packages (test/install-deps.sh)
 #	    test           deps, build, then every suite in TEST_SUITES; prints
 #	                   the total "N passed, N failed" last
-#	    test-engine    engine unit and model-based tests, normal and ASan builds
+#	    test-engine    engine unit and model-based tests, normal and ASan builds,
+#	                   and the threaded ones with ThreadSanitizer (build-tsan/)
 #	    test-crash     crash suite (test/crash/): crash simulator and kill
 #	                   loop, normal and ASan builds
 #	    test-fuzz      the fuzz suite: `make fuzz` with FUZZ_SECONDS=30
@@ -32,6 +33,7 @@
 #	                   FUZZ_SECONDS (default 30)
 #	    tools          engine/tools/treestore-<name>.c -> build/treestore-<name>
 #	    asan           the sanitizer build only
+#	    tsan           the ThreadSanitizer build only
 #	    bench          every target in BENCH_TARGETS
 #	    bench-engine   engine benchmark against LMDB and SQLite (RESULT lines)
 #	    bench-wal      durable-commit, group-commit and recovery benchmark
@@ -49,7 +51,7 @@
 #	    demo           deps, build, start a private PostgreSQL with the
 #	                   extension, load sample documents, run queries
 #	                   (test/demo/demo.sh; DEMO_DIR, DEMO_PORT)
-#	    clean          remove build/, build-asan/, build-fuzz/ and PGXS's
+#	    clean          remove build/, build-asan/, build-tsan/, build-fuzz/ and PGXS's
 #	                   products
 #
 #-------------------------------------------------------------------------
@@ -123,11 +125,20 @@ ASAN_FLAGS ?= -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 # The sanitizer build: the same flags with ASAN_FLAGS replacing -O2 -g.
 ENGINE_ASAN_CFLAGS = $(filter-out -O2 -g,$(ENGINE_CFLAGS)) $(ASAN_FLAGS)
+# The ThreadSanitizer build (build-tsan/): the engine and the test programs
+# that use threads (TSAN_TESTS), run by test-engine.
+TSAN_FLAGS ?= -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+ENGINE_TSAN_CFLAGS = $(filter-out -O2 -g,$(ENGINE_CFLAGS)) $(TSAN_FLAGS)
+TSAN_TESTS = test_txn test_commit test_recovery test_savepoint test_wal
 
 # Test programs: -Itest/engine; test functions are static, so prototypes are
 # not required.
 TEST_CFLAGS = $(ENGINE_CFLAGS) -Wno-missing-prototypes -Itest/engine
 TEST_ASAN_CFLAGS = $(ENGINE_ASAN_CFLAGS) -Wno-missing-prototypes -Itest/engine
+# (the single-threaded savepoint model runs shorter there: its threads are
+# elsewhere in the program)
+TEST_TSAN_CFLAGS = $(ENGINE_TSAN_CFLAGS) -Wno-missing-prototypes -Itest/engine \
+	-DTS_SP_OPS_DEFAULT=6000
 TEST_LIBS = -lpthread -lm
 BENCH_CFLAGS = $(ENGINE_CFLAGS) -Wno-missing-prototypes -Itest/bench
 BENCH_LIBS = -llmdb -lsqlite3 -lpthread -lm
@@ -137,6 +148,8 @@ ENGINE_OBJS := $(patsubst engine/%.c,build/engine/%.o,$(ENGINE_SRCS))
 ENGINE_ASAN_OBJS := $(patsubst engine/%.c,build-asan/engine/%.o,$(ENGINE_SRCS))
 ENGINE_LIB := build/libtreestore.a
 ENGINE_ASAN_LIB := build-asan/libtreestore.a
+ENGINE_TSAN_OBJS := $(patsubst engine/%.c,build-tsan/engine/%.o,$(ENGINE_SRCS))
+ENGINE_TSAN_LIB := build-tsan/libtreestore.a
 
 # test/engine/test_X.c is the program test_X; any other test/engine/*.c is a
 # helper (a fault-injecting vfs, a model, ...) linked into every test program.
@@ -146,6 +159,8 @@ TEST_PROGS := $(patsubst test/engine/%.c,build/test/%,$(TEST_SRCS))
 TEST_ASAN_PROGS := $(patsubst test/engine/%.c,build-asan/test/%,$(TEST_SRCS))
 TEST_HELPER_OBJS := $(patsubst test/engine/%.c,build/test/helpers/%.o,$(TEST_HELPER_SRCS))
 TEST_HELPER_ASAN_OBJS := $(patsubst test/engine/%.c,build-asan/test/helpers/%.o,$(TEST_HELPER_SRCS))
+TEST_TSAN_PROGS := $(patsubst %,build-tsan/test/%,$(TSAN_TESTS))
+TEST_HELPER_TSAN_OBJS := $(patsubst test/engine/%.c,build-tsan/test/helpers/%.o,$(TEST_HELPER_SRCS))
 
 # test/crash/test_X.c is the program test_X of the crash suite, built like
 # the engine tests into build/crash/ and build-asan/crash/, with
@@ -175,9 +190,9 @@ BENCH_PROGS := $(patsubst test/bench/%.c,build/bench/%,$(BENCH_SRCS))
 
 # Helper objects are reached only through pattern rules; keep make from
 # deleting them as intermediate files.
-.SECONDARY: $(TEST_HELPER_OBJS) $(TEST_HELPER_ASAN_OBJS)
+.SECONDARY: $(TEST_HELPER_OBJS) $(TEST_HELPER_ASAN_OBJS) $(TEST_HELPER_TSAN_OBJS)
 
-.PHONY: engine engine-tests crash-tests crash-asan tools asan bench-programs
+.PHONY: engine engine-tests crash-tests crash-asan tools asan tsan bench-programs
 engine: $(ENGINE_LIB)
 engine-tests: $(TEST_PROGS)
 crash-tests: $(CRASH_PROGS)
@@ -185,12 +200,30 @@ crash-asan: $(ENGINE_ASAN_LIB) $(CRASH_ASAN_PROGS)
 tools: $(TOOL_PROGS)
 bench-programs: $(BENCH_PROGS)
 asan: $(ENGINE_ASAN_LIB) $(TEST_ASAN_PROGS)
+tsan: $(ENGINE_TSAN_LIB) $(TEST_TSAN_PROGS)
 
 all: engine tools engine-tests crash-tests bench-programs
 
 build/engine/%.o: engine/%.c
 	@mkdir -p $(@D)
 	$(ENGINE_CC) $(ENGINE_CFLAGS) -MMD -MP -c -o $@ $<
+
+build-tsan/engine/%.o: engine/%.c
+	@mkdir -p $(dir $@)
+	$(ENGINE_CC) $(ENGINE_TSAN_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(ENGINE_TSAN_LIB): $(ENGINE_TSAN_OBJS)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	$(ENGINE_AR) rcs $@ $^
+
+build-tsan/test/helpers/%.o: test/engine/%.c
+	@mkdir -p $(dir $@)
+	$(ENGINE_CC) $(TEST_TSAN_CFLAGS) -MMD -MP -c -o $@ $<
+
+build-tsan/test/test_%: test/engine/test_%.c $(TEST_HELPER_TSAN_OBJS) $(ENGINE_TSAN_LIB)
+	@mkdir -p $(dir $@)
+	$(ENGINE_CC) $(TEST_TSAN_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(TEST_HELPER_TSAN_OBJS) $(ENGINE_TSAN_LIB) $(TEST_LIBS)
 
 build-asan/engine/%.o: engine/%.c
 	@mkdir -p $(@D)
@@ -249,6 +282,7 @@ endif
 	build/test/*.d build-asan/test/*.d \
 	build/test/helpers/*.d build-asan/test/helpers/*.d build/bench/*.d \
 	build/crash/*.d build-asan/crash/*.d build/*.d \
+	build-tsan/engine/*.d build-tsan/test/*.d build-tsan/test/helpers/*.d \
 	build-fuzz/engine/*.d build-fuzz/*.d)
 
 #-------------------------------------------------------------------------
@@ -281,9 +315,9 @@ STALE_TEST_PROGS = $(filter-out $(TEST_PROGS) $(TEST_ASAN_PROGS), \
 STALE_CRASH_PROGS = $(filter-out $(CRASH_PROGS) $(CRASH_ASAN_PROGS), \
 	$(filter-out %.d,$(wildcard build/crash/test_* build-asan/crash/test_*)))
 
-test-engine: engine-tests asan tools
+test-engine: engine-tests asan tsan tools
 	$(if $(strip $(STALE_TEST_PROGS)),rm -f $(STALE_TEST_PROGS))
-	bash test/run_tests.sh build/test build-asan/test
+	bash test/run_tests.sh build/test build-asan/test build-tsan/test
 
 # The crash suite: test_crashvfs (the simulator's own tests), test_crash
 # (TS_CRASH_POINTS crash points, default 10000; 2000 in the ASan build) and
@@ -509,4 +543,4 @@ demo: deps
 .PHONY: clean clean-build
 clean: clean-build
 clean-build:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz

@@ -53,22 +53,24 @@ static int
 cur_descend(ts_btcur *c, int level, int dir)
 {
 	int			rc;
+	uint64_t	ptx = UINT64_MAX;	/* parent's txnid: a child is never newer */
 
 	for (; level < (int) c->tree.depth - 1; level++)
 	{
 		ts_frame   *f;
 		uint64_t	child;
 
-		if ((rc = ts_pager_get(c->pager, c->pg[level], TS_PT_BRANCH, &f)) != 0)
+		if ((rc = ts_pager_get_child(c->pager, c->pg[level], TS_PT_BRANCH, ptx, &f)) != 0)
 			return rc;
 		child = branch_child(f->data, c->idx[level]);
+		ptx = rd64(f->data + PH_TXNID);
 		ts_pager_release(c->pager, f);
 		c->pg[level + 1] = child;
 		if (dir < 0)
 		{
-			if ((rc = ts_pager_get(c->pager, child,
-								   level + 1 == (int) c->tree.depth - 1 ? TS_PT_LEAF : TS_PT_BRANCH,
-								   &f)) != 0)
+			if ((rc = ts_pager_get_child(c->pager, child,
+										 level + 1 == (int) c->tree.depth - 1 ? TS_PT_LEAF : TS_PT_BRANCH,
+										 ptx, &f)) != 0)
 				return rc;
 			c->idx[level + 1] = nkeys(f->data) - 1;
 			ts_pager_release(c->pager, f);
@@ -76,7 +78,7 @@ cur_descend(ts_btcur *c, int level, int dir)
 		else
 			c->idx[level + 1] = 0;
 	}
-	return ts_pager_get(c->pager, c->pg[c->tree.depth - 1], TS_PT_LEAF, &c->leaf);
+	return ts_pager_get_child(c->pager, c->pg[c->tree.depth - 1], TS_PT_LEAF, ptx, &c->leaf);
 }
 
 /*
@@ -181,6 +183,7 @@ ts_btcur_seek(ts_btcur *c, const uint8_t *key, size_t klen)
 	int			rc,
 				exact;
 	int			last = (int) c->tree.depth - 1;
+	uint64_t	ptx = UINT64_MAX;
 
 	cur_unpin(c);
 	if (c->tree.root == 0)
@@ -190,7 +193,7 @@ ts_btcur_seek(ts_btcur *c, const uint8_t *key, size_t klen)
 	{
 		ts_frame   *f;
 
-		if ((rc = ts_pager_get(c->pager, c->pg[level], TS_PT_BRANCH, &f)) != 0)
+		if ((rc = ts_pager_get_child(c->pager, c->pg[level], TS_PT_BRANCH, ptx, &f)) != 0)
 			return rc;
 		if (nkeys(f->data) == 0)
 		{
@@ -200,9 +203,10 @@ ts_btcur_seek(ts_btcur *c, const uint8_t *key, size_t klen)
 		}
 		c->idx[level] = branch_search(f->data, key, klen);
 		c->pg[level + 1] = branch_child(f->data, c->idx[level]);
+		ptx = rd64(f->data + PH_TXNID);
 		ts_pager_release(c->pager, f);
 	}
-	if ((rc = ts_pager_get(c->pager, c->pg[last], TS_PT_LEAF, &c->leaf)) != 0)
+	if ((rc = ts_pager_get_child(c->pager, c->pg[last], TS_PT_LEAF, ptx, &c->leaf)) != 0)
 		return rc;
 	c->idx[last] = leaf_search(c->leaf->data, key, klen, &exact);
 	return cur_step_leaf(c, 1);
@@ -259,7 +263,7 @@ ts_btcur_val(ts_btcur *c, const uint8_t **val, size_t *vlen)
 		size_t		total = rd64(o);
 		int			rc;
 
-		if (total > TS_MAX_VALUE)
+		if (total > TS_MAX_STORED_VALUE)
 			return ts_error(TS_CORRUPT, "%s: overflow value length %zu out of range",
 							ts_pager_path(c->pager), total);
 		if (c->ovf_cap < total || c->ovf == NULL)

@@ -344,7 +344,7 @@ ovf_free(ts_wctx *w, uint64_t first)
 		if ((rc = ts_page_free(w, cur)) != 0)
 			break;
 		cur = rd64(buf + PH_NEXT);
-		if (++guard > (TS_MAX_VALUE / TS_OVF_DATA) + 1)
+		if (++guard > (TS_MAX_STORED_VALUE / TS_OVF_DATA) + 1)
 		{
 			rc = ts_error(TS_CORRUPT, "%s: overflow chain from page %llu loops",
 						  ts_pager_path(w->pager), (unsigned long long) first);
@@ -377,13 +377,15 @@ ts_bt_get(ts_pager *pg, const ts_treeinfo *t, const uint8_t *key, size_t klen,
 				i;
 	const uint8_t *c;
 
+	uint64_t	ptx = UINT64_MAX;	/* the parent's txnid (none for the root) */
+
 	*hold = NULL;
 	*buf = NULL;
 	if (pgno == 0)
 		return TS_NOTFOUND;
 	for (uint32_t level = 1; level < t->depth; level++)
 	{
-		if ((rc = ts_pager_get(pg, pgno, TS_PT_BRANCH, &f)) != 0)
+		if ((rc = ts_pager_get_child(pg, pgno, TS_PT_BRANCH, ptx, &f)) != 0)
 			return rc;
 		if (nkeys(f->data) == 0)
 		{
@@ -391,9 +393,10 @@ ts_bt_get(ts_pager *pg, const ts_treeinfo *t, const uint8_t *key, size_t klen,
 			return TS_NOTFOUND;
 		}
 		pgno = branch_child(f->data, branch_search(f->data, key, klen));
+		ptx = rd64(f->data + PH_TXNID);
 		ts_pager_release(pg, f);
 	}
-	if ((rc = ts_pager_get(pg, pgno, TS_PT_LEAF, &f)) != 0)
+	if ((rc = ts_pager_get_child(pg, pgno, TS_PT_LEAF, ptx, &f)) != 0)
 		return rc;
 	i = leaf_search(f->data, key, klen, &exact);
 	if (!exact)
@@ -416,7 +419,7 @@ ts_bt_get(ts_pager *pg, const ts_treeinfo *t, const uint8_t *key, size_t klen,
 		uint64_t	first = rd64(o + 8);
 
 		ts_pager_release(pg, f);
-		if (total > TS_MAX_VALUE)
+		if (total > TS_MAX_STORED_VALUE)
 			return ts_error(TS_CORRUPT, "%s: leaf page %llu: overflow value length %zu out of range",
 							ts_pager_path(pg), (unsigned long long) pgno, total);
 		*buf = malloc(total ? total : 1);
@@ -449,15 +452,17 @@ typedef struct wpath
  * number changed.
  */
 static int
-touch(ts_wctx *w, uint64_t pgno, int type, ts_frame **out)
+touch_child(ts_wctx *w, uint64_t pgno, int type, uint64_t ptx, uint64_t *otx, ts_frame **out)
 {
 	ts_frame   *f,
 			   *nf;
 	uint64_t	npg;
 	int			rc;
 
-	if ((rc = ts_pager_get(w->pager, pgno, type, &f)) != 0)
+	if ((rc = ts_pager_get_child(w->pager, pgno, type, ptx, &f)) != 0)
 		return rc;
+	if (otx)
+		*otx = rd64(f->data + PH_TXNID);	/* before any copy */
 	if (f->born == w->txnid && f->dirty)
 	{
 		/*
@@ -476,12 +481,19 @@ touch(ts_wctx *w, uint64_t pgno, int type, ts_frame **out)
 	}
 	memcpy(nf->data + PH_TYPE, f->data + PH_TYPE, TS_PAGE_SIZE - PH_TYPE);
 	wr64(nf->data + PH_PGNO, npg);
+	wr64(nf->data + PH_TXNID, w->txnid);	/* the copy is this commit's page */
 	ts_pager_release(w->pager, f);
 	if ((rc = ts_u64vec_push(&w->dirty, npg)) != 0 ||
 		(rc = ts_page_free(w, pgno)) != 0)
 		return rc;
 	*out = nf;
 	return 0;
+}
+
+static int
+touch(ts_wctx *w, uint64_t pgno, int type, ts_frame **out)
+{
+	return touch_child(w, pgno, type, UINT64_MAX, NULL, out);
 }
 
 static inline uint64_t
@@ -512,7 +524,8 @@ new_page(ts_wctx *w, int type, ts_frame **out)
 static int
 descend_touch(ts_wctx *w, ts_treeinfo *t, const uint8_t *key, size_t klen, wpath *path)
 {
-	uint64_t	pgno = t->root;
+	uint64_t	pgno = t->root,
+				ptx = UINT64_MAX;	/* the parent's txnid before it was copied */
 	int			rc;
 
 	if (t->depth > TS_MAX_DEPTH)
@@ -524,7 +537,7 @@ descend_touch(ts_wctx *w, ts_treeinfo *t, const uint8_t *key, size_t klen, wpath
 		int			leaf = (level == path->depth - 1);
 		ts_frame   *f;
 
-		if ((rc = touch(w, pgno, leaf ? TS_PT_LEAF : TS_PT_BRANCH, &f)) != 0)
+		if ((rc = touch_child(w, pgno, leaf ? TS_PT_LEAF : TS_PT_BRANCH, ptx, &ptx, &f)) != 0)
 			return rc;
 		if (level == 0)
 			t->root = frame_pgno(f);
@@ -675,7 +688,7 @@ ts_bt_put(ts_wctx *w, ts_treeinfo *t, const uint8_t *key, size_t klen,
 	if (klen == 0 || klen > TS_MAX_KEY)
 		return ts_error(TS_KEY_TOO_BIG, "key of %zu bytes (allowed: 1 to %d)", klen, TS_MAX_KEY);
 	if (vlen > TS_MAX_VALUE)
-		return ts_error(TS_INVALID, "value of %zu bytes is larger than the limit", vlen);
+		return ts_error(TS_VALUE_TOO_BIG, "value of %zu bytes is longer than the limit", vlen);
 	wr16(cell, (uint16_t) klen);
 	memcpy(cell + 4, key, klen);
 	if (4 + klen + vlen <= TS_MAX_CELL)

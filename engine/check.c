@@ -41,6 +41,7 @@ ts_bt_check(ts_pager *pg, const ts_treeinfo *t, uint8_t *seen, uint64_t npages,
 	struct
 	{
 		uint64_t	pgno;
+		uint64_t	ptx;		/* its parent's txnid (UINT64_MAX: the root) */
 		int			i;
 		uint8_t		lo[TS_MAX_KEY];
 		size_t		lol;
@@ -75,6 +76,7 @@ ts_bt_check(ts_pager *pg, const ts_treeinfo *t, uint8_t *seen, uint64_t npages,
 	if ((rc = check_mark(pg, seen, npages, t->root)) != 0)
 		goto done;
 	st[0].pgno = t->root;
+	st[0].ptx = UINT64_MAX;
 	sp = 1;
 	while (sp > 0 && rc == 0)
 	{
@@ -83,7 +85,8 @@ ts_bt_check(ts_pager *pg, const ts_treeinfo *t, uint8_t *seen, uint64_t npages,
 		const uint8_t *p;
 		int			n;
 
-		if ((rc = ts_pager_get(pg, st[sp - 1].pgno, leaf ? TS_PT_LEAF : TS_PT_BRANCH, &f)) != 0)
+		if ((rc = ts_pager_get_child(pg, st[sp - 1].pgno, leaf ? TS_PT_LEAF : TS_PT_BRANCH,
+									 st[sp - 1].ptx, &f)) != 0)
 			break;
 		p = f->data;
 		n = nkeys(p);
@@ -168,6 +171,7 @@ ts_bt_check(ts_pager *pg, const ts_treeinfo *t, uint8_t *seen, uint64_t npages,
 				break;
 			}
 			st[sp].pgno = child;
+			st[sp].ptx = rd64(p + PH_TXNID);
 			st[sp].i = 0;
 			if (i == 0)
 			{

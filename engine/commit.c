@@ -133,6 +133,10 @@
 #define GATHER_MIN_NS	50000	/* a leader waits for the committers expected */
 #define GATHER_MAX_NS	2000000	/* if flushes take at least this, at most that */
 
+/* an OPS record holds one op of any key and value (ts_put checks the value) */
+_Static_assert(11 + (size_t) TS_MAX_KEY + TS_MAX_VALUE <= TS_WAL_MAX_RECORD,
+			   "TS_MAX_VALUE must fit in one log record with any key");
+
 #define OP_PUT TS_OP_PUT
 #define OP_DEL TS_OP_DEL
 #define OP_CREATE TS_OP_CREATE
@@ -922,7 +926,16 @@ do_commit(ts_txn *txn)
 	sem_destroy(&me.wake);
 	if (me.rc != 0)
 		return ts_error(me.rc, "%s", me.err);
-	return maybe_checkpoint(env, me.pages);
+
+	/*
+	 * The commit is durable and published: it succeeded, whatever happens
+	 * to the checkpoint it may now take.  A failed checkpoint poisons the
+	 * environment and the next write reports it; returning its error here
+	 * would tell the caller a durable commit had failed (TS_POISONED even
+	 * says "not applied").
+	 */
+	(void) maybe_checkpoint(env, me.pages);
+	return 0;
 }
 
 int
@@ -1252,6 +1265,8 @@ background(void *arg)
 	{
 		struct timespec until;
 		uint64_t	wait_ms = env->opt.async_commit ? env->opt.async_flush_ms : 1000;
+		uint64_t	ckpt_lsn,
+					ckpt_ms;
 		int			requested;
 
 		clock_gettime(CLOCK_REALTIME, &until);
@@ -1270,16 +1285,19 @@ background(void *arg)
 		env->ckpt_requested = 0;
 		if (env->bg_stop || env->poisoned)
 			continue;
+		/* a checkpoint by another thread changes these (under env->lock) */
+		ckpt_lsn = env->ckpt_lsn;
+		ckpt_ms = env->ckpt_ms;
 		pthread_mutex_unlock(&env->lock);
 
 		if (env->opt.async_commit && ts_wal_flush(env->wal, ts_wal_end_lsn(env->wal)) != 0)
 			env->poisoned = 1;
 		else
 		{
-			uint64_t	since = ts_wal_end_lsn(env->wal) - env->ckpt_lsn;
+			uint64_t	since = ts_wal_end_lsn(env->wal) - ckpt_lsn;
 			int			due = requested ||
 				(env->opt.checkpoint_interval_ms &&
-							   now_ms() - env->ckpt_ms >= env->opt.checkpoint_interval_ms) ||
+							   now_ms() - ckpt_ms >= env->opt.checkpoint_interval_ms) ||
 				(env->opt.checkpoint_wal_bytes && since >= env->opt.checkpoint_wal_bytes);
 
 			if (due)

@@ -44,6 +44,8 @@ ts_strerror(int err)
 			return "out of memory";
 		case TS_BUSY:
 			return "data file in use by another environment";
+		case TS_VALUE_TOO_BIG:
+			return "value too long";
 	}
 	if (err > 0)
 		return strerror(err);

@@ -16,7 +16,9 @@
  *	       5    1 flags (0)
  *	       6    2 nkeys: cells on a branch or leaf page
  *	       8    8 pgno: this page's own number
- *	      16    8 txnid: the commit that wrote the page
+ *	      16    8 txnid: the commit that wrote the page (a copy-on-write copy
+ *	              is stamped with the copying commit), so a child page is
+ *	              never newer than its parent
  *	      24    2 lower: end of the slot array (branch, leaf)
  *	      26    2 upper: start of the cell area (branch, leaf)
  *	      24    8 next: next page of the chain (overflow pages; 0 ends it)
@@ -44,6 +46,11 @@
  *	     136    8 next xid: above every transaction id used in the log
  *	     144    8 checkpoint sequence: +1 at every meta write; the slot is
  *	              sequence % 2 and the higher sequence is the newer meta
+ *	     152    8 stamps exact from: every page written by a commit at or
+ *	              after this txnid carries that commit's txnid (0 in files
+ *	              written before this field: taken as the next commit at
+ *	              open).  Readers check that a child page is never newer
+ *	              than such a parent (a stale page: a lost write)
  *
  * LEAF PAGE: after the header, a slot array of nkeys u16 cell offsets in key
  * order growing up from byte 32 to `lower`; cells packed down from the end of
@@ -95,6 +102,10 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
  * every page holds at least four cells. */
 #define TS_MAX_CELL		((TS_PAGE_SIZE - TS_PH_SIZE) / 4 - 2)
 
+/* the longest value a stored overflow chain can hold (a log record's payload
+ * bound; TS_MAX_VALUE is a little less): reads check against this */
+#define TS_MAX_STORED_VALUE	((size_t) 1 << 31)
+
 #define TS_MAX_DEPTH	32		/* far beyond any real tree: 4 cells/page min */
 #define TS_MAX_TREES	(1u << 20)	/* tree ids (never reused) */
 
@@ -127,6 +138,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 #define MT_WAL_START	128
 #define MT_NEXT_XID		136
 #define MT_CKPT_SEQ		144
+#define MT_STAMP_FROM	152
 
 static inline uint16_t
 rd16(const uint8_t *p)
@@ -211,6 +223,7 @@ typedef struct ts_meta
 	uint64_t	wal_start;
 	uint64_t	next_xid;
 	uint64_t	ckpt_seq;
+	uint64_t	stamp_from;		/* page txnids exact from this commit on */
 } ts_meta;
 
 #endif							/* TS_FORMAT_H */

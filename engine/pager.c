@@ -5,7 +5,8 @@
  *
  * INVARIANTS
  *	  1. A page that reaches a caller from disk has passed ts_page_verify:
- *	     its CRC32C, its own page number and its expected type.  A page that
+ *	     its CRC32C, its own page number and its expected type, and a branch
+ *	     page has at least one child (cursors index its last cell).  A page that
  *	     fails is reported as TS_CORRUPT with its number; it is never cached.
  *	  2. A committed page is immutable: a frame changes only while the commit
  *	     that created it is being built (no snapshot can reach it yet), and
@@ -22,6 +23,17 @@
  *	  4. A meta page is written only after every page it references is
  *	     written and (with sync) fdatasync'ed; meta pages alternate by
  *	     checkpoint sequence, so a torn meta write leaves the previous one.
+ *	  5. A read-only pager (TS_RDONLY environment) opens the file for reading
+ *	     only and never writes it: an overflow page that replaying the log
+ *	     makes (ts_pager_write_raw) is kept in a dirty frame instead, where
+ *	     ts_pager_read_raw finds it; meta writes, syncs, extends and flushes
+ *	     are refused.
+ *	  6. A page's header txnid is the commit that wrote it (ts_pager_new_page,
+ *	     and btree.c's copies), so no child page is newer than its parent;
+ *	     readers going down a tree check this (ts_pager_get_child) for
+ *	     parents written since stamps are exact (meta: stamp_from), and report
+ *	     a stale page (an old copy with a valid checksum: a lost write) as
+ *	     TS_CORRUPT.
  *
  * THE CACHE
  *	  Frames are found through a two-level radix table indexed by page
@@ -31,9 +43,15 @@
  *	  pin count from 0 to a large negative value, so a concurrent pin either
  *	  happened first (eviction skips the frame) or sees a negative count and
  *	  retries through the slow path.  Misses are read under the mutex.
- *	  Replacement is CLOCK.  When every frame is pinned or dirty the cache
- *	  grows past its capacity rather than fail, and shrinks back at the next
- *	  evictions.
+ *	  Replacement is CLOCK, bounded: a claim looks at CLAIM_SCAN frames at
+ *	  most (so a cache full of dirty or pinned frames, as in a big
+ *	  transaction or while a background checkpoint writes, costs O(1) per
+ *	  claim, not a sweep of the whole cache).  When none of them is clean
+ *	  and unpinned, the cache grows past its capacity by an "extra" frame
+ *	  rather than fail; extra frames are retired (their page images freed)
+ *	  once clean and unpinned, a few at every claim over capacity and, after
+ *	  a checkpoint has written pages, in proportion to the pages written, so
+ *	  the cache shrinks back to its capacity.
  *
  *-------------------------------------------------------------------------
  */
@@ -73,14 +91,25 @@ struct ts_pager
 	_Atomic uint64_t misses;
 	_Atomic int failed;			/* a write or sync has failed */
 	uint64_t	ndirty;			/* dirty frames (under lock) */
+	ts_frame   *spare;			/* bookkeeping of retired extra frames (under lock) */
+	uint64_t	scan_steps;		/* frames looked at by claims and shrinking */
+	uint64_t	retired;		/* extra frames retired */
 	uint64_t	writing;		/* a checkpoint is writing pages born up to this
 								 * txnid (under lock; 0: none) */
+	int			read_only;		/* opened TS_VFS_RDONLY: nothing is ever written */
+	uint64_t	stamp_from;		/* page txnids are exact from this commit on */
 };
 
 /*
  * A failed write: out of space gets its own code, anything else its errno.
  * Either way the pager remembers it (ts_pager_failed).
  */
+static int
+read_only_error(ts_pager *pg, const char *what)
+{
+	return ts_error(TS_BAD_TXN, "%s is open read-only: cannot write %s", pg->path, what);
+}
+
 static int
 write_error(ts_pager *pg, int rc, const char *what, const char *path)
 {
@@ -122,7 +151,7 @@ ts_page_verify(const uint8_t *page, uint64_t pgno, int type, const char *file)
 		uint32_t	ends[TS_PAGE_SIZE / 4];	/* (offset << 16 | size) per cell */
 
 		if (n > (TS_PAGE_SIZE - TS_PH_SIZE) / 6 || lower != TS_PH_SIZE + 2 * n ||
-			upper < lower || upper > TS_PAGE_SIZE)
+			upper < lower || upper > TS_PAGE_SIZE || (!leaf && n == 0))
 			return ts_error(TS_CORRUPT, "page %llu of %s: bad slot area (nkeys %u, lower %u, upper %u)",
 							(unsigned long long) pgno, file, n, lower, upper);
 		for (uint16_t i = 0; i < n; i++)
@@ -216,93 +245,218 @@ lookup(ts_pager *pg, uint64_t pgno)
 /*
  * A frame's bookkeeping sits in the 64 bytes just before its page image, in
  * the same 128-byte-aligned pair of cache lines as the page header, so the
- * hardware's adjacent-line prefetch brings both with one miss.
+ * hardware's adjacent-line prefetch brings both with one miss.  Those are
+ * the frames up to the capacity, never freed.  A frame made beyond the
+ * capacity (every frame pinned or dirty) is an "extra" one: its bookkeeping
+ * and its page image are separate allocations, so that once clean and
+ * unpinned it can be retired (frame_retire): the page image is freed, the
+ * bookkeeping kept for a later extra frame (a lock-free pinner may still
+ * hold its address: it finds the pin count negative and backs off, and
+ * never touches the page image).
  */
 #define FRAME_HEAD 64
 _Static_assert(sizeof(ts_frame) <= FRAME_HEAD, "ts_frame must fit in one cache line");
 
-static ts_frame *
-frame_alloc(ts_pager *pg)
-{
-	void	   *block = NULL;
-	ts_frame   *f;
+#define CLAIM_SCAN	64			/* frames a claim looks at before growing */
+#define SHRINK_SCAN	8			/* frames a claim over capacity looks at to retire */
 
-	if (posix_memalign(&block, 128, FRAME_HEAD + TS_PAGE_SIZE) != 0)
-		return NULL;
-	f = block;
-	memset(f, 0, FRAME_HEAD);
-	f->data = (uint8_t *) block + FRAME_HEAD;
-	atomic_store(&f->pgno, NO_PAGE);
+static int
+frames_push(ts_pager *pg, ts_frame *f)
+{
 	if (pg->nframes == pg->frames_cap)
 	{
 		size_t		ncap = pg->frames_cap ? pg->frames_cap * 2 : 1024;
 		ts_frame  **nf = realloc(pg->frames, ncap * sizeof(*nf));
 
 		if (nf == NULL)
-		{
-			free(f);
-			return NULL;
-		}
+			return -1;
 		pg->frames = nf;
 		pg->frames_cap = ncap;
 	}
 	pg->frames[pg->nframes++] = f;
+	return 0;
+}
+
+static ts_frame *
+frame_alloc(ts_pager *pg)
+{
+	void	   *block = NULL;
+	ts_frame   *f;
+	int			extra = pg->nframes >= pg->capacity;
+
+	if (!extra)
+	{
+		if (posix_memalign(&block, 128, FRAME_HEAD + TS_PAGE_SIZE) != 0)
+			return NULL;
+		f = block;
+		memset(f, 0, FRAME_HEAD);
+		f->data = (uint8_t *) block + FRAME_HEAD;
+	}
+	else
+	{
+		void	   *data = NULL;
+
+		if (posix_memalign(&data, 64, TS_PAGE_SIZE) != 0)
+			return NULL;
+		if (pg->spare != NULL)
+		{
+			/* its pin count stays as it is: stray pinners' increments */
+			f = pg->spare;
+			pg->spare = f->next_spare;
+			f->next_spare = NULL;
+			f->dirty = 0;
+			f->born = 0;
+			f->ref = 0;
+		}
+		else
+		{
+			if (posix_memalign(&block, 64, FRAME_HEAD) != 0)
+			{
+				free(data);
+				return NULL;
+			}
+			f = block;
+			memset(f, 0, FRAME_HEAD);
+			atomic_store(&f->pin, EVICTING);
+			f->extra = 1;
+		}
+		f->data = data;
+	}
+	atomic_store(&f->pgno, NO_PAGE);
+	if (frames_push(pg, f) != 0)
+	{
+		if (!extra)
+			free(f);
+		else
+		{
+			free(f->data);
+			f->data = NULL;
+			f->next_spare = pg->spare;
+			pg->spare = f;
+		}
+		return NULL;
+	}
 	return f;
 }
 
 /*
+ * Retire the extra frame at frames[i], which the caller claimed (pin ==
+ * EVICTING, unpublished): free its page image, keep its bookkeeping on the
+ * spare list.  Caller holds the lock.
+ */
+static void
+frame_retire(ts_pager *pg, size_t i)
+{
+	ts_frame   *f = pg->frames[i];
+
+	pg->frames[i] = pg->frames[--pg->nframes];
+	free(f->data);
+	f->data = NULL;
+	f->next_spare = pg->spare;
+	pg->spare = f;
+	pg->retired++;
+}
+
+/*
+ * Claim frame f for eviction if it is clean and unpinned: unpublish it.
+ * Caller holds the lock.
+ */
+static int
+frame_evict(ts_pager *pg, ts_frame *f)
+{
+	int32_t		expect = 0;
+	uint64_t	old;
+
+	if (f->dirty || atomic_load(&f->pin) != 0 ||
+		!atomic_compare_exchange_strong(&f->pin, &expect, EVICTING))
+		return 0;
+	old = atomic_load(&f->pgno);
+	if (old != NO_PAGE)
+	{
+		_Atomic(ts_frame *) *s = slot_of(pg, old, 0);
+
+		if (s)
+			atomic_store_explicit(s, NULL, memory_order_release);
+	}
+	atomic_store(&f->pgno, NO_PAGE);
+	return 1;
+}
+
+/*
+ * Over capacity: look at up to `budget` frames from the hand and retire
+ * the extra ones that are clean and unpinned.  Caller holds the lock.
+ */
+static void
+shrink_locked(ts_pager *pg, size_t budget)
+{
+	while (pg->nframes > pg->capacity && budget-- > 0)
+	{
+		ts_frame   *f;
+
+		if (pg->hand >= pg->nframes)
+			pg->hand = 0;
+		f = pg->frames[pg->hand];
+		pg->scan_steps++;
+		if (f->extra && frame_evict(pg, f))
+			frame_retire(pg, pg->hand);	/* another frame moves to the hand */
+		else
+			pg->hand++;
+	}
+}
+
+/*
  * Take an unused frame: a new one while under capacity, else evict by
- * CLOCK.  Caller holds the lock.  The frame comes back with pin == EVICTING
- * and no page; the caller finishes with frame_publish.
+ * CLOCK, looking at CLAIM_SCAN frames at most (a frame with its reference
+ * bit set is passed over for one without, but taken rather than growing);
+ * if none of them is clean and unpinned, grow by an extra frame.  Over
+ * capacity, also retire a few extra frames.  Caller holds the lock.  The
+ * frame comes back with pin == EVICTING and no page; the caller finishes
+ * with frame_publish.
  */
 static ts_frame *
 frame_claim(ts_pager *pg)
 {
+	ts_frame   *f = NULL,
+			   *second = NULL;	/* clean and unpinned, but referenced */
+
 	if (pg->nframes < pg->capacity)
 	{
-		ts_frame   *f = frame_alloc(pg);
-
+		f = frame_alloc(pg);
 		if (f)
 			atomic_store(&f->pin, EVICTING);
 		return f;
 	}
-	/* two sweeps: the first clears reference bits */
-	for (size_t step = 0; step < 2 * pg->nframes + 1; step++)
+	if (pg->nframes > pg->capacity)
+		shrink_locked(pg, SHRINK_SCAN);
+	for (size_t step = 0; step < CLAIM_SCAN && step < pg->nframes; step++)
 	{
-		ts_frame   *f;
-		int32_t		expect = 0;
+		ts_frame   *c;
 
 		if (pg->hand >= pg->nframes)
 			pg->hand = 0;
-		f = pg->frames[pg->hand++];
-		if (f->dirty || atomic_load(&f->pin) != 0)
+		c = pg->frames[pg->hand++];
+		pg->scan_steps++;
+		if (c->dirty || atomic_load(&c->pin) != 0)
 			continue;
-		if (atomic_exchange(&f->ref, 0))
-			continue;
-		if (!atomic_compare_exchange_strong(&f->pin, &expect, EVICTING))
-			continue;
+		if (atomic_exchange(&c->ref, 0))
 		{
-			uint64_t	old = atomic_load(&f->pgno);
-
-			if (old != NO_PAGE)
-			{
-				_Atomic(ts_frame *) *s = slot_of(pg, old, 0);
-
-				if (s)
-					atomic_store_explicit(s, NULL, memory_order_release);
-			}
-			atomic_store(&f->pgno, NO_PAGE);
+			if (second == NULL)
+				second = c;
+			continue;
 		}
-		return f;
+		if (frame_evict(pg, c))
+		{
+			f = c;
+			break;
+		}
 	}
-	/* everything pinned or dirty: grow */
-	{
-		ts_frame   *f = frame_alloc(pg);
-
-		if (f)
-			atomic_store(&f->pin, EVICTING);
+	if (f == NULL && second != NULL && frame_evict(pg, second))
+		f = second;
+	if (f != NULL)
 		return f;
-	}
+	/* everything looked at pinned or dirty: grow (an extra frame comes
+	 * with pin == EVICTING, plus any stray pinner's increments) */
+	return frame_alloc(pg);
 }
 
 /* Make a claimed frame hold `pgno`, pinned once, visible to lookups. */
@@ -364,6 +518,9 @@ read_meta(ts_pager *pg, int which, ts_meta *m, int *valid)
 	m->wal_start = rd64(page + MT_WAL_START);
 	m->next_xid = rd64(page + MT_NEXT_XID);
 	m->ckpt_seq = rd64(page + MT_CKPT_SEQ);
+	m->stamp_from = rd64(page + MT_STAMP_FROM);
+	if (m->stamp_from == 0 || m->stamp_from > m->txnid + 1)
+		m->stamp_from = m->txnid + 1;	/* written before stamps were exact */
 	if (m->page_count < 2 || m->page_count > MAX_PAGES ||
 		m->cat_root >= m->page_count || m->fl_root >= m->page_count ||
 		(m->cat_root == 0) != (m->cat_depth == 0) || (m->fl_root == 0) != (m->fl_depth == 0) ||
@@ -382,6 +539,8 @@ ts_pager_write_meta(ts_pager *pg, const ts_meta *m)
 	uint64_t	which = m->ckpt_seq & 1;
 	int			rc;
 
+	if (pg->read_only)
+		return read_only_error(pg, "a meta page");
 	memset(page, 0, sizeof(page));
 	page[PH_TYPE] = TS_PT_META;
 	wr64(page + PH_PGNO, which);
@@ -403,6 +562,7 @@ ts_pager_write_meta(ts_pager *pg, const ts_meta *m)
 	wr64(page + MT_WAL_START, m->wal_start);
 	wr64(page + MT_NEXT_XID, m->next_xid);
 	wr64(page + MT_CKPT_SEQ, m->ckpt_seq);
+	wr64(page + MT_STAMP_FROM, m->stamp_from);
 	ts_page_seal(page);
 	rc = pg->vfs->write(pg->file, page, TS_PAGE_SIZE, which * TS_PAGE_SIZE);
 	if (rc)
@@ -431,6 +591,7 @@ create_file(ts_pager *pg)
 	memset(&m, 0, sizeof(m));
 	m.page_count = 2;
 	m.next_tree = 1;
+	m.stamp_from = 1;
 	if ((rc = ts_pager_write_meta(pg, &m)) == 0)
 	{
 		m.ckpt_seq = 1;
@@ -449,7 +610,7 @@ create_file(ts_pager *pg)
 
 int
 ts_pager_open(ts_vfs *vfs, const char *dir, size_t cache_pages, int create,
-			  ts_pager **out, ts_meta *meta)
+			  int read_only, ts_pager **out, ts_meta *meta)
 {
 	ts_pager   *pg;
 	uint64_t	size;
@@ -460,6 +621,7 @@ ts_pager_open(ts_vfs *vfs, const char *dir, size_t cache_pages, int create,
 	if (pg == NULL)
 		return ts_error(TS_NOMEM, "out of memory");
 	pg->vfs = vfs;
+	pg->read_only = read_only;
 	pg->capacity = cache_pages < 16 ? 16 : cache_pages;
 	pthread_mutex_init(&pg->lock, NULL);
 	snprintf(pg->path, sizeof(pg->path), "%s/%s", dir, TS_DATA_FILE);
@@ -467,16 +629,39 @@ ts_pager_open(ts_vfs *vfs, const char *dir, size_t cache_pages, int create,
 
 	if (create)
 	{
+		char		parent[4096];
+		char	   *slash;
+
 		rc = vfs->mkdir(vfs, dir);
 		if (rc)
 		{
 			ts_error(rc, "cannot create directory %s: %s", dir, strerror(rc));
 			goto fail;
 		}
+
+		/*
+		 * The new directory's entry is durable only once its parent is
+		 * synced (as a new file's once its directory is: create_file).
+		 */
+		snprintf(parent, sizeof(parent), "%s", dir);
+		while ((slash = strrchr(parent, '/')) != NULL && slash[1] == '\0' && slash > parent)
+			*slash = '\0';		/* trailing slashes */
+		slash = strrchr(parent, '/');
+		if (slash == NULL)
+			snprintf(parent, sizeof(parent), ".");
+		else if (slash == parent)
+			parent[1] = '\0';	/* "/" */
+		else
+			*slash = '\0';
+		if ((rc = vfs->sync_dir(vfs, parent)) != 0)
+		{
+			ts_error(rc, "cannot sync directory %s: %s", parent, strerror(rc));
+			goto fail;
+		}
 	}
 	if (create && vfs->exists(vfs, pg->path) != 1 && (rc = create_file(pg)) != 0)
 		goto fail;
-	rc = vfs->open(vfs, pg->path, 0, &pg->file);
+	rc = vfs->open(vfs, pg->path, read_only ? TS_VFS_RDONLY : 0, &pg->file);
 	if (rc)
 	{
 		ts_error(rc, "cannot open %s: %s", pg->path, strerror(rc));
@@ -529,6 +714,7 @@ ts_pager_open(ts_vfs *vfs, const char *dir, size_t cache_pages, int create,
 			*meta = m[0];
 		else
 			*meta = m[1];
+		pg->stamp_from = meta->stamp_from;
 	}
 	*out = pg;
 	return 0;
@@ -547,7 +733,18 @@ ts_pager_close(ts_pager *pg)
 	if (pg == NULL)
 		return;
 	for (size_t i = 0; i < pg->nframes; i++)
+	{
+		if (pg->frames[i]->extra)
+			free(pg->frames[i]->data);
 		free(pg->frames[i]);
+	}
+	while (pg->spare)
+	{
+		ts_frame   *f = pg->spare;
+
+		pg->spare = f->next_spare;
+		free(f);
+	}
 	free(pg->frames);
 	for (size_t i = 0; i < RADIX_SIZE; i++)
 		free(atomic_load(&pg->radix[i]));
@@ -628,6 +825,27 @@ ts_pager_get(ts_pager *pg, uint64_t pgno, int type, ts_frame **out)
 	pthread_mutex_unlock(&pg->lock);
 	atomic_fetch_add_explicit(&pg->misses, 1, memory_order_relaxed);
 	*out = f;
+	return 0;
+}
+
+int
+ts_pager_get_child(ts_pager *pg, uint64_t pgno, int type, uint64_t parent_txnid, ts_frame **out)
+{
+	int			rc = ts_pager_get(pg, pgno, type, out);
+	uint64_t	txnid;
+
+	if (rc != 0 || parent_txnid < pg->stamp_from)
+		return rc;
+	txnid = rd64((*out)->data + PH_TXNID);
+	if (txnid > parent_txnid)
+	{
+		ts_pager_release(pg, *out);
+		*out = NULL;
+		return ts_error(TS_CORRUPT, "page %llu of %s was written by commit %llu, after its parent "
+						"page (commit %llu): a stale page (a lost write?)",
+						(unsigned long long) pgno, pg->path, (unsigned long long) txnid,
+						(unsigned long long) parent_txnid);
+	}
 	return 0;
 }
 
@@ -838,6 +1056,8 @@ ts_pager_flush(ts_pager *pg, const uint64_t *pgnos, size_t n, uint64_t upto)
 				prev = 0;
 	int			rc = 0;
 
+	if (pg->read_only)
+		return read_only_error(pg, "pages");
 	/* coalesce consecutive page numbers into one write */
 	for (size_t i = 0; i < n && rc == 0; i++)
 	{
@@ -874,6 +1094,9 @@ ts_pager_flush(ts_pager *pg, const uint64_t *pgnos, size_t n, uint64_t upto)
 		pg->ndirty--;
 		atomic_fetch_sub(&f->pin, 1);
 	}
+	/* frames grown beyond the capacity while these were dirty go back */
+	if (pg->nframes > pg->capacity)
+		shrink_locked(pg, 2 * n + CLAIM_SCAN);
 	pthread_mutex_unlock(&pg->lock);
 	return 0;
 }
@@ -886,6 +1109,21 @@ ts_pager_read_raw(ts_pager *pg, uint64_t pgno, int type, uint8_t *buf)
 	if (pgno < 2 || pgno >= MAX_PAGES)
 		return ts_error(TS_CORRUPT, "reference to page %llu of %s, which is out of range",
 						(unsigned long long) pgno, pg->path);
+	if (pg->read_only)
+	{
+		/* a page replay made is in memory only (invariant 5) */
+		ts_frame   *f = lookup(pg, pgno);
+
+		if (f != NULL && atomic_fetch_add(&f->pin, 1) >= 0 && atomic_load(&f->pgno) == pgno &&
+			f->dirty)
+		{
+			memcpy(buf, f->data, TS_PAGE_SIZE);
+			atomic_fetch_sub(&f->pin, 1);
+			return ts_page_verify(buf, pgno, type, pg->path);
+		}
+		if (f != NULL)
+			atomic_fetch_sub(&f->pin, 1);
+	}
 	rc = pg->vfs->read(pg->file, buf, TS_PAGE_SIZE, pgno * TS_PAGE_SIZE);
 	if (rc)
 		return ts_error(rc, "cannot read page %llu of %s: %s",
@@ -902,6 +1140,16 @@ ts_pager_write_raw(ts_pager *pg, uint64_t pgno, uint8_t *buf, uint64_t txnid)
 	wr64(buf + PH_PGNO, pgno);
 	wr64(buf + PH_TXNID, txnid);
 	ts_page_seal(buf);
+	if (pg->read_only)
+	{
+		/* replay in memory: a dirty frame, never written (invariant 5) */
+		ts_frame   *f;
+
+		if ((rc = ts_pager_new_page(pg, pgno, txnid, &f)) != 0)
+			return rc;
+		memcpy(f->data, buf, TS_PAGE_SIZE);
+		return 0;
+	}
 	rc = pg->vfs->write(pg->file, buf, TS_PAGE_SIZE, pgno * TS_PAGE_SIZE);
 	if (rc)
 	{
@@ -917,8 +1165,11 @@ int
 ts_pager_extend(ts_pager *pg, uint64_t npages)
 {
 	uint64_t	size;
-	int			rc = pg->vfs->size(pg->file, &size);
+	int			rc;
 
+	if (pg->read_only)
+		return read_only_error(pg, "the file size");
+	rc = pg->vfs->size(pg->file, &size);
 	if (rc == 0 && size < npages * TS_PAGE_SIZE)
 		rc = pg->vfs->truncate(pg->file, npages * TS_PAGE_SIZE);
 	if (rc)
@@ -929,7 +1180,11 @@ ts_pager_extend(ts_pager *pg, uint64_t npages)
 int
 ts_pager_sync(ts_pager *pg)
 {
-	int			rc = pg->vfs->sync(pg->file);
+	int			rc;
+
+	if (pg->read_only)
+		return read_only_error(pg, "(sync)");
+	rc = pg->vfs->sync(pg->file);
 
 	if (rc)
 	{
@@ -950,7 +1205,18 @@ ts_pager_counters(ts_pager *pg, uint64_t *hits, uint64_t *misses, uint64_t *fram
 {
 	*hits = atomic_load(&pg->hits);
 	*misses = atomic_load(&pg->misses);
+	pthread_mutex_lock(&pg->lock);
 	*frames = pg->nframes;
+	pthread_mutex_unlock(&pg->lock);
+}
+
+void
+ts_pager_claim_stats(ts_pager *pg, uint64_t *scan_steps, uint64_t *retired)
+{
+	pthread_mutex_lock(&pg->lock);
+	*scan_steps = pg->scan_steps;
+	*retired = pg->retired;
+	pthread_mutex_unlock(&pg->lock);
 }
 
 const char *

@@ -26,19 +26,33 @@ typedef struct ts_frame
 	_Atomic uint64_t pgno;
 	_Atomic int32_t pin;		/* < 0 while being evicted */
 	_Atomic uint8_t ref;		/* CLOCK reference bit */
-	uint8_t		dirty;			/* changed since the last checkpoint: not on disk */
-	uint64_t	born;			/* txnid of the commit that created the page */
+	_Atomic uint8_t dirty;		/* changed since the last checkpoint: not on disk
+								 * (changed under the cache lock; a checkpoint
+								 * reads it without) */
+	_Atomic uint64_t born;		/* txnid of the commit that created the page */
+	uint8_t		extra;			/* made beyond the capacity: retired when clean */
 	uint8_t    *data;
+	struct ts_frame *next_spare;	/* retired: the pager's spare list */
 } ts_frame;
 
+/* read_only: open the file for reading only; nothing is ever written
+ * (pager.c, invariant 5) */
 int			ts_pager_open(ts_vfs *vfs, const char *dir, size_t cache_pages,
-						  int create, ts_pager **out, ts_meta *meta);
+						  int create, int read_only, ts_pager **out, ts_meta *meta);
 void		ts_pager_close(ts_pager *pg);
 
 /* Pin page `pgno`, reading and verifying it on a miss.  `type` is the page
  * type the caller expects (0: any). */
 int			ts_pager_get(ts_pager *pg, uint64_t pgno, int type, ts_frame **out);
 void		ts_pager_release(ts_pager *pg, ts_frame *f);
+
+/*
+ * ts_pager_get of a child page whose parent carries `parent_txnid`
+ * (UINT64_MAX: none known): TS_CORRUPT if the child is newer than its
+ * parent (pager.c, invariant 6).
+ */
+int			ts_pager_get_child(ts_pager *pg, uint64_t pgno, int type, uint64_t parent_txnid,
+							   ts_frame **out);
 
 /*
  * A frame for a page commit `txnid` allocated: pinned, dirty, zeroed
@@ -103,6 +117,8 @@ int			ts_page_verify(const uint8_t *page, uint64_t pgno, int type, const char *f
 void		ts_page_seal(uint8_t *page);	/* compute and store the checksum */
 
 void		ts_pager_counters(ts_pager *pg, uint64_t *hits, uint64_t *misses, uint64_t *frames);
+/* Frames looked at by claims and shrinking, and extra frames retired (tests). */
+void		ts_pager_claim_stats(ts_pager *pg, uint64_t *scan_steps, uint64_t *retired);
 const char *ts_pager_path(ts_pager *pg);
 
 #endif							/* TS_PAGER_H */

@@ -112,11 +112,18 @@ extern "C" {
 #define TS_POISONED		(-30909)	/* an earlier write or fsync failed: no more writes */
 #define TS_NOMEM		(-30910)	/* out of memory */
 #define TS_BUSY			(-30911)	/* the data file is open in another environment */
-#define TS_LAST_ERRCODE	TS_BUSY
+#define TS_VALUE_TOO_BIG (-30912)	/* value longer than TS_MAX_VALUE */
+#define TS_LAST_ERRCODE	TS_VALUE_TOO_BIG
 
 #define TS_PAGE_SIZE	4096
 #define TS_MAX_KEY		980		/* bytes; keys are 1..TS_MAX_KEY bytes */
-#define TS_MAX_VALUE	((size_t) 1 << 31)	/* values may be 0 bytes to 2 GB */
+/*
+ * Values may be 0 to TS_MAX_VALUE bytes (2 GB less 991 bytes): the most the
+ * write-ahead log holds with any key in one record (payload at most 2^31
+ * bytes: an 11-byte operation header, the key, the value).  ts_put refuses a
+ * longer one with TS_VALUE_TOO_BIG before anything is written.
+ */
+#define TS_MAX_VALUE	(((size_t) 1 << 31) - 11 - TS_MAX_KEY)
 #define TS_MAX_TREE_NAME 200
 
 /* Flags */
@@ -247,6 +254,12 @@ int			ts_txn_begin(ts_env *env, unsigned flags, ts_txn **txn);
  * Commit: TS_CONFLICT if another transaction committed a write to a key this
  * one wrote after this one's snapshot was taken.  The handle is freed in
  * every case (success or failure).
+ *
+ * 0 once the commit is durable, even if a checkpoint it then takes fails
+ * (that poisons the environment: the next write reports it).  TS_CONFLICT
+ * and TS_POISONED: nothing was applied.  A positive errno (the log's write
+ * or fdatasync failed): the outcome is unknown, its records may be on disk
+ * and the commit there after a restart.
  */
 int			ts_txn_commit(ts_txn *txn);
 void		ts_txn_abort(ts_txn *txn);	/* frees the handle */
@@ -339,7 +352,11 @@ int			ts_tree_stat(ts_txn *txn, ts_tree tree, ts_treestat *st);
 /* --- data --- */
 int			ts_get(ts_txn *txn, ts_tree tree, const void *key, size_t klen, ts_slice *val);
 
-/* Errors: TS_KEY_TOO_BIG, TS_BAD_TXN (read-only), TS_EXISTS (TS_NOOVERWRITE). */
+/*
+ * Errors: TS_KEY_TOO_BIG, TS_VALUE_TOO_BIG (vlen > TS_MAX_VALUE: refused from
+ * the length alone, nothing read, copied or written), TS_BAD_TXN (read-only),
+ * TS_EXISTS (TS_NOOVERWRITE).
+ */
 int			ts_put(ts_txn *txn, ts_tree tree, const void *key, size_t klen,
 				   const void *val, size_t vlen, unsigned flags);
 

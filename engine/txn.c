@@ -10,6 +10,10 @@
  *	  tree id.  A transaction holds a reference to the snapshot that was
  *	  current when it began; every page reachable from it stays unchanged and
  *	  allocated until the last such transaction ends (freelist.c, invariant 1).
+ *	  The page reuse horizon (ts_env_oldest) sees live transactions only, so
+ *	  whatever reads pages of a snapshot does so as a registered reader (a
+ *	  transaction in env->txns), ts_env_stat's freelist walk included; a bare
+ *	  reference (refs) keeps the ts_snap in memory, not its pages.
  *
  * STATEMENT SNAPSHOTS (ts_txn_renew, for READ COMMITTED)
  *	  A transaction has two snapshot txnids: `snap`, what it reads, and
@@ -56,10 +60,25 @@
  *	  txnid than its snapshot or is reserved by another prepared transaction.
  *	  Entries are recorded only while some other write transaction is open
  *	  (no later writer can conflict with a commit its snapshot includes) and
- *	  pruned once older than every open writer's snapshot (when the table is
- *	  half full, or no writer is open: an older entry conflicts with
- *	  nothing).  "Snapshot" here is always the conflict base (txn->base, the
- *	  snapshot it began with), which ts_txn_renew does not move.
+ *	  pruned once older than every open writer's snapshot (an older entry
+ *	  conflicts with nothing; with no writer open, every entry not reserved
+ *	  by a prepared transaction goes).  "Snapshot" here is always the
+ *	  conflict base (txn->base, the snapshot it began with), which
+ *	  ts_txn_renew does not move.
+ *
+ *	  Bounds.  Pruning walks the table at a transaction end only once the
+ *	  entry count reaches ctab_prune_at: at least a quarter of the bucket
+ *	  array's size more entries than the last walk left (so a walk costs
+ *	  O(1) per entry recorded since), and at most ctab_limit.  A walk that
+ *	  leaves ctab_limit entries or more (a long-lived writer keeps them
+ *	  all young) folds every entry not reserved by a prepared transaction
+ *	  into the summary: TS_CTAB_SUMMARY slots, each the newest txnid of the
+ *	  keys hashing to it.  The conflict check consults the summary as well:
+ *	  a key whose slot is newer than the snapshot conflicts (false
+ *	  conflicts are possible for writers that old, never missed ones).  The
+ *	  summary is emptied once every open writer's snapshot is at least its
+ *	  newest txnid.  Memory: ctab_limit entries, prepared write sets, and
+ *	  the fixed summary; an empty table gives its bucket array back.
  *
  *	  A commit is applied and recorded under the locks but published (made
  *	  the snapshot new transactions read) only after its log flush
@@ -292,6 +311,7 @@ ts_env_open(const char *path, const ts_options *opt, ts_env **out)
 	ts_commit_init(env);
 	pthread_cond_init(&env->bg_cond, NULL);
 	rc = ts_pager_open(env->vfs, path, opt->cache_pages, (opt->flags & TS_CREATE) != 0,
+					   env->read_only,
 					   &env->pager, &meta);
 	if (rc == 0)
 		rc = snap_load(env->pager, &meta, &env->current);
@@ -367,6 +387,7 @@ ts_env_close(ts_env *env)
 		ts_txn_end(env->txns);
 	ctab_clear(env, 0);
 	free(env->ctab);
+	free(env->ctab_summary);
 	env_free(env);
 	return rc;
 }
@@ -469,15 +490,20 @@ ts_conflicts_check(ts_env *env, ts_txn *txn)
 				return ts_error(TS_CONFLICT, "tree \"%s\" was created by a transaction that committed first",
 								txn->created[i].name);
 	}
-	if (env->ctab_count == 0)
+	if (env->ctab_count == 0 && env->ctab_summary_max <= snap)
 		return 0;
 	for (const ts_wentry *e = ts_wset_begin(txn->ws); e; e = ts_wset_next(txn->ws, e))
 	{
-		centry	   *c = ctab_find(env, e->tree, e->key, e->klen, key_hash(e->tree, e->key, e->klen));
+		uint64_t	h = key_hash(e->tree, e->key, e->klen);
+		centry	   *c = ctab_find(env, e->tree, e->key, e->klen, h);
 
 		if (c && (c->txnid > snap || (c->prepared && c->prepared != txn)))
 			return ts_error(TS_CONFLICT, "a key of tree %u was written by a transaction that %s first",
 							e->tree, c->prepared && c->prepared != txn ? "prepared" : "committed");
+		if (env->ctab_summary_max > snap && env->ctab_summary[h & (TS_CTAB_SUMMARY - 1)] > snap)
+			return ts_error(TS_CONFLICT, "a key of tree %u may have been written by a transaction "
+							"that committed first (the conflict table overflowed while this "
+							"transaction was open)", e->tree);
 	}
 	return 0;
 }
@@ -538,44 +564,41 @@ ts_conflicts_release(ts_env *env, ts_txn *txn)
 	}
 }
 
-/* Drop entries no open writer can conflict with.  Caller holds env->lock. */
+/*
+ * Drop entries no open writer can conflict with, fold the rest into the
+ * summary above the limit (CONFLICTS, Bounds).  Caller holds env->lock.
+ */
 static void
 prune_conflicts(ts_env *env)
 {
 	uint64_t	horizon = UINT64_MAX;
-	int			writers = 0;
+	int			walk = env->ctab_count > 0 && env->ctab_count >= env->ctab_prune_at;
+	size_t		limit = env->ctab_limit ? env->ctab_limit : TS_CTAB_LIMIT;
+	size_t		at;
 
-	if (env->ctab_count == 0)
-		return;
-	/*
-	 * While writers are open, only once the table is half full (it grows
-	 * when full): walking every bucket at each transaction end cost more
-	 * than it saved.  An entry older than every open writer's snapshot
-	 * conflicts with nothing (later writers begin after it), however long
-	 * it stays.
-	 */
-	if (env->nwriters > 0 && env->ctab_count < env->ctab_size / 2)
+	if (!walk && env->ctab_summary_max == 0)
 		return;
 	for (ts_txn *t = env->txns; t; t = t->next)
-		if (t->ws)
-		{
-			writers++;
-			if (t->base < horizon)	/* its conflict base, not its read snapshot */
-				horizon = t->base;
-		}
-	if (writers == 0)
+		if (t->ws && t->base < horizon)	/* its conflict base, not its read snapshot */
+			horizon = t->base;
+	if (env->ctab_summary_max != 0 && env->ctab_summary_max <= horizon)
 	{
-		ctab_clear(env, 1);
-		return;
+		/* every open writer began after all of it (or none is open) */
+		memset(env->ctab_summary, 0, TS_CTAB_SUMMARY * sizeof(uint64_t));
+		env->ctab_summary_max = 0;
 	}
+	if (!walk)
+		return;
 	for (size_t b = 0; b < env->ctab_size; b++)
 	{
 		centry	  **pp = &env->ctab[b];
 
+		env->ctab_visits++;
 		while (*pp)
 		{
 			centry	   *e = *pp;
 
+			env->ctab_visits++;
 			if (!e->prepared && e->txnid <= horizon)
 			{
 				*pp = e->next;
@@ -586,6 +609,51 @@ prune_conflicts(ts_env *env)
 				pp = &e->next;
 		}
 	}
+	if (env->ctab_count >= limit && env->ctab_summary == NULL)
+		env->ctab_summary = calloc(TS_CTAB_SUMMARY, sizeof(uint64_t));
+	if (env->ctab_count >= limit && env->ctab_summary != NULL)
+	{
+		for (size_t b = 0; b < env->ctab_size; b++)
+		{
+			centry	  **pp = &env->ctab[b];
+
+			while (*pp)
+			{
+				centry	   *e = *pp;
+				uint64_t   *slot = &env->ctab_summary[e->hash & (TS_CTAB_SUMMARY - 1)];
+
+				env->ctab_visits++;
+				if (e->prepared)
+				{
+					pp = &e->next;
+					continue;
+				}
+				if (e->txnid > *slot)
+					*slot = e->txnid;
+				if (e->txnid > env->ctab_summary_max)
+					env->ctab_summary_max = e->txnid;
+				*pp = e->next;
+				free(e);
+				env->ctab_count--;
+			}
+		}
+	}
+	if (env->ctab_count == 0 && env->ctab_size > 1024)
+	{
+		/* give a large bucket array back; ctab_get makes a small one */
+		free(env->ctab);
+		env->ctab = NULL;
+		env->ctab_size = 0;
+	}
+	/* the next walk: after O(size) more entries, and never above the limit */
+	at = env->ctab_size / 2 > 2 * env->ctab_count ? env->ctab_size / 2 : 2 * env->ctab_count;
+	if (at < env->ctab_count + env->ctab_size / 4)
+		at = env->ctab_count + env->ctab_size / 4;
+	if (at < 256)
+		at = 256;
+	if (at > limit && limit > env->ctab_count)
+		at = limit;
+	env->ctab_prune_at = at;
 }
 
 /*
@@ -956,8 +1024,14 @@ ts_put(ts_txn *txn, ts_tree tree, const void *key, size_t klen,
 
 	if ((rc = check_writable(txn, tree, klen)) != 0)
 		return rc;
+	/*
+	 * Before anything is copied or written: a value the log cannot hold
+	 * would otherwise fail only at commit, after its overflow pages were
+	 * written, and poison the environment.
+	 */
 	if (vlen > TS_MAX_VALUE)
-		return ts_error(TS_INVALID, "value of %zu bytes is larger than the limit", vlen);
+		return ts_error(TS_VALUE_TOO_BIG, "value of %zu bytes is longer than the limit (%zu bytes)",
+						vlen, (size_t) TS_MAX_VALUE);
 	if (flags & TS_NOOVERWRITE)
 	{
 		ts_slice	cur;
@@ -995,9 +1069,23 @@ ts_env_stat(ts_env *env, ts_stat *st)
 {
 	uint64_t	frames;
 	ts_snap    *snap;
+	ts_txn	   *reader;
 	int			rc;
 
 	memset(st, 0, sizeof(*st));
+	/*
+	 * The freelist walk below reads pages of the current snapshot: it
+	 * registers as a reader (a live read transaction), so that the page
+	 * reuse horizon (ts_env_oldest) keeps those pages from being reused
+	 * under it.  A bare reference to the snapshot would not: the horizon
+	 * looks only at live transactions.
+	 */
+	reader = calloc(1, sizeof(*reader));
+	if (reader == NULL)
+		return ts_error(TS_NOMEM, "out of memory");
+	reader->env = env;
+	reader->flags = TS_RDONLY;
+	reader->state = TXN_ACTIVE;
 	pthread_mutex_lock(&env->lock);
 	st->txnid = env->current->meta.txnid;
 	st->page_count = env->current->meta.page_count;
@@ -1017,8 +1105,15 @@ ts_env_stat(ts_env *env, ts_stat *st)
 		if (t->state == TXN_PREPARED)
 			st->prepared++;
 	}
+	/* register the reader (not counted in active_txns above) */
 	snap = env->current;
 	snap->refs++;
+	reader->snap = snap;
+	reader->base = snap->meta.txnid;
+	reader->next = env->txns;
+	if (env->txns)
+		env->txns->prev = reader;
+	env->txns = reader;
 	pthread_mutex_unlock(&env->lock);
 	ts_pager_counters(env->pager, &st->cache_hits, &st->cache_misses, &frames);
 	st->cache_pages = frames;
@@ -1062,9 +1157,7 @@ ts_env_stat(ts_env *env, ts_stat *st)
 		st->wal_flushed_lsn = ts_wal_flushed_lsn(env->wal);
 	}
 	st->dirty_pages = ts_pager_dirty_count(env->pager);
-	pthread_mutex_lock(&env->lock);
-	ts_snap_unref(snap);
-	pthread_mutex_unlock(&env->lock);
+	ts_txn_end(reader);			/* drops the snapshot reference */
 	return rc == TS_NOTFOUND ? 0 : rc;
 }
 

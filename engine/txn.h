@@ -60,7 +60,9 @@ struct ts_env
 	/* write-ahead log and checkpoints (commit.c) */
 	ts_wal	   *wal;
 	_Atomic uint64_t next_xid;
-	uint64_t	ckpt_txnid;		/* state of the last durable checkpoint */
+	uint64_t	ckpt_txnid;		/* state of the last durable checkpoint (the ckpt_*
+								 * fields and ckpt_ms: written under commit_lock
+								 * and lock, read under either) */
 	uint64_t	ckpt_lsn;
 	uint64_t	ckpt_start;		/* its WAL start */
 	uint64_t	ckpt_seq;
@@ -96,9 +98,17 @@ struct ts_env
 	centry	  **ctab;
 	size_t		ctab_size;
 	size_t		ctab_count;
+	size_t		ctab_prune_at;	/* walk the table at a transaction end once
+								 * ctab_count reaches this (txn.c, CONFLICTS) */
+	size_t		ctab_limit;		/* entries kept exactly (TS_CTAB_LIMIT; tests
+								 * may lower it); beyond, folded into: */
+	uint64_t   *ctab_summary;	/* TS_CTAB_SUMMARY slots: the newest txnid
+								 * folded into each hash slot (NULL: none) */
+	uint64_t	ctab_summary_max;	/* newest txnid in it (0: empty) */
+	uint64_t	ctab_visits;	/* buckets and entries the walks visited */
 	int			unrecorded;		/* transactions with txn->unrecorded set */
 
-	int			poisoned;
+	_Atomic int poisoned;		/* set by any thread that saw a write or sync fail */
 	int			read_only;		/* TS_RDONLY: recovery in memory, no writes */
 	int			dirty_limit_set;	/* max_dirty_pages given: it alone is the limit */
 	int			recovering;		/* inside ts_recover */
@@ -174,6 +184,8 @@ void		ts_cat_encode(uint8_t *v, uint32_t id, const ts_treeinfo *t);
 #define TS_CAT_VALLEN 24
 
 /* conflicts (txn.c); caller holds env->lock */
+#define TS_CTAB_LIMIT	65536	/* conflict entries kept exactly */
+#define TS_CTAB_SUMMARY	16384	/* slots of the summary of the folded ones */
 int			ts_conflicts_check(ts_env *env, ts_txn *txn);
 int			ts_conflicts_record(ts_env *env, ts_txn *txn, int prepare, uint64_t txnid);
 void		ts_conflicts_release(ts_env *env, ts_txn *txn);

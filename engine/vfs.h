@@ -30,6 +30,8 @@ struct ts_file
 };
 
 #define TS_VFS_CREATE	0x01	/* create the file if missing */
+#define TS_VFS_RDONLY	0x02	/* open for reading only (no write, sync,
+								 * truncate will be asked of it) */
 
 struct ts_vfs
 {

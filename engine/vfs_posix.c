@@ -9,7 +9,7 @@
  *	  - read and write transfer exactly n bytes or fail: partial transfers and
  *	    EINTR are retried; a read that reaches the end of the file zero-fills
  *	    the rest of the buffer and succeeds (vfs.h).
- *	  - Files are opened O_RDWR | O_CLOEXEC (never inherited by a child
+ *	  - Files are opened O_RDWR (O_RDONLY with TS_VFS_RDONLY) | O_CLOEXEC (never inherited by a child
  *	    process), created 0600 with TS_VFS_CREATE; directories 0700.
  *	  - sync is fdatasync.  A failed fdatasync is not retried (only EINTR
  *	    is): after a writeback error the kernel may have dropped the dirty
@@ -67,7 +67,7 @@ range_ok(size_t n, uint64_t off)
 static int
 posix_open(ts_vfs *vfs, const char *path, int flags, ts_file **out)
 {
-	int			oflags = O_RDWR | O_CLOEXEC;
+	int			oflags = ((flags & TS_VFS_RDONLY) ? O_RDONLY : O_RDWR) | O_CLOEXEC;
 	posix_file *pf;
 	int			fd;
 

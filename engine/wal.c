@@ -16,8 +16,12 @@
  *	     the record goes out in, and which segment (salt) receives it.
  *	  3. The flushed LSN advances only after the batch's fdatasync returned
  *	     0 (with sync = 0: after the write).  A failed write, fdatasync or
- *	     segment creation poisons the log: every later append and flush
- *	     returns TS_POISONED.  An fdatasync is never retried.
+ *	     segment creation poisons the log: every later append returns
+ *	     TS_POISONED, and so does a flush, except one up to an LSN in the
+ *	     failed batch: its records may or may not be on disk, so it gets
+ *	     the failure itself (an I/O error: outcome unknown), never
+ *	     TS_POISONED (which says "not written").  An fdatasync is never
+ *	     retried.
  *	  4. A segment receives records only after its header has been written
  *	     and synced and the directory synced.  ts_wal_open never appends to
  *	     an existing segment: it starts a new one at end_lsn, so a torn tail
@@ -270,7 +274,8 @@ segref_open(ts_vfs *vfs, const char *dir, uint64_t no, segref *s)
 	memset(s, 0, offsetof(segref, path));
 	s->no = no;
 	seg_path(s->path, dir, no);
-	if ((rc = vfs->open(vfs, s->path, 0, &s->f)) != 0)
+	/* only ever read through a segref (the reader; the writer's scan at open) */
+	if ((rc = vfs->open(vfs, s->path, TS_VFS_RDONLY, &s->f)) != 0)
 	{
 		s->f = NULL;
 		return rc;
@@ -540,6 +545,8 @@ struct ts_wal
 	uint64_t	flushed_lsn;	/* end of what is durable */
 	int			flushing;		/* a leader is writing */
 	int			poisoned;
+	int			fail_rc;		/* the failure that poisoned it */
+	uint64_t	failed_end;		/* end of the batch whose write or sync failed */
 	uint64_t	flushes;
 	uint64_t	records;
 
@@ -1002,7 +1009,14 @@ ts_wal_flush(ts_wal *wal, uint64_t lsn)
 	{
 		if (wal->poisoned)
 		{
+			int			fail = wal->fail_rc,
+						unknown = lsn > wal->flushed_lsn && lsn <= wal->failed_end;
+
 			pthread_mutex_unlock(&wal->lock);
+			if (unknown)
+				return ts_error(fail, "the log flush that held the records up to LSN %llu in \"%s\" "
+								"failed (%s): they may or may not be on disk",
+								(unsigned long long) lsn, wal->dir, ts_strerror(fail));
 			return ts_error(TS_POISONED, "the WAL in \"%s\" refuses flushes after a failed write or sync",
 							wal->dir);
 		}
@@ -1030,7 +1044,11 @@ ts_wal_flush(ts_wal *wal, uint64_t lsn)
 	pthread_mutex_lock(&wal->lock);
 	wal->flushing = 0;
 	if (rc != 0)
+	{
 		wal->poisoned = 1;
+		wal->fail_rc = rc;
+		wal->failed_end = take->start + take->len;
+	}
 	else
 	{
 		wal->flushed_lsn = take->start + take->len;

@@ -62,6 +62,9 @@ ts_ops_engine_error(Treestore__Response *resp, int rc, const char *what)
 		case TS_KEY_TOO_BIG:
 			ts_ops_set_error(resp, "54000", detail, NULL, "treestore key is too long");
 			break;
+		case TS_VALUE_TOO_BIG:
+			ts_ops_set_error(resp, "54000", detail, NULL, "treestore row is too large");
+			break;
 		case TS_FULL:
 			ts_ops_set_error(resp, "53100", detail, NULL, "treestore could not %s: disk full", what);
 			break;

@@ -29,6 +29,7 @@ TIMEOUT=${TS_TEST_TIMEOUT:-1200}
 # the caller's settings win.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=0:exitcode=66:second_deadlock_stack=1}
 
 if [ "$#" -eq 0 ]; then
 	echo "usage: $0 DIR..." >&2

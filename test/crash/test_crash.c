@@ -70,7 +70,15 @@
  *	  may or may not be), is resolved at random with ts_env_resolve, and the
  *	  oracle follows.  The WAL build also calls ts_env_checkpoint at random
  *	  and sets small WAL segments and checkpoint sizes so that rotations and
- *	  checkpoints happen under the crash points.
+ *	  checkpoints happen under the crash points.  In one cycle in five (once
+ *	  the environment exists) the crash point is armed at a random step just
+ *	  before a ts_env_checkpoint, at one of its first 12 writes or 3 syncs,
+ *	  each way (so before / after / EIO land in the checkpoint's page writes,
+ *	  syncs and meta write, not only in commits).  Odd runs open the
+ *	  environment as the PostgreSQL worker does (src/worker.c:
+ *	  background_checkpoints on), with a small max_dirty_pages, so that the
+ *	  background thread's checkpoints run among the commits and under the
+ *	  crash points; even runs use the engine's defaults.
  */
 #include <time.h>
 
@@ -168,6 +176,9 @@ static struct
 	long		resolved_commit;
 	long		resolved_abort;
 	long		checkpoints;
+	long		product_runs;	/* runs with the PostgreSQL worker's options */
+	long		ckpt_armed;		/* crash points armed just before a checkpoint */
+	long		ckpt_hits;		/* of them, hit inside that ts_env_checkpoint */
 	long		known_create;	/* tolerated: interrupted creation left an unopenable file */
 	long		known_freepage; /* tolerated: ts_env_check failed on a free page */
 } S;
@@ -320,7 +331,10 @@ typedef struct world
 	state		reader_state;
 	int			reader_left;
 
+	int			product;		/* options as the PostgreSQL worker sets them */
+
 	/* the crash point of this cycle */
+	int			ckpt_step;		/* >= 0: armed at this step, then a checkpoint */
 	int			arm_kind;
 	long		arm_n;
 	int			arm_when;
@@ -994,6 +1008,18 @@ set_options(world *w)
 	w->opt.wal_segment_size = 256 * 1024;
 	w->opt.checkpoint_wal_bytes = 512 * 1024;
 	w->opt.checkpoint_interval_ms = 0;	/* never by time: deterministic */
+	if (w->product)
+	{
+		/*
+		 * As the PostgreSQL worker opens it (src/worker.c): a committer that
+		 * sees too many changed pages asks the background thread for the
+		 * checkpoint and goes on.  A small limit makes that frequent.
+		 * (Such runs are not exactly replayable: the thread's timing
+		 * decides where its writes fall among the workload's.)
+		 */
+		w->opt.background_checkpoints = 1;
+		w->opt.max_dirty_pages = 24 + (size_t) below(&w->r, 64);
+	}
 #endif
 }
 
@@ -1171,6 +1197,22 @@ pick_crash_point(world *w, int nsteps, double writes_per_step, double syncs_per_
 	double		expect;
 
 	w->arm_when = (int) below(&w->r, 3);
+	w->ckpt_step = -1;
+#ifdef TS_HAVE_WAL
+	if (w->env != NULL && below(&w->r, 5) == 0)
+	{
+		/*
+		 * An I/O error or crash inside a checkpoint: armed at a random step
+		 * just before ts_env_checkpoint, at one of its first writes (the
+		 * pages, the meta page) or syncs.
+		 */
+		w->ckpt_step = (int) below(&w->r, (uint64_t) nsteps);
+		w->arm_kind = below(&w->r, 3) == 0 ? CRASHVFS_SYNC : CRASHVFS_WRITE;
+		w->arm_n = 1 + (long) below(&w->r, w->arm_kind == CRASHVFS_SYNC ? 3 : 12);
+		w->crash_seed = rnd(&w->r);
+		return;
+	}
+#endif
 	if (p < 45)
 	{
 		w->arm_kind = CRASHVFS_SYNC;
@@ -1217,6 +1259,10 @@ one_run(long run, uint64_t master, long max_hits, double *wps, double *sps)
 #endif
 	CHECK_OK(w->vfs->mkdir(w->vfs, DIR));
 	CHECK_OK(w->vfs->sync_dir(w->vfs, "/"));
+#ifdef TS_HAVE_WAL
+	w->product = (int) (run & 1);	/* odd runs: the PostgreSQL worker's options */
+	S.product_runs += w->product;
+#endif
 	set_options(w);
 	ncycles = 4 + (int) below(&w->r, 24);
 	S.runs++;
@@ -1248,6 +1294,25 @@ one_run(long run, uint64_t master, long max_hits, double *wps, double *sps)
 		}
 		for (int i = 0; i < nsteps && !stopped; i++)
 		{
+#ifdef TS_HAVE_WAL
+			if (i == w->ckpt_step)
+			{
+				int			rc;
+
+				/* the crash point lands in this checkpoint (if it writes) */
+				crashvfs_arm(w->cv, w->arm_kind, w->arm_n, w->arm_when);
+				S.ckpt_armed++;
+				rc = ts_env_checkpoint(w->env);
+				if (crashvfs_hit(w->cv))
+					S.ckpt_hits++;
+				if (stop_or_fail(w, rc, "ts_env_checkpoint (crash point armed)"))
+				{
+					stopped = 1;
+					break;
+				}
+				S.checkpoints++;
+			}
+#endif
 			if (step(w) == STEP_STOP)
 				stopped = 1;
 			else
@@ -1336,6 +1401,9 @@ TEST(crash_simulation)
 	printf("  crash: parked prepared %ld, in doubt after recovery %ld, resolved commit %ld / "
 		   "abort %ld, checkpoints %ld\n",
 		   S.parked, S.in_doubt, S.resolved_commit, S.resolved_abort, S.checkpoints);
+	printf("  crash: %ld runs with the PostgreSQL worker's options (background_checkpoints), "
+		   "%ld with the engine's defaults; %ld crash points armed at a checkpoint, %ld hit in it\n",
+		   S.product_runs, S.runs - S.product_runs, S.ckpt_armed, S.ckpt_hits);
 #endif
 	printf("  crash: profiles mixed %ld, drop-all %ld, keep-all %ld, prefix %ld; unsynced writes "
 		   "dropped %ld, kept %ld, torn %ld, garbage %ld; directory ops applied %ld, rolled back %ld\n",

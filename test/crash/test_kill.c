@@ -21,6 +21,11 @@
  *	  else.  Every 25 rounds start over in an empty directory, so that kills
  *	  also land in the environment's creation.
  *
+ *	  Odd rounds' writers open the environment as the PostgreSQL worker does
+ *	  (src/worker.c: background_checkpoints on), with a small max_dirty_pages
+ *	  so that background checkpoints run while it commits and kills land in
+ *	  them; even rounds use the engine's defaults.
+ *
  *	  TS_KILL_ROUNDS: rounds (default 200; the ASan build's default is set
  *	  by the Makefile with -DTS_KILL_ROUNDS_DEFAULT=50).  TS_KILL_SEED: seed
  *	  (default 1).  TS_CRASH_TOLERATE=create: an environment whose creation
@@ -172,7 +177,7 @@ child_fail(const char *what, int rc)
 }
 
 static void
-writer(const char *dir, model m, uint64_t seed, int fd)
+writer(const char *dir, model m, uint64_t seed, int fd, int product)
 {
 	ts_options	o;
 	ts_env	   *env;
@@ -184,6 +189,17 @@ writer(const char *dir, model m, uint64_t seed, int fd)
 	o.flags = TS_CREATE;
 	o.sync = 1;
 	o.cache_pages = 256;
+	if (product)
+	{
+		/*
+		 * As the PostgreSQL worker opens it (src/worker.c): checkpoints
+		 * asked of the background thread, taken while commits go on.  A
+		 * small dirty-page limit makes them frequent, so that kills land
+		 * in them.
+		 */
+		o.background_checkpoints = 1;
+		o.max_dirty_pages = 64;
+	}
 	if ((rc = ts_env_open(dir, &o, &env)) != 0)
 		child_fail("ts_env_open", rc);
 	if (write(fd, &zero, 8) != 8)
@@ -240,6 +256,7 @@ static struct
 	long		state_next;		/* = the one after it (committed, not reported) */
 	long		max_round;
 	long		known_create;
+	long		product;		/* rounds with the PostgreSQL worker's options */
 } K;
 
 /* Read the environment's whole state into *got (seq from "meta"). */
@@ -365,7 +382,8 @@ TEST(kill_loop)
 		long		delay_us = p < 10 ? 0 : p < 20 ? (long) (rnd(&r) % 2000) :
 			(long) (rnd(&r) % 50000);
 		int			status,
-					opened = 0;
+					opened = 0,
+					product = (int) (round & 1);	/* the worker's options, or defaults */
 		uint64_t	last = 0;
 		long		nack = 0;
 		uint8_t		pbuf[8];
@@ -390,7 +408,7 @@ TEST(kill_loop)
 		if (pid == 0)
 		{
 			close(fds[0]);
-			writer(dir, m, seed, fds[1]);
+			writer(dir, m, seed, fds[1], product);
 			_exit(5);
 		}
 		close(fds[1]);
@@ -483,6 +501,8 @@ TEST(kill_loop)
 		CHECK_OK(ts_env_close(env));
 		m = want;
 		K.rounds++;
+		if (product)
+			K.product++;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	th_rmdir(base);
@@ -490,6 +510,9 @@ TEST(kill_loop)
 		   "ts_env_open completed\n", K.rounds,
 		   (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9,
 		   K.fresh, K.killed_before_open);
+	printf("  kill: writer options: %ld rounds as the PostgreSQL worker opens the environment "
+		   "(background_checkpoints, max_dirty_pages 64), %ld with the engine's defaults\n",
+		   K.product, K.rounds - K.product);
 	printf("  kill: %ld acknowledged commits checked (at most %ld in a round); recovered state: "
 		   "last acknowledged %ld, the next one %ld\n",
 		   K.acked, K.max_round, K.state_last, K.state_next);

@@ -6,6 +6,8 @@
  */
 #include <pthread.h>
 #include "harness.h"
+#include "format.h"
+#include "pager.h"
 
 static uint64_t rng = 88172645463325252ULL;
 
@@ -516,6 +518,46 @@ TEST(test_one_environment_per_file)
 	th_rmdir(dir);
 }
 
+/*
+ * A branch page with no cell passes no verification: a cursor moving
+ * backwards would index its cell -1 (issue 12, item 18).  A leaf may be
+ * empty (the root of a tree whose keys were all deleted).
+ */
+TEST(test_branch_without_keys_is_corrupt)
+{
+	uint8_t		page[TS_PAGE_SIZE];
+
+	for (int type = TS_PT_BRANCH; ; type = TS_PT_LEAF)
+	{
+		memset(page, 0, sizeof(page));
+		page[PH_TYPE] = (uint8_t) type;
+		wr64(page + PH_PGNO, 7);
+		wr64(page + PH_TXNID, 3);
+		wr16(page + PH_NKEYS, 0);
+		wr16(page + PH_LOWER, TS_PH_SIZE);
+		wr16(page + PH_UPPER, TS_PAGE_SIZE);
+		ts_page_seal(page);
+		if (type == TS_PT_BRANCH)
+			CHECK_ERR(ts_page_verify(page, 7, TS_PT_BRANCH, "test"), TS_CORRUPT);
+		else
+		{
+			CHECK_OK(ts_page_verify(page, 7, TS_PT_LEAF, "test"));
+			break;
+		}
+	}
+	/* a branch with its one (key-less) cell is fine */
+	memset(page, 0, sizeof(page));
+	page[PH_TYPE] = TS_PT_BRANCH;
+	wr64(page + PH_PGNO, 7);
+	wr16(page + PH_NKEYS, 1);
+	wr16(page + PH_LOWER, TS_PH_SIZE + 2);
+	wr16(page + PH_UPPER, TS_PAGE_SIZE - 10);
+	wr16(page + TS_PH_SIZE, TS_PAGE_SIZE - 10);
+	wr64(page + TS_PAGE_SIZE - 10, 5);	/* child 5, key length 0 */
+	ts_page_seal(page);
+	CHECK_OK(ts_page_verify(page, 7, TS_PT_BRANCH, "test"));
+}
+
 TEST_MAIN(test_sequential_random_reverse, test_sequential_fill_factor, test_delete_everything,
 		  test_overflow_values, test_churn_bounded_and_reader, test_many_trees_catalog,
-		  test_errors, test_one_environment_per_file)
+		  test_errors, test_one_environment_per_file, test_branch_without_keys_is_corrupt)

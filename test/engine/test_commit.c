@@ -40,6 +40,7 @@
 #include <time.h>
 
 #include "harness.h"
+#include "faultvfs.h"
 
 #define WRITERS		8
 #define COUNTERS	4			/* shared counters and threads incrementing them */
@@ -648,5 +649,82 @@ TEST(test_background_thread_blocks_signals)
 	th_rmdir(dir);
 }
 
+/*
+ * The background thread takes checkpoints (asked by committers, by log
+ * size, by time; it wakes every millisecond) while this thread commits, reads ts_env_stat and takes
+ * checkpoints too; then a data-file write fails and poisons the
+ * environment, from whichever thread checkpoints next.  Meant for the
+ * ThreadSanitizer build (build-tsan/): the checkpoint LSN and time and the
+ * poisoned flag are shared between those threads (issue 12, item 18).
+ */
+TEST(test_background_checkpoint_shared_state)
+{
+	const char *dir = th_tmpdir("gc-bgstate");
+	ts_vfs	   *vfs = faultvfs_new(ts_vfs_posix());
+	ts_options	o;
+	ts_env	   *env;
+	ts_stat		st;
+	ts_tree		t;
+	ts_txn	   *w;
+	int			rc = 0,
+				i;
+
+	ts_options_init(&o);
+	o.flags = TS_CREATE;
+	o.sync = 0;
+	o.vfs = vfs;
+	o.background_checkpoints = 1;
+	o.max_dirty_pages = 16;		/* committers ask the thread for checkpoints */
+	o.async_commit = 1;			/* and it wakes every millisecond */
+	o.async_flush_ms = 1;
+	o.checkpoint_interval_ms = 1;
+	o.checkpoint_wal_bytes = 8192;
+	CHECK_OK(ts_env_open(dir, &o, &env));
+	CHECK_OK(ts_txn_begin(env, 0, &w));
+	CHECK_OK(ts_tree_open(w, "t", TS_CREATE, &t));
+	CHECK_OK(ts_txn_commit(w));
+	for (i = 0; i < 300; i++)
+	{
+		char		k[32];
+
+		snprintf(k, sizeof(k), "key%04d", i % 50);
+		CHECK_OK(ts_txn_begin(env, 0, &w));
+		CHECK_OK(ts_put(w, t, k, strlen(k), k, strlen(k), 0));
+		CHECK_OK(ts_txn_commit(w));
+		CHECK_OK(ts_env_stat(env, &st));
+		CHECK(!st.poisoned);
+		if (i % 25 == 0)
+			CHECK_OK(ts_env_checkpoint(env));
+	}
+	CHECK_OK(ts_env_stat(env, &st));
+	CHECK(st.checkpoints >= 12);
+	/* the next data-file write fails: a checkpoint poisons the environment */
+	faultvfs_fail_write(FAULTVFS(vfs), 1);
+	for (i = 0; i < 100000 && rc == 0; i++)
+	{
+		char		k[32];
+
+		snprintf(k, sizeof(k), "key%04d", i % 50);
+		if ((rc = ts_txn_begin(env, 0, &w)) != 0)
+			break;
+		if ((rc = ts_put(w, t, k, strlen(k), k, strlen(k), 0)) != 0)
+		{
+			ts_txn_abort(w);
+			break;
+		}
+		rc = ts_txn_commit(w);
+		if (rc == 0 && i % 20 == 0)
+			(void) ts_env_checkpoint(env);
+	}
+	CHECK_MSG(rc == TS_POISONED, "commits after a failed checkpoint write returned %d (%s)",
+			  rc, ts_strerror(rc));
+	CHECK_OK(ts_env_stat(env, &st));
+	CHECK(st.poisoned == 1);
+	(void) ts_env_close(env);
+	faultvfs_free(vfs);
+	th_rmdir(dir);
+}
+
 TEST_MAIN(test_concurrent_commits_and_checkpoints, test_concurrent_commits_and_checkpoints_sync,
-		  test_recovery_replays_batches, test_background_thread_blocks_signals)
+		  test_recovery_replays_batches, test_background_thread_blocks_signals,
+		  test_background_checkpoint_shared_state)

@@ -39,6 +39,7 @@
 #include "harness.h"
 #include "format.h"
 #include "crc32c.h"
+#include "pager.h"
 
 #define CT			3
 #define NO_PAGE		UINT64_MAX	/* no TS_CORRUPT expected */
@@ -1270,4 +1271,213 @@ TEST(corrupt_truncated)
 	CHECK_MSG(ta.failed == 0, "%d of %d trials failed; see the lines above", ta.failed, ta.trials);
 }
 
-TEST_MAIN(corrupt_every_page_small, corrupt_random_pages, corrupt_meta_pages, corrupt_truncated)
+/* ------------------------------------------------------------------------
+ * A stale page: a lost write (issue 12, item 17)
+ *
+ * Every commit rewrites every key of a tree of long keys (so it has several
+ * branch pages) and the data file is copied after each checkpoint.  Then a
+ * branch page of the final tree gets back an older image of itself, one
+ * with a valid checksum (as if the last write of that page had been lost),
+ * chosen so that the pages its cells point at have all been rewritten
+ * since.  Every read must then give the right value or TS_CORRUPT, never
+ * another value or "not found", and the keys below that branch must be
+ * TS_CORRUPT.
+ * ------------------------------------------------------------------------ */
+
+#define SP_KEYS		600
+#define SP_KLEN		400
+#define SP_ROUNDS	8
+
+static uint8_t *
+sp_slurp(const char *path, size_t *len)
+{
+	FILE	   *f = fopen(path, "rb");
+	uint8_t    *buf;
+	long		n;
+
+	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
+		TH_FAIL("cannot read %s", path);
+	buf = malloc((size_t) n + 1);
+	if (buf == NULL || fread(buf, 1, (size_t) n, f) != (size_t) n)
+		TH_FAIL("cannot read %s", path);
+	fclose(f);
+	*len = (size_t) n;
+	return buf;
+}
+
+static void
+sp_key(char *k, int i)
+{
+	memset(k, 'a' + i % 26, SP_KLEN);
+	snprintf(k, 16, "key%05d", i);
+	k[8] = '-';
+}
+
+static void
+sp_round(const char *dir, int round)
+{
+	ts_options	o;
+	ts_env	   *env;
+	ts_txn	   *t;
+	ts_tree		tr;
+	char		k[SP_KLEN],
+				v[64];
+
+	ts_options_init(&o);
+	o.flags = TS_CREATE;
+	o.sync = 0;
+	o.cache_pages = 16;
+	o.checkpoint_interval_ms = 0;
+	CHECK_OK(ts_env_open(dir, &o, &env));
+	CHECK_OK(ts_txn_begin(env, 0, &t));
+	CHECK_OK(ts_tree_open(t, "t", TS_CREATE, &tr));
+	for (int i = 0; i < SP_KEYS; i++)
+	{
+		sp_key(k, i);
+		snprintf(v, sizeof(v), "value %d of round %d", i, round);
+		CHECK_OK(ts_put(t, tr, k, SP_KLEN, v, strlen(v), 0));
+	}
+	CHECK_OK(ts_txn_commit(t));
+	CHECK_OK(ts_env_close(env));	/* a checkpoint */
+}
+
+/* The branch pages of the tree (root `root`, depth `depth`) in image `img`. */
+static size_t
+sp_branches(const uint8_t *img, size_t len, uint64_t root, uint32_t depth, uint64_t *out, size_t max)
+{
+	uint64_t	level[4096],
+				next[4096];
+	size_t		n = 0,
+				nl = 1,
+				nn;
+
+	level[0] = root;
+	for (uint32_t d = 1; d < depth; d++)
+	{
+		nn = 0;
+		for (size_t i = 0; i < nl; i++)
+		{
+			const uint8_t *p = img + level[i] * TS_PAGE_SIZE;
+
+			if ((level[i] + 1) * TS_PAGE_SIZE > len)
+				continue;
+			if (n < max)
+				out[n++] = level[i];
+			for (int c = 0; c < rd16(p + PH_NKEYS) && nn < 4096; c++)
+				next[nn++] = rd64(p + rd16(p + TS_PH_SIZE + 2 * c));
+		}
+		memcpy(level, next, nn * sizeof(uint64_t));
+		nl = nn;
+	}
+	return n;
+}
+
+TEST(corrupt_stale_page_lost_write)
+{
+	const char *dir = th_tmpdir("stale");
+	char		path[600];
+	uint8_t    *img[SP_ROUNDS + 1];
+	size_t		len[SP_ROUNDS + 1];
+	uint64_t	branches[256],
+				stale = 0;
+	size_t		nb;
+	int			from = -1;
+	ts_options	o;
+	ts_env	   *env;
+	ts_txn	   *t;
+	ts_tree		tr;
+	ts_treestat ts;
+	int			corrupt = 0;
+
+	snprintf(path, sizeof(path), "%s/treestore.db", dir);
+	for (int r = 0; r <= SP_ROUNDS; r++)
+	{
+		sp_round(dir, r);
+		img[r] = sp_slurp(path, &len[r]);
+	}
+	ts_options_init(&o);
+	o.sync = 0;
+	o.cache_pages = 16;
+	o.checkpoint_interval_ms = 0;
+	CHECK_OK(ts_env_open(dir, &o, &env));
+	CHECK_OK(ts_txn_begin(env, TS_RDONLY, &t));
+	CHECK_OK(ts_tree_open(t, "t", 0, &tr));
+	CHECK_OK(ts_tree_stat(t, tr, &ts));
+	ts_txn_abort(t);
+	CHECK_OK(ts_env_close(env));
+	CHECK_MSG(ts.depth >= 2, "tree depth %u", ts.depth);
+
+	/* a branch page X of the final tree, and an older image of X */
+	nb = sp_branches(img[SP_ROUNDS], len[SP_ROUNDS], ts.root, ts.depth, branches, 256);
+	for (size_t b = 0; b < nb && from < 0; b++)
+		for (int r = SP_ROUNDS - 1; r >= 0 && from < 0; r--)
+		{
+			uint64_t	x = branches[b];
+			const uint8_t *old = img[r] + x * TS_PAGE_SIZE;
+			int			ok = 1;
+
+			if ((x + 1) * TS_PAGE_SIZE > len[r] ||
+				ts_page_verify(old, x, TS_PT_BRANCH, "old image") != 0 ||
+				memcmp(old, img[SP_ROUNDS] + x * TS_PAGE_SIZE, TS_PAGE_SIZE) == 0)
+				continue;
+			for (int c = 0; c < rd16(old + PH_NKEYS) && ok; c++)
+			{
+				uint64_t	child = rd64(old + rd16(old + TS_PH_SIZE + 2 * c));
+
+				ok = (child + 1) * TS_PAGE_SIZE <= len[SP_ROUNDS] &&
+					((child + 1) * TS_PAGE_SIZE > len[r] ||
+					 memcmp(img[r] + child * TS_PAGE_SIZE, img[SP_ROUNDS] + child * TS_PAGE_SIZE,
+							TS_PAGE_SIZE) != 0);
+			}
+			if (ok)
+			{
+				stale = x;
+				from = r;
+			}
+		}
+	CHECK_MSG(from >= 0, "no branch page of the final tree has a usable older image (%zu branches)", nb);
+
+	/* the lost write: page `stale` goes back to its image after round `from` */
+	{
+		FILE	   *f = fopen(path, "r+b");
+
+		CHECK(f != NULL);
+		CHECK(fseek(f, (long) (stale * TS_PAGE_SIZE), SEEK_SET) == 0);
+		CHECK(fwrite(img[from] + stale * TS_PAGE_SIZE, 1, TS_PAGE_SIZE, f) == TS_PAGE_SIZE);
+		CHECK(fclose(f) == 0);
+	}
+	CHECK_OK(ts_env_open(dir, &o, &env));
+	CHECK_OK(ts_txn_begin(env, TS_RDONLY, &t));
+	CHECK_OK(ts_tree_open(t, "t", 0, &tr));
+	for (int i = 0; i < SP_KEYS; i++)
+	{
+		char		k[SP_KLEN],
+					v[64];
+		ts_slice	val;
+		int			rc;
+
+		sp_key(k, i);
+		snprintf(v, sizeof(v), "value %d of round %d", i, SP_ROUNDS);
+		rc = ts_get(t, tr, k, SP_KLEN, &val);
+		if (rc == TS_CORRUPT)
+		{
+			corrupt++;
+			continue;
+		}
+		CHECK_MSG(rc == 0, "key %d: ts_get returned %d (%s) with page %llu stale",
+				  i, rc, ts_strerror(rc), (unsigned long long) stale);
+		CHECK_MSG(val.len == strlen(v) && memcmp(val.data, v, val.len) == 0,
+				  "key %d: wrong value \"%.*s\" with page %llu stale", i, (int) val.len,
+				  (const char *) val.data, (unsigned long long) stale);
+	}
+	ts_txn_abort(t);
+	CHECK_MSG(corrupt > 0, "no read saw the stale page %llu", (unsigned long long) stale);
+	CHECK_ERR(ts_env_check(env), TS_CORRUPT);
+	CHECK_OK(ts_env_close(env));
+	for (int r = 0; r <= SP_ROUNDS; r++)
+		free(img[r]);
+	th_rmdir(dir);
+}
+
+TEST_MAIN(corrupt_every_page_small, corrupt_random_pages, corrupt_meta_pages, corrupt_truncated,
+		  corrupt_stale_page_lost_write)

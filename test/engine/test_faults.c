@@ -7,8 +7,11 @@
  *	  disk) and passes ts_env_check.  Also: out
  *	  of space maps to TS_FULL, and the buffer cache keeps to its size.
  */
+#include <sys/stat.h>
 #include "harness.h"
 #include "faultvfs.h"
+#include "btree.h"
+#include "pager.h"
 
 #define NKEYS 3000
 
@@ -294,5 +297,116 @@ TEST(test_cache_size_and_counters)
 	th_rmdir(dir);
 }
 
+/*
+ * Creating the environment's directory syncs its parent, so that the new
+ * directory entry is durable (issue 12, item 18).
+ */
+static ts_vfs dirsync_vfs;
+static char dirsync_seen[8][600];
+static int	dirsync_n;
+
+static int
+dirsync_record(ts_vfs *vfs, const char *path)
+{
+	(void) vfs;
+	if (dirsync_n < 8)
+		snprintf(dirsync_seen[dirsync_n++], sizeof(dirsync_seen[0]), "%s", path);
+	return ts_vfs_posix()->sync_dir(ts_vfs_posix(), path);
+}
+
+TEST(test_create_syncs_parent_directory)
+{
+	const char *base = th_tmpdir("fault-dirsync");
+	char		parent[560],
+				dir[600];
+	ts_options	o;
+	ts_env	   *env;
+	int			found = 0;
+
+	snprintf(parent, sizeof(parent), "%s", base);
+	CHECK(mkdir(parent, 0700) == 0);
+	snprintf(dir, sizeof(dir), "%s/env", parent);
+	dirsync_vfs = *ts_vfs_posix();
+	dirsync_vfs.sync_dir = dirsync_record;
+	dirsync_n = 0;
+	ts_options_init(&o);
+	o.flags = TS_CREATE;
+	o.sync = 0;
+	o.vfs = &dirsync_vfs;
+	CHECK_OK(ts_env_open(dir, &o, &env));
+	for (int i = 0; i < dirsync_n; i++)
+		if (strcmp(dirsync_seen[i], parent) == 0)
+			found = 1;
+	CHECK_MSG(found, "the parent %s of a new environment directory was not synced (%d directory syncs)",
+			  parent, dirsync_n);
+	CHECK_OK(ts_env_close(env));
+	th_rmdir(parent);
+}
+
+/*
+ * A transaction that dirties far more pages than the cache holds: claiming
+ * a frame looks at a bounded number of frames (not a sweep of a cache full
+ * of dirty ones), and once a checkpoint has written them the cache gives
+ * the extra frames back (issue 12, item 14).
+ */
+TEST(test_cache_claims_bounded_and_shrinks)
+{
+	const char *dir = th_tmpdir("cache-shrink");
+	ts_env	   *env = open_with(dir, NULL, 64);
+	ts_pager   *pg = ts_env_pager(env);
+	ts_stat		st;
+	ts_txn	   *t;
+	ts_tree		tr;
+	char		k[32];
+	uint8_t		v[100];
+	uint64_t	steps0,
+				steps1,
+				retired;
+
+	memset(v, 'v', sizeof(v));
+	ts_pager_claim_stats(pg, &steps0, &retired);
+	CHECK_OK(ts_txn_begin(env, 0, &t));
+	CHECK_OK(ts_tree_open(t, "wide", TS_CREATE, &tr));
+	for (int i = 0; i < 20000; i++)
+	{
+		key_of(k, i);
+		CHECK_OK(ts_put(t, tr, k, strlen(k), v, sizeof(v), 0));
+	}
+	CHECK_OK(ts_txn_commit(t));
+	ts_pager_claim_stats(pg, &steps1, &retired);
+	CHECK_OK(ts_env_stat(env, &st));
+	/* every page of it is dirty: the cache grew past its 64 frames */
+	CHECK(st.dirty_pages > 500);
+	CHECK_MSG(st.cache_pages >= st.dirty_pages, "cache %llu frames, %llu dirty",
+			  (unsigned long long) st.cache_pages, (unsigned long long) st.dirty_pages);
+	/* each claim looked at a bounded number of frames */
+	CHECK_MSG(steps1 - steps0 <= 80 * st.page_count,
+			  "claims looked at %llu frames for %llu pages",
+			  (unsigned long long) (steps1 - steps0), (unsigned long long) st.page_count);
+	/* written by a checkpoint, the extra frames go back */
+	CHECK_OK(ts_env_checkpoint(env));
+	CHECK_OK(ts_env_stat(env, &st));
+	CHECK(st.dirty_pages == 0);
+	CHECK_MSG(st.cache_pages <= 64, "after the checkpoint the cache holds %llu frames, capacity 64",
+			  (unsigned long long) st.cache_pages);
+	/* and reading everything keeps it at its size */
+	CHECK_OK(ts_txn_begin(env, TS_RDONLY, &t));
+	for (int i = 0; i < 20000; i += 7)
+	{
+		ts_slice	s;
+
+		key_of(k, i);
+		CHECK_OK(ts_get(t, tr, k, strlen(k), &s));
+		CHECK(s.len == sizeof(v));
+	}
+	ts_txn_abort(t);
+	CHECK_OK(ts_env_stat(env, &st));
+	CHECK(st.cache_pages <= 64);
+	CHECK_OK(ts_env_check(env));
+	CHECK_OK(ts_env_close(env));
+	th_rmdir(dir);
+}
+
 TEST_MAIN(test_every_write_fails, test_every_sync_fails, test_out_of_space,
-		  test_read_error_is_reported, test_cache_size_and_counters)
+		  test_read_error_is_reported, test_cache_size_and_counters, test_create_syncs_parent_directory,
+		  test_cache_claims_bounded_and_shrinks)

@@ -9,6 +9,7 @@
  */
 #include <dirent.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 #include "harness.h"
 #include "faultvfs.h"
@@ -677,7 +678,177 @@ TEST(test_accept_wal_loss)
 	th_rmdir(dir);
 }
 
-TEST_MAIN(test_commits_survive_exit_without_close, test_accept_wal_loss, test_read_only_open_replays_in_memory, test_replay_after_checkpoint,
+/* ------------------------------------------------------------------------
+ * A read-only open writes nothing (issue 12, item 16)
+ * ------------------------------------------------------------------------ */
+
+/*
+ * A VFS over the POSIX one that refuses (EROFS) and counts every
+ * operation that could change the directory: write, sync, truncate,
+ * rename, unlink, mkdir, directory sync, and any open not asked for
+ * reading only.  (chmod would not do: the tests may run as root.)
+ */
+static ts_vfs ro_vfs;
+static atomic_long ro_violations;
+static char ro_what[320];
+
+static int
+ro_refuse(const char *what)
+{
+	if (atomic_fetch_add(&ro_violations, 1) == 0)
+		snprintf(ro_what, sizeof(ro_what), "%s", what);
+	return EROFS;
+}
+
+static int
+ro_open(ts_vfs *vfs, const char *path, int flags, ts_file **out)
+{
+	(void) vfs;
+	if (!(flags & TS_VFS_RDONLY))
+	{
+		char		w[300];
+
+		snprintf(w, sizeof(w), "open for writing of %s", path);
+		*out = NULL;
+		return ro_refuse(w);
+	}
+	return ts_vfs_posix()->open(ts_vfs_posix(), path, flags, out);
+}
+
+static int
+ro_write(ts_file *f, const void *b, size_t n, uint64_t off)
+{
+	(void) f, (void) b, (void) n, (void) off;
+	return ro_refuse("write");
+}
+
+static int
+ro_writev(ts_file *f, const void *const *b, size_t n, size_t sz, uint64_t off)
+{
+	(void) f, (void) b, (void) n, (void) sz, (void) off;
+	return ro_refuse("writev");
+}
+
+static int
+ro_sync(ts_file *f)
+{
+	(void) f;
+	return ro_refuse("sync");
+}
+
+static int
+ro_truncate(ts_file *f, uint64_t size)
+{
+	(void) f, (void) size;
+	return ro_refuse("truncate");
+}
+
+static int
+ro_path2(ts_vfs *v, const char *a, const char *b)
+{
+	(void) v, (void) a, (void) b;
+	return ro_refuse("rename");
+}
+
+static int
+ro_unlink(ts_vfs *v, const char *a)
+{
+	(void) v, (void) a;
+	return ro_refuse("unlink");
+}
+
+static int
+ro_mkdir(ts_vfs *v, const char *a)
+{
+	(void) v, (void) a;
+	return ro_refuse("mkdir");
+}
+
+static int
+ro_sync_dir(ts_vfs *v, const char *a)
+{
+	(void) v, (void) a;
+	return ro_refuse("sync_dir");
+}
+
+#define RO_BIG 20000			/* bytes: an overflow chain of 5 pages */
+
+static void
+child_commits_big(const char *dir)
+{
+	ts_options	o = opts();
+	ts_env	   *env;
+	ts_txn	   *t;
+	ts_tree		tr;
+	char	   *big = malloc(RO_BIG);
+
+	if (big == NULL || ts_env_open(dir, &o, &env) != 0 || commit_range(env, 0, 50, "a") != 0)
+		_exit(1);
+	for (int i = 0; i < 6; i++)
+	{
+		char		k[16];
+
+		memset(big, 'A' + i, RO_BIG);
+		snprintf(k, sizeof(k), "big%d", i);
+		if (ts_txn_begin(env, 0, &t) != 0 || ts_tree_open(t, "data", TS_CREATE, &tr) != 0 ||
+			ts_put(t, tr, k, strlen(k), big, RO_BIG, 0) != 0 || ts_txn_commit(t) != 0)
+			_exit(1);
+	}
+	/* no close: the overflow values are in the log only */
+}
+
+TEST(test_read_only_open_writes_nothing)
+{
+	const char *dir = th_tmpdir("rec-ro-nowrite");
+	ts_options	o = opts();
+	ts_env	   *env;
+	ts_txn	   *t;
+	ts_tree		tr;
+	long long	before;
+
+	in_dying_child(child_commits_big, dir);
+	before = dir_signature(dir);
+	CHECK(before != -1);
+	ro_vfs = *ts_vfs_posix();
+	ro_vfs.open = ro_open;
+	ro_vfs.write = ro_write;
+	ro_vfs.writev = ro_writev;
+	ro_vfs.sync = ro_sync;
+	ro_vfs.truncate = ro_truncate;
+	ro_vfs.rename = ro_path2;
+	ro_vfs.unlink = ro_unlink;
+	ro_vfs.mkdir = ro_mkdir;
+	ro_vfs.sync_dir = ro_sync_dir;
+	atomic_store(&ro_violations, 0);
+	o.flags = TS_RDONLY;
+	o.vfs = &ro_vfs;
+	CHECK_OK(ts_env_open(dir, &o, &env));
+	/* the replayed overflow values are read back from memory */
+	CHECK_OK(ts_txn_begin(env, TS_RDONLY, &t));
+	CHECK_OK(ts_tree_open(t, "data", 0, &tr));
+	for (int i = 0; i < 6; i++)
+	{
+		char		k[16];
+		ts_slice	v;
+
+		snprintf(k, sizeof(k), "big%d", i);
+		CHECK_OK(ts_get(t, tr, k, strlen(k), &v));
+		CHECK(v.len == RO_BIG);
+		for (size_t j = 0; j < RO_BIG; j++)
+			CHECK_MSG(((const char *) v.data)[j] == 'A' + i, "%s byte %zu", k, j);
+	}
+	ts_txn_abort(t);
+	expect_range(env, 0, 50, "a", 56);
+	CHECK_OK(ts_env_check(env));
+	CHECK_OK(ts_env_close(env));
+	CHECK_MSG(atomic_load(&ro_violations) == 0, "a read-only open tried %ld changes (first: %s)",
+			  atomic_load(&ro_violations), ro_what);
+	CHECK_MSG(dir_signature(dir) == before, "a read-only open changed the files");
+	th_rmdir(dir);
+}
+
+TEST_MAIN(test_commits_survive_exit_without_close, test_accept_wal_loss, test_read_only_open_replays_in_memory,
+		  test_read_only_open_writes_nothing, test_replay_after_checkpoint,
 		  test_prepared_come_back_in_doubt, test_prepared_empty_write_set_recovers,
 		  test_segments_removed_behind_checkpoints,
 		  test_dirty_pages_checkpoint_in_background,

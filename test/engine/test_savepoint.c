@@ -610,6 +610,9 @@ TEST(sp_many_savepoints_linear)
  * ------------------------------------------------------------------------ */
 
 #define MK		48				/* keys "k00".."k47" */
+#ifndef TS_SP_OPS_DEFAULT
+#define TS_SP_OPS_DEFAULT 60000	/* the model's operations (TS_SP_OPS overrides) */
+#endif
 #define MMARKS	64				/* live marks at most */
 
 typedef struct rng_t
@@ -873,7 +876,7 @@ random_value(rng_t *R)
 
 TEST(sp_randomized_model)
 {
-	long		ops = env_long("TS_SP_OPS", 60000);
+	long		ops = env_long("TS_SP_OPS", TS_SP_OPS_DEFAULT);
 	uint64_t	seed = (uint64_t) env_long("TS_SP_SEED", 20250301);
 	rng_t		R = {seed};
 	ts_env	   *env = open_env("sp-model", 1);

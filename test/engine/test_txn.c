@@ -31,6 +31,8 @@
 
 #include "harness.h"
 #include "txnhelpers.h"
+#include "txn.h"
+#include "vfs.h"
 
 /* ------------------------------------------------------------------------
  * Focused single-threaded cases
@@ -1131,5 +1133,218 @@ TEST(txn_threads_bank)
 	th_rmdir(env_dir);
 }
 
+/* ------------------------------------------------------------------------
+ * ts_env_stat reads pages as a registered reader (issue 12, item 12)
+ * ------------------------------------------------------------------------ */
+
+/*
+ * A VFS passing everything to the POSIX one, whose data-file reads call a
+ * hook while armed: the hook runs in the middle of ts_env_stat's freelist
+ * walk (a cache miss) and looks at what the page reuse horizon sees.
+ */
+static ts_vfs stat_vfs;
+static ts_env *stat_env;
+static int	stat_armed;
+static int	stat_hook_ran;
+static int	stat_registered;	/* a live reader reads the current snapshot */
+
+static int
+stat_vfs_read(ts_file *f, void *buf, size_t n, uint64_t off)
+{
+	if (stat_armed)
+	{
+		stat_armed = 0;
+		stat_hook_ran = 1;
+		pthread_mutex_lock(&stat_env->lock);
+		for (ts_txn *t = stat_env->txns; t; t = t->next)
+			if (t->snap->meta.txnid <= stat_env->current->meta.txnid)
+				stat_registered++;
+		/* what a concurrent commit would take as its reuse horizon */
+		if (ts_env_oldest(stat_env) > stat_env->current->meta.txnid)
+			stat_registered = -1000;
+		pthread_mutex_unlock(&stat_env->lock);
+	}
+	return ts_vfs_posix()->read(f, buf, n, off);
+}
+
+TEST(txn_stat_registers_reader)
+{
+	ts_options	o;
+	ts_env	   *env;
+	ts_tree		t;
+	ts_txn	   *w;
+	ts_stat		st;
+	char		dir[512];
+
+	stat_vfs = *ts_vfs_posix();
+	stat_vfs.read = stat_vfs_read;
+	snprintf(dir, sizeof(dir), "%s", th_tmpdir("statreader"));
+	ts_options_init(&o);
+	o.sync = 0;
+	o.flags = TS_CREATE;
+	o.vfs = &stat_vfs;
+	CHECK_OK(ts_env_open(dir, &o, &env));
+	t = make_tree(env, "t");
+	/* rewrite the keys a few times: the freelist gets records */
+	for (int round = 0; round < 4; round++)
+	{
+		CHECK_OK(ts_txn_begin(env, 0, &w));
+		for (int i = 0; i < 400; i++)
+		{
+			char		k[32],
+						v[64];
+
+			snprintf(k, sizeof(k), "key%05d", i);
+			snprintf(v, sizeof(v), "value %d of round %d", i, round);
+			put_str(w, t, k, v);
+		}
+		CHECK_OK(ts_txn_commit(w));
+	}
+	CHECK_OK(ts_env_close(env));
+
+	/* reopened: the freelist pages are not cached, the walk reads them */
+	o.flags = 0;
+	CHECK_OK(ts_env_open(dir, &o, &env));
+	CHECK_OK(ts_env_stat(env, &st));
+	CHECK(st.free_pages > 0 && st.active_txns == 0);
+	CHECK_OK(ts_env_close(env));
+	CHECK_OK(ts_env_open(dir, &o, &env));
+	stat_env = env;
+	stat_hook_ran = 0;
+	stat_registered = 0;
+	stat_armed = 1;
+	CHECK_OK(ts_env_stat(env, &st));
+	stat_armed = 0;
+	CHECK_MSG(stat_hook_ran, "ts_env_stat read no page from the file");
+	CHECK_MSG(stat_registered == 1,
+			  "during ts_env_stat's freelist walk %d live readers held its snapshot (expected 1)",
+			  stat_registered);
+	/* and the reader is gone afterwards */
+	CHECK(st.active_txns == 0);
+	CHECK_OK(ts_env_stat(env, &st));
+	CHECK(st.active_txns == 0 && st.oldest_reader == st.txnid);
+	CHECK_OK(ts_env_close(env));
+	th_rmdir(dir);
+}
+
+/* ------------------------------------------------------------------------
+ * A value the log cannot hold is refused at ts_put (issue 12, item 15)
+ * ------------------------------------------------------------------------ */
+
+/*
+ * Sizes only: ts_put must refuse the value from its length alone, before
+ * reading a byte of it, so the test passes a small buffer with a length
+ * of about 2 GB and never allocates one.
+ */
+TEST(txn_value_too_big_for_log)
+{
+	ts_env	   *env = open_env("toobig", 1);
+	ts_tree		t = make_tree(env, "t");
+	ts_txn	   *w;
+	ts_stat		st;
+	static const char small[16] = "0123456789abcde";
+	const size_t lens[] = {
+		((size_t) 1 << 31) - 5,	/* once allowed; with its record over 2^31 */
+		((size_t) 1 << 31),
+		TS_MAX_VALUE + 1,
+		(size_t) UINT32_MAX + 7,
+	};
+
+	/* the limit holds any key: op header + key + value fit one record */
+	CHECK(11 + (size_t) TS_MAX_KEY + TS_MAX_VALUE <= ((size_t) 1 << 31));
+	CHECK(ts_strerror(TS_VALUE_TOO_BIG) != NULL &&
+		  strcmp(ts_strerror(TS_VALUE_TOO_BIG), "unknown error") != 0);
+	CHECK_OK(ts_txn_begin(env, 0, &w));
+	put_str(w, t, "a", "1");
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+		CHECK_ERR(ts_put(w, t, "k", 1, small, lens[i], 0), TS_VALUE_TOO_BIG);
+	/* the transaction goes on: its other writes commit, nothing poisoned */
+	put_str(w, t, "b", "2");
+	CHECK_OK(ts_txn_commit(w));
+	CHECK_OK(ts_env_stat(env, &st));
+	CHECK(st.poisoned == 0);
+	CHECK_OK(ts_txn_begin(env, TS_RDONLY, &w));
+	expect_scan(w, t, "a=1 b=2");
+	ts_txn_abort(w);
+	CHECK_OK(ts_env_close(env));
+	th_rmdir(env_dir);
+}
+
+/* ------------------------------------------------------------------------
+ * The conflict table stays bounded under a long-lived writer (issue 12,
+ * item 13)
+ * ------------------------------------------------------------------------ */
+
+TEST(txn_conflict_table_bounded)
+{
+	ts_env	   *env = open_env("ctab", 1);
+	ts_tree		t = make_tree(env, "t");
+	ts_txn	   *old,
+			   *w;
+	const int	commits = 3000;
+	const size_t limit = 200;
+	size_t		most = 0;
+	uint64_t	visits;
+
+	env->ctab_limit = limit;	/* TS_CTAB_LIMIT is 65536: the same, smaller */
+	/* a writer that stays open: every later commit is recorded, and young */
+	CHECK_OK(ts_txn_begin(env, 0, &old));
+	put_str(old, t, "old-own", "x");
+	pthread_mutex_lock(&env->lock);
+	visits = env->ctab_visits;
+	pthread_mutex_unlock(&env->lock);
+	for (int i = 0; i < commits; i++)
+	{
+		char		k[32];
+
+		snprintf(k, sizeof(k), "key%05d", i);
+		CHECK_OK(ts_txn_begin(env, 0, &w));
+		put_str(w, t, k, "v");
+		CHECK_OK(ts_txn_commit(w));
+		pthread_mutex_lock(&env->lock);
+		if (env->ctab_count > most)
+			most = env->ctab_count;
+		pthread_mutex_unlock(&env->lock);
+	}
+	pthread_mutex_lock(&env->lock);
+	visits = env->ctab_visits - visits;
+	pthread_mutex_unlock(&env->lock);
+	/* memory: entries up to about the limit, not one per key ever written */
+	CHECK_MSG(most <= 2 * limit + 16, "the conflict table held %zu entries (limit %zu)", most, limit);
+	/* time: the walks cost O(1) per commit, not O(table) */
+	CHECK_MSG(visits <= (uint64_t) 64 * commits, "the walks visited %llu buckets and entries for %d commits",
+			  (unsigned long long) visits, commits);
+
+	/* a key written after old began still conflicts, folded or not */
+	{
+		ts_txn	   *o2;
+
+		CHECK_OK(ts_txn_begin(env, 0, &o2));	/* begun after all of them */
+		put_str(o2, t, "key00005", "o2");
+		put_str(old, t, "key00005", "old");
+		CHECK_ERR(ts_txn_commit(old), TS_CONFLICT);
+		CHECK_OK(ts_txn_commit(o2));	/* its base includes every commit */
+	}
+	CHECK_OK(ts_txn_begin(env, TS_RDONLY, &w));
+	EXPECT_VAL(w, t, "key00005", "o2");
+	EXPECT_VAL(w, t, "old-own", NULL);
+	ts_txn_abort(w);
+	/* with no writer open, the next walk empties table and summary */
+	for (int i = 0; i < 300; i++)
+	{
+		CHECK_OK(ts_txn_begin(env, 0, &w));
+		put_str(w, t, "again", "v");
+		CHECK_OK(ts_txn_commit(w));
+	}
+	pthread_mutex_lock(&env->lock);
+	CHECK(env->ctab_summary_max == 0);
+	CHECK(env->ctab_count <= 256);
+	pthread_mutex_unlock(&env->lock);
+	CHECK_OK(ts_env_close(env));
+	th_rmdir(env_dir);
+}
+
 TEST_MAIN(txn_snapshot_isolation, txn_read_own_writes, txn_first_committer_wins, txn_prepare,
-		  txn_errors_and_trees, txn_threads_no_lost_update, txn_threads_bank)
+		  txn_errors_and_trees, txn_threads_no_lost_update, txn_threads_bank,
+		  txn_stat_registers_reader, txn_value_too_big_for_log,
+		  txn_conflict_table_bounded)

@@ -1135,7 +1135,8 @@ fault_run(int mode, long n)
 		/* poisoned, even with the fault disarmed */
 		faultvfs_reset(fv);
 		CHECK_ERR(ts_wal_append(wal, 1, TS_WAL_OPS, "x", 1, &e), TS_POISONED);
-		CHECK_ERR(ts_wal_flush(wal, ts_wal_end_lsn(wal)), TS_POISONED);
+		/* the failed batch's records: outcome unknown, the failure itself */
+		CHECK_ERR(ts_wal_flush(wal, ts_wal_end_lsn(wal)), EIO);
 		CHECK_ERR(ts_wal_flush(wal, 0), TS_POISONED);
 	}
 	ts_wal_close(wal);
