@@ -1251,7 +1251,98 @@ def run_admin_cases(cluster):
         check_case("in-doubt: resolve_prepared() commits one, aborts the other", resolved)
         conn.execute("DELETE FROM treestore.documents WHERE policy_id LIKE 'indoubt-%'")
     check_log(cluster, "admin", log_from)
+    run_commit_wait_case(cluster)
     run_shm_full_case(cluster)
+
+
+def run_commit_wait_case(cluster, attempts=8):
+    """commit-wait: the COMMIT callback waits for the worker with interrupts
+    held, so its wait has a bound of its own (5 s) whatever
+    treestore.request_timeout says (here 10 minutes).  The worker is stopped
+    (SIGSTOP) after it prepared the transaction (pre-commit) and before the
+    commit callback resolves it -- inside commit_delay (100 ms) -- so COMMIT
+    must return within seconds with the WARNING; once the worker runs again
+    it settles the transaction by the commit log: the row is there.  An
+    attempt whose stop missed the window is retried (bounded); never hitting
+    it fails the case as inconclusive."""
+    ok, status = wait_healthy(cluster, RECOVERY_TIMEOUT)
+    if not ok:
+        report("commit-wait: cluster healthy", False, "health: %r" % status)
+        return
+    wpid = worker_pid(cluster)
+    mon = cluster.connect(timeout=5, autocommit=True)
+    for attempt in range(1, attempts + 1):
+        policy = "commit-wait-%d" % attempt
+        res = {}
+        notices = []
+        ready = threading.Event()
+
+        def victim():
+            try:
+                with cluster.connect(timeout=5) as conn:
+                    conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
+                    conn.execute("SET treestore.request_timeout = '10min'")
+                    conn.execute("SET commit_delay = 100000")    # 100 ms before the flush
+                    conn.execute("SET commit_siblings = 0")
+                    conn.execute("INSERT INTO treestore.documents (policy_id, title) "
+                                 "VALUES (%s, 'x')", (policy,))
+                    ready.set()
+                    t0 = time.time()
+                    conn.commit()
+                    res["took"] = time.time() - t0
+            except psycopg.Error as e:
+                res["error"] = str(e).strip().split("\n")[0]
+            finally:
+                ready.set()
+
+        t = threading.Thread(target=victim, daemon=True)
+        t.start()
+        ready.wait(10)
+        stopped = False
+        try:
+            deadline = time.time() + 3
+            while time.time() < deadline and t.is_alive():
+                h = mon.execute("SELECT treestore.health()").fetchone()[0]
+                if int(h.get("engine", {}).get("prepared", 0)) >= 1:
+                    os.kill(wpid, signal.SIGSTOP)
+                    stopped = True
+                    break
+            t.join(30)
+        finally:
+            if stopped:
+                os.kill(wpid, signal.SIGCONT)
+        warned = any("committed but not yet visible" in n for n in notices)
+        if not stopped or not warned:
+            # the stop missed the window (the resolve came first): again
+            note("commit-wait attempt %d: stopped %s, COMMIT %r s, warned %s: retried"
+                 % (attempt, stopped, res.get("took"), warned))
+            time.sleep(0.5)
+            continue
+        took = res.get("took")
+        note("commit-wait attempt %d: COMMIT returned after %.2f s with the warning"
+             % (attempt, took or -1))
+        check_case("commit-wait: COMMIT with a stopped worker returns within its own bound "
+                   "(request_timeout 10 min)", lambda: (
+                       not t.is_alive() and took is not None and took < 15,
+                       "COMMIT took %r s, error %r" % (took, res.get("error"))))
+
+        def settled():
+            deadline = time.time() + 20
+            n = 0
+            while time.time() < deadline:
+                n = mon.execute("SELECT count(*) FROM treestore.documents "
+                                "WHERE policy_id = %s", (policy,)).fetchone()[0]
+                if n == 1:
+                    return True, None
+                time.sleep(0.3)
+            return False, "the row is not there 20 s after SIGCONT (count %d)" % n
+        check_case("commit-wait: the worker settles it by the commit log", settled)
+        break
+    else:
+        report("commit-wait: inconclusive (the stop never hit the window in %d attempts)"
+               % attempts, False)
+    mon.execute("DELETE FROM treestore.documents WHERE policy_id LIKE 'commit-wait-%'")
+    mon.close()
 
 
 def run_shm_full_case(cluster):
