@@ -19,7 +19,10 @@ Phases, each check a TAP-like "ok"/"not ok" line:
    of a small generated PageIndex tree (policy 'soak-<c>-<n>', one version),
    delete_document, INSERT/UPDATE/DELETE on treestore.tool_results (case_id
    'soak', output {"tag": <transaction tag>}), store_tool_result, INSERT and
-   UPDATE on treestore.trajectories (case_id 'soak', thought = tag).  Reads
+   UPDATE/DELETE on treestore.trajectories (case_id 'soak', thought = tag).
+   Each client keeps at most 12 documents, 60 tool results and 40
+   trajectory steps alive (past a cap it deletes instead of inserting), so
+   the data reaches a steady state within the first period.  Reads
    call every query function (get_node, get_children, get_subtree,
    get_ancestors, nodes_by_page, version_as_of, list_versions,
    get_cross_references, search, get_document, and a foreign-table SELECT)
@@ -53,17 +56,20 @@ Phases, each check a TAP-like "ok"/"not ok" line:
    worker kill) every table is read once (filling the engine's page cache,
    set to 8 MB, less than the data written in one period) and then the
    worker's VmRSS (/proc/<pid>/status) and treestore.stats()->'memory' are
-   sampled.  The worker of the first period
-   and that of the last both lived exactly one full period under the same
-   load (started by the cluster start, resp. the kill ending the previous
-   period; no other fault falls in the first or the last period): rss_end
-   (last period) must be at most 110% of rss_start (first period).
+   sampled.  Like is compared with like: the worker of the first period
+   (started just before the load) and that of the last (started by the kill
+   ending the previous period) each ran about one period under the same
+   load, and no other fault falls in the first or the last period; the last
+   sample waits (at most a period) until the last worker is as old as the
+   first was at its sample, since faults and checks delay the schedule.
+   rss_end (last period) must be at most 110% of rss_start (first period).
 
 2. fuzz (FUZZ_SECONDS): one connection calls store_document with random and
    hostile jsonb (deep nesting, huge strings, wrong types, unicode, control
-   characters, out-of-range numbers, duplicate node_ids, ...) and every
+   characters, out-of-range numbers, duplicate node_ids, ...), every
    treestore.* function with random arguments (NULLs, empty, huge strings,
-   negative/huge ints, odd dates).  No statement_timeout: a call taking over
+   negative/huge ints, odd dates) and foreign-table writes with such values
+   (tool_results, trajectories, prompts, nodes, cross_references).  No statement_timeout: a call taking over
    HANG seconds fails the run (it is then cancelled).  Every error must carry
    a clear SQLSTATE (never class XX, never a lost connection); the worker
    keeps its pid.  Each XX error is listed with its call.
@@ -125,6 +131,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "test", "pg_crash"))
 import test_pg_crash as pgc  # noqa: E402  (Cluster, report, note, ...)
 import psycopg  # noqa: E402
+from psycopg.types.string import TextLoader  # noqa: E402
 
 env_int = pgc.env_int
 
@@ -161,6 +168,8 @@ pgc.PORT = env_int("TS_SOAK_PORT", 5493)
 report, note = pgc.report, pgc.note
 
 # 08006 also when the treestore worker dies under a session
+DOC_CAP, TR_CAP, TRAJ_CAP = 12, 60, 40     # live keys per client
+
 EXPECTED = {"57P01", "57P02", "57P03", "57014", "40001", "08006", "08003", "08000"}
 CONN_LOST = {"57P01", "57P02", "57P03"}
 
@@ -536,6 +545,14 @@ class Client(threading.Thread):
 
     def write_op(self, tag, writes, doc_meta):
         r = self.rng.random()
+        # a steady state: past its caps a client deletes instead of inserting
+        # (the data stops growing after the first period; see the RSS check)
+        if r < 0.25 and len(self.docs) >= DOC_CAP:
+            r = 0.27
+        elif 0.30 <= r < 0.62 and len(self.trs) >= TR_CAP:
+            r = 0.80
+        elif 0.82 <= r < 0.93 and len(self.trajs) >= TRAJ_CAP:
+            r = 0.995
         out = json.dumps({"tag": tag, "pad": "x" * self.rng.randint(0, 300)})
         if r < 0.25:
             pid = "soak-%d-%d" % (self.c, self.seq * 10 + len(writes))
@@ -587,6 +604,15 @@ class Client(threading.Thread):
             self.ex("INSERT INTO treestore.trajectories (case_id, trajectory_id, step_number, thought) "
                     "VALUES ('soak', 'soak', %s, %s)", (step, tag))
             writes[("traj", step)] = tag
+        elif r >= 0.99:
+            step = self.live(self.trajs, "traj", writes)
+            if step is None:
+                return
+            n = self.ex("DELETE FROM treestore.trajectories WHERE case_id = 'soak' "
+                        "AND trajectory_id = 'soak' AND step_number = %s", (step,)).rowcount
+            if n != 1:
+                self.oracle.mismatch("DELETE trajectories %d: %r rows" % (step, n))
+            writes[("traj", step)] = None
         else:
             step = self.live(self.trajs, "traj", writes)
             if step is None:
@@ -704,6 +730,18 @@ class Canceller(threading.Thread):
 # ---------------------------------------------------------------------------
 
 
+def process_age(pid):
+    """Seconds since the process started (/proc/<pid>/stat field 22)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            start = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            up = float(f.read().split()[0])
+        return up - start / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def worker_rss(cluster):
     """(pid, VmRSS in kB, stats()->'memory') of the worker."""
     pid = pgc.worker_pid(cluster)
@@ -789,7 +827,8 @@ def run_load(cluster, oracle, rng):
     log_from = cluster.log_size()
     period_end = [PERIOD * (k + 1) for k in range(periods)]
     todo = sorted([(t, k) for t, k in events] +
-                  [(t - 0.5, "rss-sample") for t in period_end], key=lambda e: e[0])
+                  [(t - 0.5, "rss-sample") for t in period_end[:-1]], key=lambda e: e[0])
+    ages = []
     n_fault = 0
     for t, kind in todo:
         while time.time() - t0 < t:
@@ -797,8 +836,10 @@ def run_load(cluster, oracle, rng):
         if kind == "rss-sample":
             pid, kb, mem = worker_rss(cluster)
             rss.append(kb)
-            note("period %d: worker pid %s VmRSS %s kB, stats memory %s (txns %d committed)"
-                 % (len(rss), pid, kb, json.dumps(mem), oracle.txn["committed"]))
+            ages.append(process_age(pid) if pid else None)
+            note("period %d: worker pid %s (age %.0f s) VmRSS %s kB, stats memory %s (txns %d "
+                 "committed)" % (len(rss), pid, ages[-1] or -1, kb, json.dumps(mem),
+                                 oracle.txn["committed"]))
             continue
         n_fault += 1
         label = "fault %d %s (%ds)" % (n_fault, kind, int(time.time() - t0))
@@ -832,6 +873,21 @@ def run_load(cluster, oracle, rng):
         gate.resume()
     while time.time() - t0 < SECONDS:
         time.sleep(0.1)
+    # the last sample: when the last worker is as old as the first one was
+    # at its sample (faults and checks delay the schedule), at most a
+    # period later
+    deadline = time.time() + PERIOD
+    while time.time() < deadline:
+        pid = pgc.worker_pid(cluster)
+        age = process_age(pid) if pid else None
+        if not ages or ages[0] is None or (age is not None and age >= ages[0] - 1):
+            break
+        time.sleep(0.5)
+    pid, kb, mem = worker_rss(cluster)
+    rss.append(kb)
+    ages.append(process_age(pid) if pid else None)
+    note("period %d: worker pid %s (age %.0f s) VmRSS %s kB, stats memory %s (txns %d committed)"
+         % (len(rss), pid, ages[-1] or -1, kb, json.dumps(mem), oracle.txn["committed"]))
     stop.set()
     gate.resume()
     deadline = time.time() + 90
@@ -939,8 +995,40 @@ def hostile_date(rng):
                        "2024-02-29", "1970-01-01", "2024-01-01"])
 
 
+def fuzz_write(rng):
+    """A foreign-table write with hostile values (never case_id 'soak')."""
+    T, I = hostile_text, hostile_int
+    f = rng.randrange(6)
+    if f == 0:
+        return ("INSERT INTO treestore.tool_results (result_id, case_id, tool_name, output, "
+                "latency_ms, success) VALUES (%s, %s, %s, %s::jsonb, %s, %s)",
+                (rng.choice([None, I(rng)]), T(rng), T(rng), to_json(hostile_json(rng)),
+                 rng.choice([None, -0.0, float("inf"), float("nan"), 1e308]),
+                 rng.choice([None, True])))
+    if f == 1:
+        return ("INSERT INTO treestore.trajectories (case_id, trajectory_id, step_number, thought) "
+                "VALUES (%s, %s, %s, %s)", (T(rng), T(rng), I(rng), T(rng)))
+    if f == 2:
+        return ("INSERT INTO treestore.prompts (prompt_id, version, template, variables, "
+                "tool_schemas, deployed_at) VALUES (%s, %s, %s, %s, %s::jsonb, %s::timestamptz)",
+                (T(rng), I(rng), T(rng), rng.choice([None, [], [T(rng), None, T(rng)]]),
+                 to_json(hostile_json(rng)), rng.choice([None, "infinity", "1970-01-01",
+                                                         "294276-12-31"])))
+    if f == 3:
+        return ("UPDATE treestore.nodes SET title = %s, page_start = %s WHERE policy_id = %s",
+                (T(rng), I(rng), rng.choice(["fz-%d" % rng.randrange(30), T(rng)])))
+    if f == 4:
+        return ("DELETE FROM treestore.tool_results WHERE case_id = %s", (T(rng),))
+    return ("INSERT INTO treestore.cross_references (source_policy_id, source_node_id, "
+            "target_policy_id, target_node_id, reference_type, confidence) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            (T(rng), T(rng), T(rng), T(rng), T(rng), rng.choice([None, -1.0, 1e30, float("nan")])))
+
+
 def fuzz_call(rng):
-    f = rng.randrange(16)
+    f = rng.randrange(19)
+    if f >= 16:
+        return fuzz_write(rng)
     T, I, D = hostile_text, hostile_int, hostile_date
     if f in (0, 1, 2):
         pid = rng.choice(["fz-%d" % rng.randrange(30), T(rng)])
@@ -995,12 +1083,15 @@ def run_fuzz(cluster, rng):
     old_worker = pgc.worker_pid(cluster)
     calls = 0
     states = collections.Counter()
-    internal, crashes, hangs = [], [], []
+    internal, crashes, hangs, harness = [], [], [], []
     conn = None
     t0 = time.time()
     while time.time() - t0 < FUZZ_SECONDS and len(crashes) < 5:
         if conn is None:
             conn = cluster.connect(timeout=10, autocommit=True, application_name="soak-fuzz")
+            # jsonb as text: a 20,000-level document is too deep for json.loads
+            conn.adapters.register_loader("jsonb", TextLoader)
+            conn.adapters.register_loader("json", TextLoader)
             bpid = conn.info.backend_pid
         sql, params = fuzz_call(rng)
         shown = "%s %s" % (sql, repr(params)[:300])
@@ -1019,16 +1110,25 @@ def run_fuzz(cluster, rng):
         w.start()
         t1 = time.time()
         try:
-            conn.execute(sql, params).fetchall()
+            cur = conn.execute(sql, params)
+            if cur.description is not None:
+                cur.fetchall()
             states["ok"] += 1
         except psycopg.Error as e:
             st = sqlstate(e)
             states[st or "conn"] += 1
             if conn.broken or conn.closed or st is None:
+                if not (conn.broken or conn.closed):
+                    conn.close()
                 crashes.append("%s\n  -> %s" % (shown, first_line(e)))
                 conn = None
             elif st.startswith("XX") or st.startswith("58"):
                 internal.append("%s: %s\n  <- %s" % (st, first_line(e), shown))
+        except Exception as e:      # the harness (the driver) failed: say so, go on
+            states["harness"] += 1
+            harness.append("%s: %s\n  <- %s" % (type(e).__name__, first_line(e), shown))
+            conn.close()
+            conn = None
         finally:
             done.set()
             w.join()
@@ -1047,6 +1147,7 @@ def run_fuzz(cluster, rng):
     report("fuzz: no call over %d s (hang) (%d)" % (HANG, len(hangs)), not hangs, "\n".join(hangs[:10]))
     report("fuzz: every error a clear SQLSTATE, no XX/58 (%d)" % len(internal), not internal,
            "\n".join(internal[:20]))
+    report("fuzz: no harness failure (%d)" % len(harness), not harness, "\n".join(harness[:10]))
     new_worker = pgc.worker_pid(cluster)
     report("fuzz: the worker kept its pid (%s -> %s)" % (old_worker, new_worker),
            new_worker == old_worker)
