@@ -105,7 +105,7 @@ TS_SOAK_FUZZ_SECONDS=15):
   TS_SOAK_ENOSPC            0: skip the ENOSPC phase                 (1)
   TS_SOAK_ENOSPC_MB         size of the tmpfs                        (48)
   TS_SOAK_SEED              random seed (default 20261208; printed)
-  TS_SOAK_PORT              port of the private cluster              (5493)
+  TS_SOAK_PORT              port of the private cluster              (5494)
   TS_SOAK_PGBIN             PostgreSQL binaries (else `$PG_CONFIG --bindir`,
                             else /usr/lib/postgresql/15/bin)
   TS_SOAK_CHECK             treestore-check (build/treestore-check)
@@ -164,7 +164,7 @@ CHECK = os.environ.get("TS_SOAK_CHECK", os.path.join(ROOT, "build", "treestore-c
 
 # the shared helpers read these module globals
 pgc.PGBIN = default_pgbin()
-pgc.PORT = env_int("TS_SOAK_PORT", 5493)
+pgc.PORT = env_int("TS_SOAK_PORT", 5494)
 report, note = pgc.report, pgc.note
 
 # 08006 also when the treestore worker dies under a session
@@ -1185,10 +1185,15 @@ def run_enospc(cluster, rng):
     if os.geteuid() != 0:
         print("ok enospc # SKIP not root: cannot mount a small tmpfs", flush=True)
         return
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm,mode=0755" % ENOSPC_MB,
-                        "tmpfs", mnt], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if r.returncode != 0:
-        print("ok enospc # SKIP cannot mount a tmpfs: %s" % r.stdout.strip(), flush=True)
+    try:
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm,mode=0755" % ENOSPC_MB,
+                            "tmpfs", mnt], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=60)
+        why = r.stdout.strip() if r.returncode != 0 else None
+    except (OSError, subprocess.SubprocessError) as e:
+        why = str(e)
+    if why is not None:
+        print("ok enospc # SKIP cannot mount a tmpfs: %s" % why, flush=True)
         return
     log_from = cluster.log_size()
     try:
