@@ -28,6 +28,9 @@
 #	    test-python    the Python package (python/): installed into a fresh
 #	                   venv, mypy --strict, pytest against a real server
 #	                   (test/python/run_tests.sh)
+#	    test-soak      the whole-system soak, a ~3-minute version
+#	                   (test/soak/soak.py)
+#	    soak           the full soak: 64 clients for 10 minutes under faults
 #	    fuzz           build every test/fuzz/fuzz_*.c with clang and libFuzzer
 #	                   (ASan, UBSan) into build-fuzz/, run each for
 #	                   FUZZ_SECONDS (default 30)
@@ -367,6 +370,33 @@ TEST_SUITES += pg-crash
 test-python:
 	@bash test/python/run_tests.sh
 TEST_SUITES += python
+
+# The whole-system soak (test/soak/soak.py; see its header): a private
+# cluster under /tmp/tscrash-* with a mixed load of psycopg clients, the
+# treestore worker killed (SIGKILL every period, SIGTERM) and the postmaster
+# killed, an oracle of acknowledged writes, worker RSS, a fuzz of the SQL
+# surface, treestore-check, and a full disk (a small tmpfs; skipped when not
+# root).  `make soak` is the full one (64 clients, 10 minutes, a worker
+# SIGKILL every minute, one SIGTERM, two postmaster SIGKILLs); test-soak a
+# ~3-minute one.  Everything can be changed by TS_SOAK_* (environment).
+# The server binaries: TS_SOAK_PGBIN, else $(PG_CONFIG) --bindir.
+define run_soak
+	@if ! { $(MAKE) --no-print-directory treestore_fdw$(DLSUFFIX) tools >build/soak-build.log 2>&1 && \
+		$(MAKE) --no-print-directory install >build/soak-install.log 2>&1; }; then \
+		echo "not ok soak: building or installing failed (see build/soak-build.log, build/soak-install.log)"; \
+		echo "0 passed, 1 failed"; exit 1; \
+	fi
+	@TS_SOAK_PGBIN="$${TS_SOAK_PGBIN:-$$($(PG_CONFIG) --bindir)}" $(1) /usr/bin/python3 test/soak/soak.py
+endef
+
+.PHONY: soak test-soak
+soak:
+	$(call run_soak,)
+test-soak:
+	$(call run_soak,TS_SOAK_CLIENTS=$${TS_SOAK_CLIENTS:-16} TS_SOAK_SECONDS=$${TS_SOAK_SECONDS:-120} \
+		TS_SOAK_PERIOD=$${TS_SOAK_PERIOD:-30} TS_SOAK_POSTMASTER_KILLS=$${TS_SOAK_POSTMASTER_KILLS:-1} \
+		TS_SOAK_FUZZ_SECONDS=$${TS_SOAK_FUZZ_SECONDS:-15})
+TEST_SUITES += soak
 
 test: SHELL := /bin/bash
 test: deps

@@ -80,7 +80,11 @@ ts_ops_engine_error(Treestore__Response *resp, int rc, const char *what)
 			ts_ops_set_error(resp, "XX001", detail, NULL, "treestore data is corrupted");
 			break;
 		default:
-			if (rc > 0)
+			/* the log's writes report out of space by errno, the pager's by TS_FULL */
+			if (rc == ENOSPC || rc == EDQUOT || rc == EFBIG)
+				ts_ops_set_error(resp, "53100", detail, NULL, "treestore could not %s: disk full",
+								 what);
+			else if (rc > 0)
 				ts_ops_set_error(resp, "58030", detail, NULL, "treestore could not %s: %s",
 								 what, strerror(rc));
 			else
