@@ -225,6 +225,8 @@ int			ts_env_open(const char *path, const ts_options *opt, ts_env **env);
 /* Close; every transaction must have ended.  Returns the first error seen. */
 int			ts_env_close(ts_env *env);
 int			ts_env_stat(ts_env *env, ts_stat *st);
+/* 1 once a write or sync failed (st.poisoned, without ts_env_stat's walk) */
+int			ts_env_poisoned(ts_env *env);
 
 /*
  * Verify the whole file: every checksum, every tree's ordering and balance,

@@ -1065,6 +1065,12 @@ ts_del(ts_txn *txn, ts_tree tree, const void *key, size_t klen)
 /* ---------- statistics ---------- */
 
 int
+ts_env_poisoned(ts_env *env)
+{
+	return env->poisoned || ts_pager_failed(env->pager);
+}
+
+int
 ts_env_stat(ts_env *env, ts_stat *st)
 {
 	uint64_t	frames;

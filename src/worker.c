@@ -37,6 +37,7 @@
 #include "treestore_fdw.h"
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "access/transam.h"
 #include "miscadmin.h"
@@ -867,6 +868,56 @@ reap_ended_transactions(TimestampTz now)
 	}
 }
 
+/*
+ * After a failed write or sync the engine takes no more writes (poisoned):
+ * only reopening -- replaying its log -- makes it whole again.  The worker
+ * restarts itself for that once it is likely to succeed: when space was
+ * freed (at least 8 MB since the failure), or after 10 s with 64 MB free
+ * (an I/O error, not a full disk).  Until then reads go on and writes get
+ * the error; while the disk stays full nothing restarts, so reads stay up.
+ */
+#define POISON_FREED_BYTES ((double) 8 * 1024 * 1024)
+#define POISON_FREE_BYTES ((double) 64 * 1024 * 1024)
+#define POISON_WAIT_MS 10000
+
+static double
+free_bytes(void)
+{
+	static char *path = NULL;
+	struct statvfs vfs;
+
+	if (path == NULL)
+		path = MemoryContextStrdup(TopMemoryContext, ts_worker_data_path());
+	if (statvfs(path, &vfs) != 0)
+		return -1;
+	return (double) vfs.f_bavail * vfs.f_frsize;
+}
+
+static bool
+poisoned_should_restart(TimestampTz now)
+{
+	static TimestampTz since = 0;
+	static double free_then = 0;
+	double		free_now;
+
+	if (!ts_env_poisoned(ts_worker_env))
+		return false;
+	free_now = free_bytes();
+	if (since == 0)
+	{
+		since = now;
+		free_then = free_now;
+		ereport(WARNING,
+				(errmsg("treestore engine takes no more writes after a failed write or sync"),
+				 errdetail("%.0f MB free in the data directory.", free_now / (1024 * 1024)),
+				 errhint("The worker restarts itself to recover once space is freed.")));
+		return false;
+	}
+	return free_now >= free_then + POISON_FREED_BYTES ||
+		(free_now >= POISON_FREE_BYTES &&
+		 TimestampDifferenceExceeds(since, now, POISON_WAIT_MS));
+}
+
 static void
 shutdown_engine(void)
 {
@@ -894,6 +945,7 @@ ts_worker_main(Datum arg)
 	TimestampTz last_settle = 0;
 	TimestampTz last_reap = 0;
 	TimestampTz last_work = 0;
+	TimestampTz last_poison_check = 0;
 
 	pqsignal(SIGTERM, handle_sigterm);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -976,6 +1028,16 @@ ts_worker_main(Datum arg)
 				last_settle = now;
 				(void) run_guarded(settle_guarded, NULL, NULL, NULL,
 								   "settle in-doubt transactions");
+			}
+		}
+		if (TimestampDifferenceExceeds(last_poison_check, GetCurrentTimestamp(), 500))
+		{
+			last_poison_check = GetCurrentTimestamp();
+			if (poisoned_should_restart(last_poison_check))
+			{
+				ereport(LOG,
+						(errmsg("treestore worker restarting to recover the engine after a failed write")));
+				break;
 			}
 		}
 		if (worked)

@@ -73,7 +73,7 @@ ts_ops_engine_error(Treestore__Response *resp, int rc, const char *what)
 			break;
 		case TS_POISONED:
 			ts_ops_set_error(resp, "58030", detail,
-							 "Restart the treestore worker (or the server) after fixing the storage.",
+							 "The treestore worker restarts itself to recover once space is freed (or the storage works again).",
 							 "treestore could not %s: an earlier write failed", what);
 			break;
 		case TS_CORRUPT:
