@@ -316,6 +316,16 @@ SELECT (SELECT count(*) FROM i) AS inserted,
        (SELECT count(*) FROM treestore.trajectories WHERE case_id = 'tx-snap') AS seen_by_the_statement;
 SELECT count(*) FROM treestore.trajectories WHERE case_id = 'tx-snap';
 DELETE FROM treestore.trajectories WHERE case_id = 'tx-snap';
+-- a correlated subquery of a statement that writes treestore sees the state
+-- before the statement, like the rest of it: all ten rows are updated
+INSERT INTO treestore.trajectories (case_id, trajectory_id, step_number)
+SELECT 'tx-corr', 't', g FROM generate_series(1, 10) g;
+UPDATE treestore.trajectories t SET thought = 'x'
+ WHERE t.case_id = 'tx-corr'
+   AND (SELECT count(*) FROM treestore.trajectories u
+         WHERE u.case_id = t.case_id AND u.thought = 'x') = 0;
+SELECT count(*) FILTER (WHERE thought = 'x') AS updated FROM treestore.trajectories WHERE case_id = 'tx-corr';
+DELETE FROM treestore.trajectories WHERE case_id = 'tx-corr';
 
 -- ===================================================================
 -- clean up

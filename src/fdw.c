@@ -63,7 +63,8 @@ enum FdwScanPrivateIndex
 	FdwScanCondOps,				/* IntList: KeyOp per fdw_exprs entry */
 	FdwScanCondTypes,			/* OidList: value type per fdw_exprs entry */
 	FdwScanAccess,				/* String: point lookup / key prefix / ... */
-	FdwScanMaterialize,			/* Integer: 1 = the target of UPDATE/DELETE */
+	FdwScanMaterialize,			/* Integer: 1 = the statement writes, 2 = it
+								 * writes treestore */
 	FdwScanAttrs				/* IntList: attributes to decode; NIL: all */
 };
 
@@ -99,6 +100,10 @@ typedef struct TsScanState
 	MemoryContext fill_cxt;		/* decoded values on their way to the store */
 	bool		spilled;		/* the store went to disk (work_mem) */
 	bool		drained;		/* read whole because a later statement came */
+	bool		whole;			/* read once at executor start without the
+								 * conditions the executor sets (see Begin);
+								 * a rescan rereads the store */
+	bool	   *deferred;		/* per condition: its value is a PARAM_EXEC */
 } TsScanState;
 
 /*
@@ -478,7 +483,7 @@ tsGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	}
 	priv = list_make5(cols, ops, types,
 					  makeString(pstrdup(ts_key_access(info->st, conds))),
-					  makeInteger(materialize ? 1 : 0));
+					  makeInteger(!materialize ? 0 : writes_treestore(top) ? 2 : 1));
 	priv = lappend(priv, attrs);
 	return make_foreignscan(tlist, local, baserel->relid, exprs, priv, NIL, NIL, outer_plan);
 }
@@ -540,11 +545,27 @@ tsBeginForeignScan(ForeignScanState *node, int eflags)
 
 	/*
 	 * A statement that writes reads its scans before any of its writes: now,
-	 * at executor start, unless the scan's values come from the executor
-	 * (outer rows, subplans) -- those start when first read.
+	 * at executor start.  A scan whose values come from the executor (a
+	 * correlated subquery's, rescanned per outer row) would run between the
+	 * writes: in a statement that writes treestore it is read now without
+	 * those conditions, once -- every condition is also a local filter --
+	 * and each rescan rereads what was read.
 	 */
-	if (ss->materialize && !has_exec_param((Node *) fs->fdw_exprs, NULL))
-		start_scan(node, ss);
+	if (ss->materialize)
+	{
+		int			i = 0;
+		bool		any = false;
+
+		ss->deferred = palloc0(sizeof(bool) * Max(list_length(fs->fdw_exprs), 1));
+		foreach(lc1, fs->fdw_exprs)
+		{
+			ss->deferred[i] = has_exec_param(lfirst(lc1), NULL);
+			any |= ss->deferred[i++];
+		}
+		ss->whole = any && intVal(list_nth(fs->fdw_private, FdwScanMaterialize)) == 2;
+		if (!any || ss->whole)
+			start_scan(node, ss);
+	}
 }
 
 /*
@@ -689,21 +710,30 @@ start_scan(ForeignScanState *node, TsScanState *ss)
 	Treestore__Request req = TREESTORE__REQUEST__INIT;
 	Treestore__Scan scan = TREESTORE__SCAN__INIT;
 	MemoryContext old;
+	List	   *conds = NIL;
+	int			k = 0;
 
 	ss->started = true;
 	ss->done = false;
 	ss->scan_id = 0;			/* none in the worker until its first batch */
 	ss->rows = NULL;
 	ss->rows_len = ss->pos = 0;
+	/* values[k] goes with the k-th condition used */
 	foreach(lc, ss->value_states)
 	{
-		values[i] = ExecEvalExpr((ExprState *) lfirst(lc), econtext, &nulls[i]);
+		/* a whole read leaves out what the executor sets later */
+		if (!(ss->whole && ss->deferred[i]))
+		{
+			values[k] = ExecEvalExpr((ExprState *) lfirst(lc), econtext, &nulls[k]);
+			conds = lappend(conds, list_nth(ss->conds, i));
+			k++;
+		}
 		i++;
 	}
 	ts_payload_return(ss);
 	MemoryContextReset(ss->batch_cxt);
 	old = MemoryContextSwitchTo(ss->batch_cxt);
-	ranges = ts_key_ranges(ss->table->store, ss->conds, values, nulls, &all, &none);
+	ranges = ts_key_ranges(ss->table->store, conds, values, nulls, &all, &none);
 	if (none)
 	{
 		ss->done = true;
@@ -826,7 +856,14 @@ ts_fdw_drain_scans(uint32 stmt)
 static void
 tsReScanForeignScan(ForeignScanState *node)
 {
-	close_scan(node->fdw_state);
+	TsScanState *ss = node->fdw_state;
+
+	if (ss->whole && ss->store)
+	{
+		tuplestore_rescan(ss->store);	/* read once, at executor start */
+		return;
+	}
+	close_scan(ss);
 }
 
 static void
