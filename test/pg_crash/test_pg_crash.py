@@ -252,6 +252,20 @@ class Cluster:
             time.sleep(1)
         raise RuntimeError("pg_ctl start failed:\n%s" % last)
 
+    def teardown(self):
+        """Stop whatever is left of the cluster: fast, else immediate, else
+        SIGKILL to its own processes.  Never raises."""
+        try:
+            if self.postmaster_pid() is not None:
+                self.stop("fast", check=False)
+            if self.processes():
+                self.stop("immediate", check=False)
+            for p in wait_gone(self, 30):
+                if self.is_ours(p):
+                    os.kill(p, signal.SIGKILL)
+        except Exception as e:
+            note("stopping the cluster: %s" % e)
+
     def stop(self, mode="fast", check=True):
         return self.run_pg(["pg_ctl", "-D", self.data, "-m", mode, "-w", "-t", "120", "stop"],
                            check=check, timeout=180)
@@ -1476,17 +1490,7 @@ def main():
         report("harness", False, traceback.format_exc())
     finally:
         if cluster is not None:
-            try:
-                if cluster.postmaster_pid() is not None:
-                    cluster.stop("fast", check=False)
-                if cluster.processes():
-                    cluster.stop("immediate", check=False)
-                left = wait_gone(cluster, 30)
-                for p in left:
-                    if cluster.is_ours(p):
-                        os.kill(p, signal.SIGKILL)
-            except Exception as e:
-                note("stopping the cluster: %s" % e)
+            cluster.teardown()
             if failed == 0 and not KEEP:
                 shutil.rmtree(cluster.tmp, ignore_errors=True)
             else:

@@ -1396,16 +1396,7 @@ def main():
         report("harness", False, traceback.format_exc())
     finally:
         if cluster is not None:
-            try:
-                if cluster.postmaster_pid() is not None:
-                    cluster.stop("fast", check=False)
-                if cluster.processes():
-                    cluster.stop("immediate", check=False)
-                for p in pgc.wait_gone(cluster, 30):
-                    if cluster.is_ours(p):
-                        os.kill(p, signal.SIGKILL)
-            except Exception as e:
-                note("stopping the cluster: %s" % e)
+            cluster.teardown()
             if pgc.failed == 0 and not KEEP:
                 shutil.rmtree(cluster.tmp, ignore_errors=True)
             else:
