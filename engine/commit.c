@@ -121,6 +121,7 @@
 #include <time.h>
 
 #include "error.h"
+#include "shared.h"
 #include "txn.h"
 
 #define OPS_CHUNK	(1 << 20)	/* log write sets in records of about 1 MB */
@@ -280,6 +281,9 @@ apply_n(ts_env *env, const apply_in *in, int n, uint64_t horizon, ts_snap **out)
 		if ((rc = ts_u64vec_push(&env->ckpt_dirty, w.dirty.v[i])) != 0)
 			goto fail;
 	ts_pager_seal(env->pager, w.dirty.v, w.dirty.n);
+	/* readers in other processes read them from the file (shared.c, 1) */
+	if (env->shared && (rc = ts_pager_write_through(env->pager, w.dirty.v, w.dirty.n)) != 0)
+		goto fail;
 
 	ns->meta.txnid = w.txnid;
 	ns->meta.cat_root = cat.root;
@@ -467,6 +471,8 @@ publish(ts_env *env, ts_snap *ns)
 		ns->refs++;
 		ts_snap_unref(env->current);
 		env->current = ns;
+		if (env->shared)
+			ts_shared_publish(env->shared, &ns->meta);
 	}
 	pthread_mutex_unlock(&env->lock);
 }
@@ -1283,6 +1289,8 @@ background(void *arg)
 		 * the loop from ever waiting */
 		requested = env->ckpt_requested;
 		env->ckpt_requested = 0;
+		if (env->shared)
+			(void) ts_shared_reap(env->shared);	/* dead readers (shared.c, 5) */
 		if (env->bg_stop || env->poisoned)
 			continue;
 		/* a checkpoint by another thread changes these (under env->lock) */

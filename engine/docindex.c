@@ -218,7 +218,10 @@ sl_free(StrList *l)
 static int
 open_tree(ts_txn *txn, const char *name, ts_tree *t)
 {
-	return ts_tree_open(txn, name, TS_CREATE, t);
+	int			rc = ts_tree_open(txn, name, 0, t);
+
+	/* a reader (read-only transaction) only finds them */
+	return rc == TS_NOTFOUND ? ts_tree_open(txn, name, TS_CREATE, t) : rc;
 }
 
 int

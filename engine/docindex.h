@@ -63,7 +63,7 @@ typedef int (*ts_docindex_emit) (void *arg, const uint8_t *key, size_t klen,
  * merged once per batch, not once per row). */
 typedef struct ts_docindex_batch ts_docindex_batch;
 
-/* Open (creating when missing) the tables' and indexes' trees. */
+/* Open the tables' and indexes' trees (a write transaction creates the missing ones). */
 int			ts_docindex_open(ts_txn *txn, ts_docindex *ix);
 
 /*

@@ -64,12 +64,14 @@
 #include "crc32c.h"
 #include "error.h"
 #include "pager.h"
+#include "shared.h"
 
 #define RADIX_BITS	16
 #define RADIX_SIZE	(1u << RADIX_BITS)
 #define MAX_PAGES	((uint64_t) RADIX_SIZE * RADIX_SIZE)	/* 2^32 pages */
 #define EVICTING	(INT32_MIN / 2)
 #define NO_PAGE		UINT64_MAX
+#define FLUSH_RUN_MAX 64
 
 struct ts_pager
 {
@@ -98,7 +100,33 @@ struct ts_pager
 								 * txnid (under lock; 0: none) */
 	int			read_only;		/* opened TS_VFS_RDONLY: nothing is ever written */
 	uint64_t	stamp_from;		/* page txnids are exact from this commit on */
+	ts_shared  *shared;			/* writer: the ring of rewritten pages */
+	pthread_mutex_t ring_lock;	/* one writer of the ring at a time */
 };
+
+static int	write_run(ts_pager *pg, const void *const *bufs, size_t n, uint64_t start);
+
+/* Tell readers in other processes that these pages were (re)written. */
+static void
+ring_add(ts_pager *pg, uint64_t start, size_t n)
+{
+	uint64_t	buf[FLUSH_RUN_MAX];
+
+	if (pg->shared == NULL)
+		return;
+	pthread_mutex_lock(&pg->ring_lock);
+	while (n > 0)
+	{
+		size_t		k = n < FLUSH_RUN_MAX ? n : FLUSH_RUN_MAX;
+
+		for (size_t i = 0; i < k; i++)
+			buf[i] = start + i;
+		ts_shared_rewritten(pg->shared, buf, k);
+		start += k;
+		n -= k;
+	}
+	pthread_mutex_unlock(&pg->ring_lock);
+}
 
 /*
  * A failed write: out of space gets its own code, anything else its errno.
@@ -624,6 +652,7 @@ ts_pager_open(ts_vfs *vfs, const char *dir, size_t cache_pages, int create,
 	pg->read_only = read_only;
 	pg->capacity = cache_pages < 16 ? 16 : cache_pages;
 	pthread_mutex_init(&pg->lock, NULL);
+	pthread_mutex_init(&pg->ring_lock, NULL);
 	snprintf(pg->path, sizeof(pg->path), "%s/%s", dir, TS_DATA_FILE);
 	snprintf(pg->dir, sizeof(pg->dir), "%s", dir);
 
@@ -723,8 +752,106 @@ fail:
 	if (pg->file)
 		vfs->close(pg->file);
 	pthread_mutex_destroy(&pg->lock);
+	pthread_mutex_destroy(&pg->ring_lock);
 	free(pg);
 	return rc;
+}
+
+int
+ts_pager_attach(ts_vfs *vfs, const char *dir, size_t cache_pages, ts_pager **out)
+{
+	ts_pager   *pg;
+	int			rc;
+
+	*out = NULL;
+	pg = calloc(1, sizeof(*pg));
+	if (pg == NULL)
+		return ts_error(TS_NOMEM, "out of memory");
+	pg->vfs = vfs;
+	pg->read_only = 1;
+	pg->capacity = cache_pages < 16 ? 16 : cache_pages;
+	pthread_mutex_init(&pg->lock, NULL);
+	pthread_mutex_init(&pg->ring_lock, NULL);
+	snprintf(pg->path, sizeof(pg->path), "%s/%s", dir, TS_DATA_FILE);
+	snprintf(pg->dir, sizeof(pg->dir), "%s", dir);
+	rc = vfs->open(vfs, pg->path, TS_VFS_RDONLY, &pg->file);
+	if (rc)
+	{
+		ts_error(rc, "cannot open %s: %s", pg->path, strerror(rc));
+		pthread_mutex_destroy(&pg->lock);
+		pthread_mutex_destroy(&pg->ring_lock);
+		free(pg);
+		return rc;
+	}
+	*out = pg;
+	return 0;
+}
+
+void
+ts_pager_set_shared(ts_pager *pg, ts_shared *sh)
+{
+	pg->shared = sh;
+}
+
+void
+ts_pager_set_stamp_from(ts_pager *pg, uint64_t stamp_from)
+{
+	pg->stamp_from = stamp_from;
+}
+
+int
+ts_pager_write_through(ts_pager *pg, const uint64_t *pgnos, size_t n)
+{
+	const void *run[FLUSH_RUN_MAX];
+	ts_frame   *fr[FLUSH_RUN_MAX];
+	size_t		len = 0;
+	uint64_t	start = 0;
+	int			rc = 0;
+
+	if (pg->read_only)
+		return read_only_error(pg, "pages");
+	for (size_t i = 0; i <= n && rc == 0; i++)
+	{
+		ts_frame   *f = NULL;
+
+		if (i < n)
+		{
+			f = lookup(pg, pgnos[i]);
+			if (f == NULL || !f->dirty || atomic_load(&f->written))
+				continue;		/* dropped by its own commit, or listed twice */
+		}
+		if (len > 0 && (f == NULL || pgnos[i] != start + len || len == FLUSH_RUN_MAX))
+		{
+			rc = write_run(pg, run, len, start);
+			for (size_t j = 0; j < len && rc == 0; j++)
+				atomic_store(&fr[j]->written, 1);
+			len = 0;
+		}
+		if (f == NULL)
+			continue;
+		if (len == 0)
+			start = pgnos[i];
+		fr[len] = f;
+		run[len++] = f->data;
+	}
+	return rc;
+}
+
+void
+ts_pager_forget_all(ts_pager *pg)
+{
+	pthread_mutex_lock(&pg->lock);
+	for (size_t i = 0; i < pg->nframes; i++)
+	{
+		ts_frame   *f = pg->frames[i];
+		uint64_t	pgno = atomic_load(&f->pgno);
+
+		if (pgno == NO_PAGE || f->dirty)
+			continue;
+		atomic_store(slot_of(pg, pgno, 0), NULL);
+		atomic_store(&f->pgno, NO_PAGE);
+	}
+	pthread_mutex_unlock(&pg->lock);
 }
 
 void
@@ -751,6 +878,7 @@ ts_pager_close(ts_pager *pg)
 	if (pg->file)
 		pg->vfs->close(pg->file);
 	pthread_mutex_destroy(&pg->lock);
+	pthread_mutex_destroy(&pg->ring_lock);
 	free(pg);
 }
 
@@ -900,6 +1028,7 @@ ts_pager_new_page(ts_pager *pg, uint64_t pgno, uint64_t txnid, ts_frame **out)
 	wr64(f->data + PH_TXNID, txnid);
 	f->dirty = 1;
 	f->born = txnid;
+	atomic_store(&f->written, 0);
 	rc = frame_publish(pg, f, pgno);
 	if (rc)
 	{
@@ -1023,7 +1152,7 @@ ts_pager_dirty_count(ts_pager *pg)
 	return n;
 }
 
-#define FLUSH_RUN 64
+#define FLUSH_RUN FLUSH_RUN_MAX
 
 /* Write a run of consecutive dirty pages straight from their frames. */
 static int
@@ -1044,6 +1173,7 @@ write_run(ts_pager *pg, const void *const *bufs, size_t n, uint64_t start)
 				 (unsigned long long) start, (unsigned long long) (start + n - 1));
 		return write_error(pg, rc, what, pg->path);
 	}
+	ring_add(pg, start, n);
 	return 0;
 }
 
@@ -1069,6 +1199,8 @@ ts_pager_flush(ts_pager *pg, const uint64_t *pgnos, size_t n, uint64_t upto)
 		f = lookup(pg, pgnos[i]);
 		if (f == NULL || !f->dirty || f->born > upto)
 			continue;			/* freed and dropped (or reused) since */
+		if (atomic_load(&f->written))
+			continue;			/* written at its commit */
 		if (len > 0 && (pgnos[i] != start + len || len == FLUSH_RUN))
 		{
 			rc = write_run(pg, run, len, start);
@@ -1158,6 +1290,7 @@ ts_pager_write_raw(ts_pager *pg, uint64_t pgno, uint8_t *buf, uint64_t txnid)
 		snprintf(what, sizeof(what), "page %llu", (unsigned long long) pgno);
 		return write_error(pg, rc, what, pg->path);
 	}
+	ring_add(pg, pgno, 1);
 	return 0;
 }
 

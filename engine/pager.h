@@ -30,6 +30,8 @@ typedef struct ts_frame
 								 * (changed under the cache lock; a checkpoint
 								 * reads it without) */
 	_Atomic uint64_t born;		/* txnid of the commit that created the page */
+	_Atomic uint8_t written;	/* dirty, but already in the data file (written
+								 * at commit for other processes' readers) */
 	uint8_t		extra;			/* made beyond the capacity: retired when clean */
 	uint8_t    *data;
 	struct ts_frame *next_spare;	/* retired: the pager's spare list */
@@ -40,6 +42,30 @@ typedef struct ts_frame
 int			ts_pager_open(ts_vfs *vfs, const char *dir, size_t cache_pages,
 						  int create, int read_only, ts_pager **out, ts_meta *meta);
 void		ts_pager_close(ts_pager *pg);
+
+/*
+ * A reader's pager for a file another process writes (ts_env_attach): read
+ * only, no lock, no meta page read (the snapshot comes from the writer).
+ */
+int			ts_pager_attach(ts_vfs *vfs, const char *dir, size_t cache_pages, ts_pager **out);
+
+/* Writer: every page number written from now on is added to the ring of
+ * rewritten pages in `sh` (shared.h). */
+struct ts_shared;
+void		ts_pager_set_shared(ts_pager *pg, struct ts_shared *sh);
+
+/*
+ * Write the listed dirty pages (a commit's, sealed) to the data file now,
+ * without a sync: they stay dirty (not part of a durable checkpoint) but
+ * the checkpoint need not write them again.  Writer with readers in other
+ * processes (shared.c, invariant 1).
+ */
+int			ts_pager_write_through(ts_pager *pg, const uint64_t *pgnos, size_t n);
+
+/* Reader: drop every cached page (a new writer; the ring wrapped). */
+void		ts_pager_forget_all(ts_pager *pg);
+/* Reader: from this commit on page txnids are exact (the snapshot's meta). */
+void		ts_pager_set_stamp_from(ts_pager *pg, uint64_t stamp_from);
 
 /* Pin page `pgno`, reading and verifying it on a miss.  `type` is the page
  * type the caller expects (0: any). */

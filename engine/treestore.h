@@ -169,6 +169,12 @@ typedef struct ts_options
 	uint32_t	async_flush_ms; /* default 200 */
 	int			accept_wal_loss;	/* 1: recovery ends the log at corruption instead of
 									 * failing (operator's choice); default 0 */
+	void	   *shared;			/* readers in other processes: a region made by
+								 * ts_shared_init, mapped in each of them (below);
+								 * NULL: none */
+	uint32_t	open_wait_ms;	/* ts_env_open with shared: how long to wait for
+								 * readers of snapshots its recovery may rewrite
+								 * (then TS_BUSY); default 5000 */
 } ts_options;
 
 typedef struct ts_stat
@@ -249,6 +255,31 @@ int			ts_env_checkpoint(ts_env *env);
 int			ts_env_prepared(ts_env *env, char **gids, size_t *n);
 int			ts_env_resolve(ts_env *env, const char *gid, int commit);
 
+/*
+ * Readers in other processes (shared.c).  One process writes the
+ * environment (ts_env_open with opt.shared set); others read it with
+ * ts_env_attach, without any message to the writer: they read the data
+ * file themselves, on the snapshot the writer published in the shared
+ * region, registered there so that the writer does not reuse its pages.
+ * The caller allocates ts_shared_size(max_readers) bytes that every process
+ * maps (at any address), and calls ts_shared_init once, before any process
+ * uses them.  With a region, the writer writes each commit's pages to the
+ * data file at commit (without a sync), so that readers see them at once.
+ *
+ * ts_env_attach: an environment that only reads (ts_txn_begin with
+ * TS_RDONLY), on the snapshot newest when each transaction begins (or
+ * renews); its own page cache holds opt->cache_pages pages.  It takes one
+ * slot of the reader table for the process (TS_BUSY if none is free; a
+ * slot of a process that is gone is reclaimed).  ts_txn_begin fails with
+ * TS_BUSY while no snapshot is published (the writer is not running, or is
+ * opening and must first wait for readers of snapshots newer than its
+ * checkpoint: those of a writer that died, which its recovery may rewrite).
+ * A reader keeps reading while the writer restarts after a clean close.
+ */
+size_t		ts_shared_size(uint32_t max_readers);
+int			ts_shared_init(void *mem, size_t size, uint32_t max_readers);
+int			ts_env_attach(const char *path, const ts_options *opt, ts_env **env);
+
 /* --- transactions --- */
 int			ts_txn_begin(ts_env *env, unsigned flags, ts_txn **txn);
 
@@ -274,6 +305,21 @@ void		ts_txn_abort(ts_txn *txn);	/* frees the handle */
  * prepared under gid); the transaction stays ACTIVE and must be aborted.
  */
 int			ts_txn_prepare(ts_txn *txn, const char *gid);
+/*
+ * Readers in other processes that write later (PostgreSQL: a READ
+ * COMMITTED transaction reads in its backend, then writes through the
+ * worker).  ts_env_set_base, in an attached environment, while a
+ * transaction of it reads snapshot `base` (0: clear): the writer keeps what
+ * it needs to check conflicts from `base` on.  ts_txn_rebase, in the
+ * writer: the write transaction's first-committer-wins base becomes `base`
+ * if older than its own, so that a key committed by another transaction
+ * after `base` and written by this one is a conflict, as if it had begun
+ * then; TS_CONFLICT if the writer no longer knows the commits since `base`
+ * (none registered it, or the writer restarted since).
+ */
+int			ts_env_set_base(ts_env *env, uint64_t base);
+int			ts_txn_rebase(ts_txn *txn, uint64_t base);
+
 /* txnid of the snapshot it reads (after ts_txn_renew, the renewed one) */
 uint64_t	ts_txn_snapshot(const ts_txn *txn);
 /* memory held by its write set, in bytes (0 for read-only) */

@@ -100,8 +100,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "error.h"
+#include "shared.h"
 #include "txn.h"
 
 #define TS_CAT_VALLEN 24			/* id u32, depth u32, root u64, entries u64 */
@@ -255,6 +257,8 @@ ts_options_init(ts_options *opt)
 static void
 env_free(ts_env *env)
 {
+	if (env->attached && env->slot >= 0)
+		ts_shared_release(env->shared, env->slot);
 	if (env->head)
 		ts_snap_unref(env->head);
 	if (env->current)
@@ -270,6 +274,8 @@ env_free(ts_env *env)
 	free(env->dir);
 	free(env);
 }
+
+static int	open_shared(ts_env *env, const ts_meta *ckpt);
 
 int
 ts_env_open(const char *path, const ts_options *opt, ts_env **out)
@@ -320,6 +326,11 @@ ts_env_open(const char *path, const ts_options *opt, ts_env **out)
 		env_free(env);
 		return rc;
 	}
+	if (opt->shared != NULL && (rc = open_shared(env, &meta)) != 0)
+	{
+		env_free(env);
+		return rc;
+	}
 	env->head = env->current;
 	env->current->refs++;
 	env->head_lsn = meta.ckpt_lsn;
@@ -337,6 +348,167 @@ ts_env_open(const char *path, const ts_options *opt, ts_env **out)
 		env_free(env);
 		return rc;
 	}
+	if (env->shared)
+	{
+		pthread_mutex_lock(&env->lock);
+		/* nothing is known of conflicts before the open (ts_txn_rebase) */
+		env->ctab_pruned_to = env->current->meta.txnid;
+		ts_shared_publish(env->shared, &env->current->meta);
+		pthread_mutex_unlock(&env->lock);
+	}
+	*out = env;
+	return 0;
+}
+
+/*
+ * ts_env_open with readers in other processes: withdraw the published
+ * snapshot, then wait until no reader holds a snapshot newer than the
+ * checkpoint we start from (shared.c, invariant 4): replaying the log may
+ * rewrite its pages.  From then on every page written goes to the ring.
+ */
+static int
+open_shared(ts_env *env, const ts_meta *ckpt)
+{
+	uint32_t	wait_ms = env->opt.open_wait_ms ? env->opt.open_wait_ms : 5000;
+	uint64_t	newest;
+	int			rc;
+
+	if (env->read_only)
+		return ts_error(TS_INVALID, "a read-only environment cannot serve readers in other processes");
+	if ((rc = ts_shared_check(env->opt.shared, &env->shared)) != 0)
+		return rc;
+	(void) ts_shared_withdraw(env->shared);
+	for (uint32_t waited = 0;; waited++)
+	{
+		(void) ts_shared_reap(env->shared);
+		newest = ts_shared_newest_reader(env->shared);
+		if (newest <= ckpt->txnid)
+			break;
+		if (waited >= wait_ms)
+			return ts_error(TS_BUSY, "a process still reads snapshot %llu of %s, newer than its "
+							"checkpoint (%llu), which recovery may rewrite",
+							(unsigned long long) newest, env->dir,
+							(unsigned long long) ckpt->txnid);
+		{
+			struct timespec ms = {0, 1000000L};
+
+			nanosleep(&ms, NULL);
+		}
+	}
+	ts_pager_set_shared(env->pager, env->shared);
+	return 0;
+}
+
+/* ---------- readers in other processes (shared.c) ---------- */
+
+static void
+forget_page(void *arg, uint64_t pgno)
+{
+	ts_pager_forget(arg, pgno);
+}
+
+/* Oldest snapshot the environment's transactions read (0: none).  Caller
+ * holds env->lock. */
+static uint64_t
+oldest_held(ts_env *env)
+{
+	uint64_t	oldest = 0;
+
+	for (ts_txn *t = env->txns; t; t = t->next)
+		if (oldest == 0 || t->snap->meta.txnid < oldest)
+			oldest = t->snap->meta.txnid;
+	return oldest;
+}
+
+/*
+ * An attached environment: register the newest published snapshot, drop
+ * the cached pages rewritten since the last one (or all of them: a new
+ * writer, a ring that wrapped), and make it env->current.
+ */
+static int
+attach_refresh(ts_env *env)
+{
+	ts_meta		m;
+	uint64_t	gen;
+	ts_snap    *ns;
+	int			rc;
+
+	/* caller holds env->lock, and links its transaction before releasing it */
+	rc = ts_shared_snapshot(env->shared, env->slot, oldest_held(env), &m, &gen);
+	if (rc == 0)
+	{
+		if (gen != env->gen)
+		{
+			ts_pager_forget_all(env->pager);
+			env->ring_pos = ts_shared_ring_head(env->shared);
+		}
+		else if (ts_shared_ring_scan(env->shared, &env->ring_pos, forget_page, env->pager) != 0)
+			ts_pager_forget_all(env->pager);
+		if (gen != env->gen || m.txnid != env->current->meta.txnid)
+		{
+			ts_pager_set_stamp_from(env->pager, m.stamp_from);
+			rc = snap_load(env->pager, &m, &ns);
+			if (rc == 0)
+			{
+				ts_snap_unref(env->current);
+				env->current = ns;
+				env->gen = gen;
+			}
+		}
+	}
+	if (rc != 0)
+		ts_shared_hold(env->shared, env->slot, oldest_held(env));
+	return rc;
+}
+
+int
+ts_env_attach(const char *path, const ts_options *opt, ts_env **out)
+{
+	ts_env	   *env;
+	ts_shared  *sh;
+	int			rc;
+
+	*out = NULL;
+	ts_error_clear();
+	if (path == NULL || opt == NULL)
+		return ts_error(TS_INVALID, "ts_env_attach needs a path and options");
+	if ((rc = ts_shared_check(opt->shared, &sh)) != 0)
+		return rc;
+	env = calloc(1, sizeof(*env));
+	if (env == NULL || (env->dir = strdup(path)) == NULL ||
+		(env->current = calloc(1, sizeof(ts_snap))) == NULL ||
+		(env->current->trees = calloc(1, sizeof(tdesc))) == NULL)
+	{
+		if (env)
+		{
+			if (env->current)
+				free(env->current);
+			free(env->dir);
+		}
+		free(env);
+		return ts_error(TS_NOMEM, "out of memory");
+	}
+	env->current->refs = 1;
+	env->current->ntrees = 1;
+	env->opt = *opt;
+	env->read_only = 1;
+	env->attached = 1;
+	env->shared = sh;
+	env->slot = -1;
+	env->vfs = opt->vfs ? opt->vfs : ts_vfs_posix();
+	pthread_mutex_init(&env->lock, NULL);
+	pthread_mutex_init(&env->commit_lock, NULL);
+	ts_commit_init(env);
+	pthread_cond_init(&env->bg_cond, NULL);
+	rc = ts_pager_attach(env->vfs, path, opt->cache_pages, &env->pager);
+	if (rc == 0 && (env->slot = ts_shared_claim(sh)) < 0)
+		rc = env->slot;
+	if (rc != 0)
+	{
+		env_free(env);
+		return rc;
+	}
+	env->ring_pos = ts_shared_ring_head(sh);
 	*out = env;
 	return 0;
 }
@@ -405,6 +577,14 @@ ts_env_oldest(ts_env *env)
 	for (ts_txn *t = env->txns; t; t = t->next)
 		if (t->snap->meta.txnid < oldest)
 			oldest = t->snap->meta.txnid;
+	if (env->shared && !env->attached)
+	{
+		/* after reading current (shared.c, invariant 2) */
+		uint64_t	r = ts_shared_oldest_reader(env->shared);
+
+		if (r < oldest)
+			oldest = r;
+	}
 	return oldest;
 }
 
@@ -515,7 +695,8 @@ ts_conflicts_check(ts_env *env, ts_txn *txn)
 int
 ts_conflicts_record(ts_env *env, ts_txn *txn, int prepare, uint64_t txnid)
 {
-	if (!prepare && txn->state != TXN_PREPARED && env->nwriters <= 1)
+	if (!prepare && txn->state != TXN_PREPARED && env->nwriters <= 1 &&
+		!(env->shared && !env->attached))	/* readers elsewhere may write later */
 	{
 		/*
 		 * No other writer now.  One that begins before this commit is
@@ -581,6 +762,14 @@ prune_conflicts(ts_env *env)
 	for (ts_txn *t = env->txns; t; t = t->next)
 		if (t->ws && t->base < horizon)	/* its conflict base, not its read snapshot */
 			horizon = t->base;
+	if (env->shared && !env->attached)
+	{
+		/* readers in other processes that may write later (shared.c, 5) */
+		uint64_t	b = ts_shared_oldest_base(env->shared);
+
+		if (b < horizon)
+			horizon = b;
+	}
 	if (env->ctab_summary_max != 0 && env->ctab_summary_max <= horizon)
 	{
 		/* every open writer began after all of it (or none is open) */
@@ -601,6 +790,8 @@ prune_conflicts(ts_env *env)
 			env->ctab_visits++;
 			if (!e->prepared && e->txnid <= horizon)
 			{
+				if (e->txnid > env->ctab_pruned_to)
+					env->ctab_pruned_to = e->txnid;
 				*pp = e->next;
 				free(e);
 				env->ctab_count--;
@@ -629,7 +820,7 @@ prune_conflicts(ts_env *env)
 					continue;
 				}
 				if (e->txnid > *slot)
-					*slot = e->txnid;
+					*slot = e->txnid;	/* still checked, against the summary */
 				if (e->txnid > env->ctab_summary_max)
 					env->ctab_summary_max = e->txnid;
 				*pp = e->next;
@@ -706,12 +897,25 @@ ts_txn_begin(ts_env *env, unsigned flags, ts_txn **out)
 		free(txn);
 		return ts_error(TS_BAD_TXN, "the environment in %s is open read-only", env->dir);
 	}
+
 	if (!(flags & TS_RDONLY) && (txn->ws = ts_wset_new()) == NULL)
 	{
 		free(txn);
 		return ts_error(TS_NOMEM, "out of memory");
 	}
 	pthread_mutex_lock(&env->lock);
+	if (env->attached)
+	{
+		int			rc = attach_refresh(env);
+
+		if (rc != 0)
+		{
+			pthread_mutex_unlock(&env->lock);
+			ts_wset_free(txn->ws);
+			free(txn);
+			return rc;
+		}
+	}
 	if (txn->ws && env->unrecorded > 0)
 	{
 		int			rc = record_unpublished(env, env->current->meta.txnid);
@@ -777,6 +981,8 @@ ts_txn_end(ts_txn *txn)
 		env->nwriters--;
 	ts_snap_unref(txn->snap);
 	prune_conflicts(env);
+	if (env->attached)
+		ts_shared_hold(env->shared, env->slot, oldest_held(env));
 	pthread_mutex_unlock(&env->lock);
 	ts_wset_free(txn->ws);
 	for (int i = 0; i < txn->ncreated; i++)
@@ -795,6 +1001,45 @@ size_t
 ts_txn_write_bytes(const ts_txn *txn)
 {
 	return txn->ws ? ts_wset_bytes(txn->ws) : 0;
+}
+
+int
+ts_txn_rebase(ts_txn *txn, uint64_t base)
+{
+	ts_env	   *env;
+	int			rc = 0;
+
+	if (txn == NULL || txn->ws == NULL || txn->state != TXN_ACTIVE)
+		return ts_error(TS_BAD_TXN, "only an active write transaction can be rebased");
+	env = txn->env;
+	pthread_mutex_lock(&env->lock);
+	if (base < txn->base)
+	{
+		if (base < env->ctab_pruned_to)
+			rc = ts_error(TS_CONFLICT, "the transaction read snapshot %llu first; the conflict "
+						  "table keeps commits after %llu only",
+						  (unsigned long long) base, (unsigned long long) env->ctab_pruned_to);
+		else
+			txn->base = base;
+	}
+	pthread_mutex_unlock(&env->lock);
+	return rc;
+}
+
+int
+ts_env_set_base(ts_env *env, uint64_t base)
+{
+	if (env == NULL || !env->attached)
+		return ts_error(TS_INVALID, "ts_env_set_base is for an attached environment");
+	pthread_mutex_lock(&env->lock);
+	if (base != 0 && oldest_held(env) > base)
+	{
+		pthread_mutex_unlock(&env->lock);
+		return ts_error(TS_INVALID, "the conflict base must be a snapshot the process still reads");
+	}
+	ts_shared_set_base(env->shared, env->slot, base);
+	pthread_mutex_unlock(&env->lock);
+	return 0;
 }
 
 /* ---------- savepoints and statement snapshots ---------- */
@@ -865,6 +1110,16 @@ ts_txn_renew(ts_txn *txn)
 	env = txn->env;
 	ts_txn_release_value(txn);
 	pthread_mutex_lock(&env->lock);
+	if (env->attached)
+	{
+		int			rc = attach_refresh(env);
+
+		if (rc != 0)
+		{
+			pthread_mutex_unlock(&env->lock);
+			return rc;
+		}
+	}
 	same = txn->snap == env->current;
 	pthread_mutex_unlock(&env->lock);
 	if (same)
@@ -876,6 +1131,8 @@ ts_txn_renew(ts_txn *txn)
 	txn->snap = env->current;
 	txn->snap->refs++;
 	ts_snap_unref(old);			/* its pages may be reused from now on */
+	if (env->attached)
+		ts_shared_hold(env->shared, env->slot, oldest_held(env));
 	pthread_mutex_unlock(&env->lock);
 	return ts_cursors_refresh(txn, 1);
 }
@@ -1079,6 +1336,22 @@ ts_env_stat(ts_env *env, ts_stat *st)
 	int			rc;
 
 	memset(st, 0, sizeof(*st));
+	if (env->attached)
+	{
+		/* a reader: what it knows without reading pages */
+		pthread_mutex_lock(&env->lock);
+		st->txnid = env->current->meta.txnid;
+		st->page_count = env->current->meta.page_count;
+		st->free_pages = env->current->meta.free_count;
+		st->file_bytes = st->page_count * TS_PAGE_SIZE;
+		st->oldest_reader = oldest_held(env);
+		for (ts_txn *t = env->txns; t; t = t->next)
+			st->active_txns++;
+		pthread_mutex_unlock(&env->lock);
+		ts_pager_counters(env->pager, &st->cache_hits, &st->cache_misses, &frames);
+		st->cache_pages = frames;
+		return 0;
+	}
 	/*
 	 * The freelist walk below reads pages of the current snapshot: it
 	 * registers as a reader (a live read transaction), so that the page
@@ -1178,6 +1451,8 @@ ts_env_check(ts_env *env)
 	uint8_t    *exists;
 	ts_snap    *s;
 
+	if (env->attached)
+		return ts_error(TS_INVALID, "ts_env_check needs the writer's environment, not a reader's");
 	if ((rc = ts_txn_begin(env, TS_RDONLY, &txn)) != 0)
 		return rc;
 	s = txn->snap;

@@ -106,7 +106,16 @@ struct ts_env
 								 * folded into each hash slot (NULL: none) */
 	uint64_t	ctab_summary_max;	/* newest txnid in it (0: empty) */
 	uint64_t	ctab_visits;	/* buckets and entries the walks visited */
+	uint64_t	ctab_pruned_to; /* entries of commits up to this may be gone
+								 * (ts_txn_rebase cannot check from before) */
 	int			unrecorded;		/* transactions with txn->unrecorded set */
+
+	/* readers in other processes (shared.c) */
+	struct ts_shared *shared;	/* the region (writer or reader), or NULL */
+	int			attached;		/* ts_env_attach: this env reads another's file */
+	int			slot;			/* attached: its reader slot */
+	uint64_t	gen;			/* attached: the writer generation of current */
+	uint64_t	ring_pos;		/* attached: rewritten pages applied so far */
 
 	_Atomic int poisoned;		/* set by any thread that saw a write or sync fail */
 	int			read_only;		/* TS_RDONLY: recovery in memory, no writes */

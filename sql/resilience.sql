@@ -94,6 +94,8 @@ SELECT treestore.store_document('rs-doc', 'v1',
      "nodes": [{"title": "Child", "node_id": "0002", "text": "child text"}]}]'::jsonb) AS nodes;
 CREATE TEMP TABLE rs_worker AS SELECT (treestore.health()->>'worker_pid')::int AS pid;
 \set VERBOSITY terse
+-- (reads through the worker: a backend would read these itself)
+SET treestore.backend_reads = off;
 -- a request: that request fails
 SET treestore.debug_fault = 'worker-request';
 SELECT count(*) FROM treestore.trajectories WHERE case_id = 'rs-case';
@@ -221,6 +223,7 @@ SELECT result_id, tool_name FROM treestore.tool_results WHERE case_id = 'rs-case
 DELETE FROM treestore.tool_results WHERE case_id = 'rs-case';
 DELETE FROM treestore.trajectories WHERE case_id = 'rs-case';
 SELECT treestore.delete_document('rs-doc') > 0 AS deleted;
+RESET treestore.backend_reads;
 
 -- ===================================================================
 -- a session's channel starts small (80 kB of dynamic shared memory) and
@@ -228,6 +231,8 @@ SELECT treestore.delete_document('rs-doc') > 0 AS deleted;
 -- /dev/shm would otherwise hold about 60 sessions)
 -- ===================================================================
 \c
+-- (reads through the worker: a backend would read these itself)
+SET treestore.backend_reads = off;
 -- (the session before this one has gone: this one's channel is the only one)
 SELECT rs_wait($$SELECT (treestore.stats()->>'sessions')::int = 1$$) AS alone;
 SELECT (treestore.stats()->'memory'->>'channels_bytes')::bigint AS channel_bytes_at_first;

@@ -91,13 +91,11 @@ publish_channel(dsm_handle handle, Size req_size)
 	ts_wake_worker();
 }
 
-static void payload_invalidate(void);
-
 static void
 drop_channel(void)
 {
 	/* rows still read in place copy themselves out first */
-	payload_invalidate();
+	ts_payload_release();
 	/* the handles (and their receive buffers) are ours to free */
 	if (req_mqh)
 		shm_mq_detach(req_mqh);
@@ -352,8 +350,8 @@ ts_payload_return(void *arg)
 }
 
 /* Before the queue moves on: the borrower copies what it still needs. */
-static void
-payload_invalidate(void)
+void
+ts_payload_release(void)
 {
 	if (borrow_release)
 	{
@@ -551,8 +549,8 @@ raise_call_failure(CallFailure f)
 			 errdetail("%s", failure_text(f))));
 }
 
-static void
-raise_response_error(Treestore__Error *e)
+void
+ts_raise_response_error(Treestore__Error *e)
 {
 	const char *s = e->sqlstate;
 	int			code = (s && strlen(s) == 5)
@@ -578,7 +576,7 @@ receive_response(uint64 id, bool noerror, Treestore__Response **resp)
 	Treestore__Request dummy = TREESTORE__REQUEST__INIT;
 
 	dummy.id = id;
-	payload_invalidate();
+	ts_payload_release();
 	return round_trip_mode(&dummy, true, noerror, resp, true);
 }
 
@@ -603,7 +601,7 @@ send_request(Treestore__Request *req, bool want_response)
 	char	   *why;
 
 	ts_call_finish();
-	payload_invalidate();
+	ts_payload_release();
 	stream_id = 0;				/* a stream left unread: the channel is busy */
 	ensure_channel(false, &why);
 	req->id = ++next_request_id;
@@ -627,7 +625,7 @@ ts_call_finish(void)
 	if (f != CALL_OK)
 		raise_call_failure(f);
 	if (resp->error)
-		raise_response_error(resp->error);
+		ts_raise_response_error(resp->error);
 	if (done)
 		done(resp, arg);
 }
@@ -676,7 +674,7 @@ ts_call(Treestore__Request *req)
 
 	note_stream(resp);
 	if (resp->error)
-		raise_response_error(resp->error);
+		ts_raise_response_error(resp->error);
 	return resp;
 }
 
@@ -693,7 +691,7 @@ ts_call_next(void)
 		raise_call_failure(f);
 	note_stream(resp);
 	if (resp->error)
-		raise_response_error(resp->error);
+		ts_raise_response_error(resp->error);
 	return resp;
 }
 
@@ -705,7 +703,7 @@ call_noerror(Treestore__Request *req, Treestore__Response **out, char **why,
 	CallFailure f;
 
 	ts_call_abandon();
-	payload_invalidate();
+	ts_payload_release();
 	if (reuse_only)
 	{
 		if (chan_seg == NULL || chan_busy || !worker_alive())
@@ -768,7 +766,7 @@ ts_send_nowait(Treestore__Request *req)
 	/* only on an existing, idle channel: a new one would have nothing to end */
 	if (chan_seg == NULL || chan_busy || !worker_alive())
 		return;
-	payload_invalidate();
+	ts_payload_release();
 	req->id = ++next_request_id;
 	len = treestore__request__get_packed_size(req);
 	buf = palloc(len);

@@ -70,6 +70,12 @@ extern const uint8 *ts_response_payload;
 extern size_t ts_response_payload_len;
 extern void ts_payload_borrow(void (*release) (void *arg), void *arg, MemoryContext owner_cxt);
 extern void ts_payload_return(void *arg);
+/* The borrower copies what it still needs now (before a local answer
+ * replaces ts_response_payload: local.c). */
+extern void ts_payload_release(void);
+
+/* Raise an error response with its SQLSTATE. */
+extern void ts_raise_response_error(Treestore__Error *e);
 
 /* Generation of the worker the current channel talks to (0: none). */
 extern uint32 ts_channel_worker_generation(void);

@@ -44,6 +44,7 @@
 
 #include "channel.h"
 #include "fdw.h"
+#include "local.h"
 #include "pushdown.h"
 #include "tables.h"
 #include "xact.h"
@@ -104,6 +105,8 @@ typedef struct TsScanState
 								 * conditions the executor sets (see Begin);
 								 * a rescan rereads the store */
 	bool	   *deferred;		/* per condition: its value is a PARAM_EXEC */
+	bool		writes_treestore;	/* its statement writes treestore */
+	bool		local;			/* read in this backend (local.c) */
 } TsScanState;
 
 /*
@@ -189,12 +192,10 @@ table_entries(const ts_store *st)
 
 	if (cache[i].at != 0 && !TimestampDifferenceExceeds(cache[i].at, now, STATS_TTL_MS))
 		return cache[i].entries;
-	ts_xact_request(&req, false);
 	ts.table = (char *) st->name;
 	req.op_case = TREESTORE__REQUEST__OP_TABLE_STATS;
 	req.table_stats = &ts;
-	resp = ts_call(&req);
-	ts_xact_request_sent();
+	resp = ts_read_request(&req, false);
 	cache[i].entries = resp->table_stats ? (double) resp->table_stats->entries : 0;
 	cache[i].at = now;
 	return cache[i].entries;
@@ -527,6 +528,7 @@ tsBeginForeignScan(ForeignScanState *node, int eflags)
 	}
 	ss->value_states = ExecInitExprList(fs->fdw_exprs, (PlanState *) node);
 	ss->materialize = intVal(list_nth(fs->fdw_private, FdwScanMaterialize)) != 0;
+	ss->writes_treestore = intVal(list_nth(fs->fdw_private, FdwScanMaterialize)) == 2;
 	ss->batch_cxt = AllocSetContextCreate(node->ss.ps.state->es_query_cxt,
 										  "treestore scan batch", ALLOCSET_DEFAULT_SIZES);
 	{
@@ -608,19 +610,12 @@ take_batch(TsScanState *ss, Treestore__Response *resp)
 static void
 fetch_more(TsScanState *ss)
 {
-	Treestore__Request req = TREESTORE__REQUEST__INIT;
-	Treestore__Fetch f = TREESTORE__FETCH__INIT;
 	MemoryContext old;
 
 	ts_payload_return(ss);		/* every row was returned: nothing to keep */
 	MemoryContextReset(ss->batch_cxt);
 	old = MemoryContextSwitchTo(ss->batch_cxt);
-	ts_xact_request_continue(&req, ss->stmt);	/* its statement's snapshot */
-	f.scan_id = ss->scan_id;
-	req.op_case = TREESTORE__REQUEST__OP_FETCH;
-	req.fetch = &f;
-	take_batch(ss, ts_call(&req));
-	ts_xact_request_sent();
+	take_batch(ss, ts_read_fetch(ss->scan_id, ss->stmt));	/* its statement's snapshot */
 	MemoryContextSwitchTo(old);
 }
 
@@ -740,8 +735,7 @@ start_scan(ForeignScanState *node, TsScanState *ss)
 		MemoryContextSwitchTo(old);
 		return;
 	}
-	ts_xact_request(&req, false);
-	ss->stmt = req.stmt;
+	ss->stmt = ts_xact_statement();
 	scan.table = (char *) ss->table->store->name;
 	scan.n_ranges = list_length(ranges);
 	if (scan.n_ranges > 0)
@@ -765,8 +759,9 @@ start_scan(ForeignScanState *node, TsScanState *ss)
 	scan.batch_bytes = TS_BATCH_BYTES;
 	req.op_case = TREESTORE__REQUEST__OP_SCAN;
 	req.scan = &scan;
-	take_batch(ss, ts_call(&req));
-	ts_xact_request_sent();
+	/* a statement that writes treestore reads through the worker */
+	take_batch(ss, ts_read_request(&req, ss->writes_treestore));
+	ss->local = ts_local_last_served;
 	MemoryContextSwitchTo(old);
 	if (ss->materialize)
 		materialize_scan(node, ss);
@@ -809,15 +804,7 @@ close_scan(TsScanState *ss)
 {
 	ts_payload_return(ss);
 	if (ss->started && !ss->done)
-	{
-		Treestore__Request req = TREESTORE__REQUEST__INIT;
-		Treestore__CloseScan cs = TREESTORE__CLOSE_SCAN__INIT;
-
-		cs.scan_id = ss->scan_id;
-		req.op_case = TREESTORE__REQUEST__OP_CLOSE_SCAN;
-		req.close_scan = &cs;
-		ts_send_nowait(&req);
-	}
+		ts_read_close(ss->scan_id);
 	if (ss->store)
 	{
 		tuplestore_end(ss->store);
@@ -844,7 +831,8 @@ ts_fdw_drain_scans(uint32 stmt)
 	{
 		TsScanState *ss = dlist_container(TsScanState, open_node, it.cur);
 
-		if (ss->scan_id != 0 && ss->started && !ss->done && ss->store == NULL &&
+		/* a scan read here keeps its own snapshot: nothing to do */
+		if (ss->scan_id != 0 && !ss->local && ss->started && !ss->done && ss->store == NULL &&
 			ss->stmt != stmt)
 		{
 			materialize_scan(ss->node, ss);
@@ -890,7 +878,14 @@ tsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyText("Key Conditions", conds, es);
 	if (es->analyze && ss)
 	{
-		ExplainPropertyInteger("Round Trips", NULL, (int64) ss->round_trips, es);
+		if (ss->local)
+		{
+			/* read in this backend (local.c): batches, no round trip */
+			ExplainPropertyText("Read In", "backend", es);
+			ExplainPropertyInteger("Batches", NULL, (int64) ss->round_trips, es);
+		}
+		else
+			ExplainPropertyInteger("Round Trips", NULL, (int64) ss->round_trips, es);
 		ExplainPropertyInteger("Rows Fetched", NULL, (int64) ss->rows_fetched, es);
 		if (ss->materialize || ss->drained)
 			ExplainPropertyText("Materialized", ss->spilled ? "disk" : "memory", es);

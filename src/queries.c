@@ -59,6 +59,7 @@
 
 #include "channel.h"
 #include "documents.h"
+#include "local.h"
 #include "queries.h"
 #include "rows.h"
 #include "tables.h"
@@ -421,12 +422,10 @@ run_query(Treestore__Query *q, Emitter *e, TsRow *ver)
 	size_t		klen,
 				rlen;
 
-	ts_xact_request(&req, false);
 	req.op_case = TREESTORE__REQUEST__OP_QUERY;
 	req.query = q;
-	q->stream = true;			/* tuples are made of a part while the next is read */
-	resp = ts_call(&req);
-	ts_xact_request_sent();
+	q->stream = true;			/* the worker's: tuples are made of a part while it reads on */
+	resp = ts_read_request(&req, false);
 	for (;;)
 	{
 		size_t		pos = 0;

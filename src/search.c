@@ -46,6 +46,7 @@
 #include "channel.h"
 #include "documents.h"
 #include "rows.h"
+#include "local.h"
 #include "search.h"
 #include "tables.h"
 #include "xact.h"
@@ -327,11 +328,9 @@ treestore_search(PG_FUNCTION_ARGS)
 	}
 	tsq = or_query(qv);
 
-	ts_xact_request(&req, false);
 	req.op_case = TREESTORE__REQUEST__OP_QUERY;
 	req.query = &q;
-	resp = ts_call(&req);
-	ts_xact_request_sent();
+	resp = ts_read_request(&req, false);
 	res = resp->query;
 	if (res == NULL)
 		elog(ERROR, "treestore worker answered a search without a result");

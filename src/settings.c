@@ -30,6 +30,8 @@ int			ts_request_timeout_ms = 30000;
 int			ts_startup_timeout_ms = 5000;
 int			ts_max_transaction_mb = 1024;
 char	   *ts_debug_fault = NULL;
+bool		ts_backend_reads = true;
+int			ts_backend_cache_kb = 2048;
 
 /* the longest any session may make a request or startup wait */
 #define MAX_WAIT_MS (10 * 60 * 1000)
@@ -132,6 +134,15 @@ ts_settings_init(void)
 							"Longest wait for a starting TreeStore worker to become ready.",
 							NULL, &ts_startup_timeout_ms, 5000, 0, MAX_WAIT_MS,
 							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("treestore.backend_reads",
+							 "Lets a backend read the engine itself instead of asking the worker.",
+							 "Reads of a transaction that has not written treestore (READ COMMITTED, or READ ONLY) run in the backend, on the engine's newest snapshot.",
+							 &ts_backend_reads, true, PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("treestore.backend_cache_size",
+							"Size of each backend's cache of engine pages.",
+							"Pages read from the data file are verified and kept here; the operating system's page cache is shared.",
+							&ts_backend_cache_kb, 2048, 64, 1024 * 1024, PGC_BACKEND,
+							GUC_UNIT_KB, NULL, NULL, NULL);
 	DefineCustomStringVariable("treestore.debug_fault",
 							   "Raise an error at the named point (for tests only).",
 							   "Points: commit, abort (the transaction callbacks); in the worker: "

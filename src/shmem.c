@@ -20,6 +20,9 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 
+#include "local.h"
+#include "treestore.h"
+
 TsShared   *ts_shared = NULL;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -38,6 +41,7 @@ ts_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(shared_size());
+	RequestAddinShmemSpace(ts_reader_region_size());
 }
 
 static void
@@ -61,6 +65,10 @@ ts_shmem_startup(void)
 		for (int i = 0; i < MaxBackends; i++)
 			SpinLockInit(&ts_shared->slots[i].mutex);
 	}
+	/* the engine's reader table (local.c): reset with every shared memory */
+	ts_reader_region = ShmemInitStruct("treestore_fdw readers", ts_reader_region_size(), &found);
+	if (!found && ts_shared_init(ts_reader_region, ts_reader_region_size(), (uint32) MaxBackends) != 0)
+		elog(FATAL, "could not initialize the treestore reader table: %s", ts_last_error());
 	LWLockRelease(AddinShmemInitLock);
 }
 

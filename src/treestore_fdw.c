@@ -15,6 +15,8 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 
+#include "local.h"
+
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
@@ -27,4 +29,5 @@ _PG_init(void)
 	if (process_shared_preload_libraries_in_progress)
 		ts_worker_register();
 	ts_xact_init();
+	ts_local_init();
 }

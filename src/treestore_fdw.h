@@ -52,6 +52,8 @@ extern int	ts_request_timeout_ms;
 extern int	ts_startup_timeout_ms;
 extern int	ts_max_transaction_mb;
 extern char *ts_debug_fault;
+extern bool ts_backend_reads;
+extern int	ts_backend_cache_kb;
 
 extern void ts_settings_init(void);
 /* ERROR if treestore.debug_fault names this point (tests of error paths) */

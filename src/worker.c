@@ -53,6 +53,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "local.h"
 #include "worker.h"
 
 ts_env	   *ts_worker_env = NULL;
@@ -457,6 +458,7 @@ open_engine(void)
 	opt.checkpoint_wal_bytes = (uint64) ts_checkpoint_wal_mb * 1024 * 1024;
 	/* a checkpoint must not stall this process: every session waits on it */
 	opt.background_checkpoints = 1;
+	opt.shared = ts_reader_region;	/* backends read the engine themselves (local.c) */
 	opt.wal_segment_size = (uint64) ts_wal_segment_mb * 1024 * 1024;
 	opt.wal_keep_segments = ts_wal_keep_segments;
 	if (mkdir(path, S_IRWXU) != 0 && errno != EEXIST)

@@ -23,6 +23,7 @@
 #include "storage/procarray.h"
 #include "utils/memutils.h"
 
+#include "docquery.h"
 #include "worker.h"
 
 /* ---------- errors ---------- */
@@ -350,6 +351,12 @@ sync_txn(Session *s, Treestore__Request *req, Treestore__Response *resp)
 			return rc;
 		}
 		s->stmt = req->stmt;
+	}
+	/* the backend read the engine itself first: conflicts from there on */
+	if (req->read_base != 0 && !s->prepared && (rc = ts_txn_rebase(s->txn, req->read_base)) != 0)
+	{
+		ts_ops_engine_error(resp, rc, "begin a transaction");
+		return rc;
 	}
 	/* subtransactions rolled back since the last request */
 	for (size_t i = 0; i < req->n_rollback_subxids; i++)
@@ -1221,13 +1228,7 @@ op_query(Session *s, Treestore__Query *q, Treestore__Response *resp)
 	const ts_docindex *ix = &ts_worker_docindex;
 	Treestore__QueryResult *res = palloc(sizeof(Treestore__QueryResult));
 	QueryOut	out = {0};
-	uint8		v[TS_MAX_KEY];
-	size_t		vlen = 0;
-	const uint8 *p = q->policy_id.data;
-	size_t		plen = q->policy_id.len;
-	const uint8 *node = q->has_node ? q->node_id.data : NULL;
-	size_t		nodelen = q->node_id.len;
-	int			rc = 0;
+	int			rc;
 
 	treestore__query_result__init(res);
 	if (s->out_rows.data == NULL)
@@ -1243,97 +1244,11 @@ op_query(Session *s, Treestore__Query *q, Treestore__Response *resp)
 	out.id = resp->id;
 	out.stream = q->stream;
 
-	switch (q->kind)
+	rc = ts_docquery_run(s->txn, ix, ts_worker_trees, q, res, query_emit, &out);
+	if (rc == TS_INVALID)
 	{
-		case TREESTORE__QUERY__KIND__SEARCH:
-			{
-				ts_search_args a;
-				const uint8_t **terms = palloc(sizeof(uint8_t *) * Max(q->n_terms, 1));
-				size_t	   *lens = palloc(sizeof(size_t) * Max(q->n_terms, 1));
-
-				for (size_t i = 0; i < q->n_terms; i++)
-				{
-					terms[i] = q->terms[i].data;
-					lens[i] = q->terms[i].len;
-				}
-				memset(&a, 0, sizeof(a));
-				a.policy = q->has_policy ? p : NULL;
-				a.plen = plen;
-				a.version = q->version_id.data;
-				a.vlen = q->version_id.len;
-				a.has_version = q->has_version;
-				a.has_as_of = q->has_as_of;
-				a.as_of = q->as_of;
-				a.today = q->today;
-				a.terms = (const uint8_t *const *) terms;
-				a.term_lens = lens;
-				a.nterms = (int) q->n_terms;
-				a.top_k = q->top_k;
-				rc = ts_docindex_search(s->txn, ix, &a, query_emit, &out);
-				break;
-			}
-		case TREESTORE__QUERY__KIND__XREFS:
-			rc = ts_docindex_xrefs(s->txn, ix, p, plen, node, nodelen, (int) q->direction,
-								   query_emit, &out);
-			break;
-		default:
-			rc = ts_docindex_resolve(s->txn, ix, p, plen, q->version_id.data, q->version_id.len,
-									 q->has_version, q->has_as_of, q->as_of, q->today, v, &vlen);
-			if (rc == TS_NOTFOUND)
-			{
-				rc = 0;
-				break;
-			}
-			if (rc != 0)
-				break;
-			res->found_version = true;
-			res->version_id.data = palloc(Max(vlen, 1));	/* packed after we return */
-			memcpy(res->version_id.data, v, vlen);
-			res->version_id.len = vlen;
-			switch (q->kind)
-			{
-				case TREESTORE__QUERY__KIND__NODE:
-					if (node)
-						rc = ts_docindex_node(s->txn, ix, p, plen, v, vlen, node, nodelen,
-											  query_emit, &out);
-					break;
-				case TREESTORE__QUERY__KIND__CHILDREN:
-					rc = ts_docindex_children(s->txn, ix, p, plen, v, vlen, node, nodelen,
-											  query_emit, &out);
-					break;
-				case TREESTORE__QUERY__KIND__SUBTREE:
-					rc = ts_docindex_subtree(s->txn, ix, p, plen, v, vlen, node, nodelen,
-											 q->max_depth, query_emit, &out);
-					break;
-				case TREESTORE__QUERY__KIND__ANCESTORS:
-					if (node)
-						rc = ts_docindex_ancestors(s->txn, ix, p, plen, v, vlen, node, nodelen,
-												   query_emit, &out);
-					break;
-				case TREESTORE__QUERY__KIND__BY_PAGE:
-					rc = ts_docindex_by_page(s->txn, ix, p, plen, v, vlen, q->page,
-											 query_emit, &out);
-					break;
-				case TREESTORE__QUERY__KIND__VERSION:
-					{
-						ts_keybuf	kb;
-						ts_slice	val;
-
-						ts_key_init(&kb);
-						ts_key_add_text(&kb, p, plen);
-						ts_key_add_text(&kb, v, vlen);
-						rc = ts_get(s->txn, ts_worker_trees[ix->st_versions], kb.buf, kb.len, &val);
-						if (rc == 0)
-							rc = query_emit(&out, kb.buf, kb.len, val.data, val.len, 0);
-						else if (rc == TS_NOTFOUND)
-							rc = 0;
-						break;
-					}
-				default:
-					ts_ops_set_error(resp, "XX000", NULL, NULL, "unknown treestore query %d",
-									 (int) q->kind);
-					return;
-			}
+		ts_ops_set_error(resp, "XX000", NULL, NULL, "unknown treestore query %d", (int) q->kind);
+		return;
 	}
 	if (rc == TS_DOCINDEX_IRREGULAR && out.parts > 0)
 		rc = TS_CORRUPT;		/* cannot be: every query checks before it emits */

@@ -52,6 +52,7 @@
 
 #include "channel.h"
 #include "fdw.h"
+#include "local.h"
 #include "xact.h"
 
 typedef struct TsXact
@@ -163,6 +164,7 @@ fill_request(Treestore__Request *req, bool write, uint32 stmt)
 	req->stmt = stmt;
 	req->repeatable = IsolationUsesXactSnapshot();
 	req->subxid = GetCurrentSubTransactionId();
+	req->read_base = ts_local_xact_base();
 	req->n_rollback_subxids = xact.nrollbacks;
 	req->rollback_subxids = xact.rollbacks;
 }
@@ -177,6 +179,12 @@ bool
 ts_xact_wrote(void)
 {
 	return xact.wrote;
+}
+
+uint32
+ts_xact_statement(void)
+{
+	return statement_id;
 }
 
 static void

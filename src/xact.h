@@ -25,5 +25,7 @@ extern void ts_xact_request(Treestore__Request *req, bool write);
 extern void ts_xact_request_continue(Treestore__Request *req, uint32 stmt);
 extern void ts_xact_request_sent(void);
 extern bool ts_xact_wrote(void);
+/* The statement counter (ExecutorStart): a READ COMMITTED snapshot's scope. */
+extern uint32 ts_xact_statement(void);
 
 #endif							/* TS_XACT_H */
