@@ -7,9 +7,13 @@
  *	    treestore_fdw.c  _PG_init: one init call per module below
  *	    settings.c       the treestore.* settings (GUCs)
  *	    shmem.c          shared state: worker status, one channel slot per
- *	                     backend
+ *	                     backend, the engine's reader table
  *	    worker.c         the background worker: owns the engine, serves
  *	                     sessions (worker_ops.c executes their requests)
+ *	    local.c          reads in the backend: scans and document queries on
+ *	                     the engine's published snapshot, without the worker
+ *	    docquery.c       one document query on an engine transaction (worker
+ *	                     and backends)
  *	    channel.c        a backend's end of the IPC: requests, responses,
  *	                     timeouts, a dead or restarted worker
  *	    wire.c           protobuf-c glue and the row batch format

@@ -1105,10 +1105,12 @@ def run_admin_cases(cluster):
         return
     wpid = worker_pid(cluster)
     old = cluster.connect(timeout=5, autocommit=True)
+    old.execute("SET treestore.backend_reads = off")     # through the worker
     old.execute("SELECT count(*) FROM treestore.documents")
     os.kill(wpid, signal.SIGSTOP)
     try:
         def timed_out(conn):
+            conn.execute("SET treestore.backend_reads = off")
             conn.execute("SET treestore.request_timeout = '1s'")
             t0 = time.time()
             err = sqlerror(conn, "SELECT count(*) FROM treestore.documents")
@@ -1120,6 +1122,18 @@ def run_admin_cases(cluster):
         with cluster.connect(timeout=5, autocommit=True) as fresh:
             check_case("request-timeout: a stopped worker gives 08006 after request_timeout "
                        "(new session)", lambda: timed_out(fresh))
+
+        def reads_go_on():
+            # reads in the backend do not ask the worker at all
+            with cluster.connect(timeout=5, autocommit=True) as conn:
+                conn.execute("SET treestore.request_timeout = '1s'")
+                t0 = time.time()
+                n = conn.execute("SELECT count(*) FROM treestore.documents").fetchone()[0]
+                m = conn.execute("SELECT count(*) FROM treestore.get_subtree('no-such')").fetchone()[0]
+                took = time.time() - t0
+                return n >= 0 and m == 0 and took < 1, "answered in %.2f s" % took
+        check_case("request-timeout: reads in the backend go on while the worker is stopped",
+                   reads_go_on)
     finally:
         os.kill(wpid, signal.SIGCONT)
 
@@ -1267,6 +1281,7 @@ def run_admin_cases(cluster):
     check_log(cluster, "admin", log_from)
     run_commit_wait_case(cluster)
     run_shm_full_case(cluster)
+    run_backend_kill_case(cluster)
 
 
 def run_commit_wait_case(cluster, attempts=8):
@@ -1359,6 +1374,62 @@ def run_commit_wait_case(cluster, attempts=8):
     mon.close()
 
 
+def run_backend_kill_case(cluster):
+    """backend-kill: a backend reading the engine itself (a cursor holding
+    its snapshot, registered in the engine's reader table) is SIGKILLed while
+    another session rewrites the rows it reads, so the worker reuses pages
+    around it.  PostgreSQL restarts every process; afterwards every committed
+    write is there and a new session reads it in its backend."""
+    ok, status = wait_healthy(cluster, RECOVERY_TIMEOUT)
+    if not ok:
+        report("backend-kill: cluster healthy before the case", False, "health: %r" % status)
+        return
+    with cluster.connect(timeout=5, autocommit=True) as w:
+        w.execute("INSERT INTO treestore.trajectories (case_id, trajectory_id, step_number, action) "
+                  "SELECT 'bk', 't', g, 'v0 ' || repeat('x', 2000) FROM generate_series(1, 300) g")
+    reader = cluster.connect(timeout=5)
+    rpid = reader.execute("SELECT pg_backend_pid()").fetchone()[0]
+    reader.execute("DECLARE c CURSOR FOR SELECT step_number, left(action, 3) "
+                   "FROM treestore.trajectories WHERE case_id = 'bk' ORDER BY step_number")
+    first = reader.execute("FETCH 1 FROM c").fetchone()
+    last = 0
+    with cluster.connect(timeout=5, autocommit=True) as w:
+        for v in range(1, 21):
+            w.execute("UPDATE treestore.trajectories SET action = %s || repeat('x', 2000) "
+                      "WHERE case_id = 'bk'", ("v%d " % v,))
+            last = v
+    # the cursor still reads its snapshot, whole
+    rest = reader.execute("FETCH ALL FROM c").fetchall()
+    check_case("backend-kill: the cursor reads its own snapshot while the rows are rewritten",
+               lambda: (first == (1, "v0 ") and len(rest) == 299 and
+                        all(a == "v0 " for _, a in rest),
+                        "first %r, %d more, values %r" % (first, len(rest),
+                                                          sorted({a for _, a in rest}))))
+    reader.execute("FETCH ABSOLUTE 1 FROM c")
+    log_from = cluster.log_size()
+    os.kill(rpid, signal.SIGKILL)
+    try:
+        reader.close()
+    except Exception:
+        pass
+    ok, status = wait_healthy(cluster, RECOVERY_TIMEOUT)
+    check_case("backend-kill: the cluster comes back after the reader's SIGKILL",
+               lambda: (ok, "health: %r" % status))
+
+    def all_there():
+        with cluster.connect(timeout=5, autocommit=True) as c:
+            rows = c.execute("SELECT left(action, 4), count(*) FROM treestore.trajectories "
+                             "WHERE case_id = 'bk' GROUP BY 1").fetchall()
+            plan = "\n".join(r[0] for r in c.execute(
+                "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "
+                "SELECT count(*) FROM treestore.trajectories WHERE case_id = 'bk'").fetchall())
+            c.execute("DELETE FROM treestore.trajectories WHERE case_id = 'bk'")
+        want = [("v%d " % last, 300)]
+        return rows == want and "Read In: backend" in plan, "rows %r, plan:\n%s" % (rows, plan)
+    check_case("backend-kill: every committed write is there, read in the backend", all_there)
+    check_log(cluster, "backend-kill", log_from)
+
+
 def run_shm_full_case(cluster):
     """shm-full: dynamic shared memory runs out (Docker's /dev/shm is 64 MB).
     With dynamic_shared_memory_type = mmap the segments are files in
@@ -1398,7 +1469,14 @@ def run_shm_full_case(cluster):
                     except OSError:
                         pass
 
+            def reads_here():
+                # a read in the backend needs no dynamic shared memory
+                n = conn.execute("SELECT count(*) FROM treestore.documents").fetchone()[0]
+                return n >= 0, None
+            check_case("shm-full: reads in the backend need no channel", reads_here)
+
             def refused():
+                conn.execute("SET treestore.backend_reads = off")     # through the worker
                 t0 = time.time()
                 err = sqlerror(conn, "SELECT count(*) FROM treestore.documents")
                 took = time.time() - t0
