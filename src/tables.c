@@ -27,6 +27,7 @@
 #include "commands/extension.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "utils/memutils.h"
 #include "utils/acl.h"
 #include "commands/defrem.h"
 #include "foreign/foreign.h"
@@ -90,10 +91,17 @@ static Oid	own_rels[32];
 static int	n_own_rels = 0;
 static bool own_rels_callback = false;
 
+/* ts_table_open's mappings, by relation (freed on any relcache invalidation) */
+static TsTable *mapped[32];
+static int	n_mapped = 0;
+
 static void
 own_rels_invalidate(Datum arg, Oid relid)
 {
 	n_own_rels = 0;
+	for (int i = 0; i < n_mapped; i++)
+		pfree(mapped[i]);
+	n_mapped = 0;
 }
 
 static void
@@ -151,11 +159,11 @@ ts_table_store(Oid relid)
 	return st;
 }
 
-TsTable *
-ts_table_open(Relation rel)
+static TsTable *
+table_map(Relation rel)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
-	TsTable    *t = palloc0(sizeof(TsTable));
+	TsTable    *t = palloc0(offsetof(TsTable, col_of_att) + sizeof(int) * Max(desc->natts, 1));
 
 	t->store = ts_table_store(RelationGetRelid(rel));
 	t->relid = RelationGetRelid(rel);
@@ -195,6 +203,42 @@ ts_table_open(Relation rel)
 					 errmsg("foreign table \"%s\" lacks column \"%s\" of treestore table \"%s\"",
 							RelationGetRelationName(rel), t->store->cols[c].name, t->store->name)));
 	return t;
+}
+
+TsTable *
+ts_table_open(Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+	TsTable    *t = NULL,
+			   *copy;
+	Size		size;
+
+	for (int i = 0; i < n_mapped; i++)
+		if (mapped[i]->relid == relid)
+			t = mapped[i];
+	if (t == NULL)
+	{
+		TsTable    *m = table_map(rel); /* raises before anything is kept */
+
+		size = offsetof(TsTable, col_of_att) + sizeof(int) * Max(m->natts, 1);
+		t = MemoryContextAlloc(CacheMemoryContext, size);
+		memcpy(t, m, size);
+		pfree(m);
+		if (!own_rels_callback)
+		{
+			CacheRegisterRelcacheCallback(own_rels_invalidate, (Datum) 0);
+			own_rels_callback = true;
+		}
+		if (n_mapped == lengthof(mapped))
+			own_rels_invalidate((Datum) 0, InvalidOid);
+		mapped[n_mapped++] = t;
+	}
+	else
+		require_own_table(relid);	/* the privilege rule, checked every time */
+	size = offsetof(TsTable, col_of_att) + sizeof(int) * Max(t->natts, 1);
+	copy = palloc(size);
+	memcpy(copy, t, size);
+	return copy;
 }
 
 /* ---------- Datum -> engine ---------- */

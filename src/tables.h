@@ -20,11 +20,15 @@ typedef struct TsTable
 	const ts_store *store;
 	Oid			relid;
 	int			natts;
-	int			col_of_att[MaxTupleAttributeNumber];	/* attnum - 1 -> column, -1 dropped */
 	AttrNumber	att_of_col[TS_STORE_MAX_COLS];	/* column -> attnum */
+	int			col_of_att[FLEXIBLE_ARRAY_MEMBER];	/* attnum - 1 -> column, -1 dropped */
 } TsTable;
 
-/* Map rel's columns onto its store; raises on any mismatch. */
+/*
+ * Map rel's columns onto its store; raises on any mismatch.  A copy in the
+ * current memory context of a mapping kept per relation until its relcache
+ * entry is invalidated (every scan and modify opens one).
+ */
 extern TsTable *ts_table_open(Relation rel);
 
 /*
