@@ -282,6 +282,16 @@ ts_shared_reap(ts_shared *sh)
 }
 
 uint64_t
+ts_shared_count(ts_shared *sh)
+{
+	uint64_t	n = 0;
+
+	for (uint32_t i = 0; i < sh->max_readers; i++)
+		n += atomic_load(&sh->slots[i].pid) != 0;
+	return n;
+}
+
+uint64_t
 ts_shared_oldest_reader(ts_shared *sh)
 {
 	uint64_t	oldest = UINT64_MAX;

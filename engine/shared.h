@@ -40,6 +40,9 @@ uint64_t	ts_shared_oldest_reader(ts_shared *sh);
 /* Oldest conflict base or snapshot of any slot (UINT64_MAX: none). */
 uint64_t	ts_shared_oldest_base(ts_shared *sh);
 
+/* Slots taken by reading processes. */
+uint64_t	ts_shared_count(ts_shared *sh);
+
 /* Free the slots of processes that no longer exist; returns how many. */
 int			ts_shared_reap(ts_shared *sh);
 

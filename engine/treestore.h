@@ -203,6 +203,7 @@ typedef struct ts_stat
 	uint64_t	checkpoint_age_ms;	/* since the last checkpoint (or the open) */
 	uint64_t	dirty_pages;	/* changed since the last checkpoint */
 	uint64_t	prepared;		/* prepared transactions not yet resolved */
+	uint64_t	readers;		/* processes attached as readers (shared.c) */
 	int			poisoned;		/* 1: a write or sync failed; reopen */
 } ts_stat;
 

@@ -1378,6 +1378,8 @@ ts_env_stat(ts_env *env, ts_stat *st)
 	st->checkpoint_lsn = env->ckpt_lsn;
 	st->checkpoint_age_ms = ts_checkpoint_age_ms(env);
 	st->poisoned = env->poisoned || ts_pager_failed(env->pager);
+	if (env->shared)
+		st->readers = ts_shared_count(env->shared);
 	for (ts_txn *t = env->txns; t; t = t->next)
 	{
 		st->active_txns++;

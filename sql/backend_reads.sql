@@ -39,6 +39,11 @@ SELECT count(*) AS differences FROM
   ((SELECT * FROM br_here EXCEPT SELECT * FROM br_worker)
    UNION ALL (SELECT * FROM br_worker EXCEPT SELECT * FROM br_here)) d;
 
+-- this backend is attached as a reader: stats() counts it
+SELECT (s->'readers'->>'backends')::int >= 1 AS attached,
+       (s->'readers'->>'oldest_snapshot_lag')::bigint >= 0 AS lag_known
+  FROM treestore.stats() AS s;
+
 -- where a scan is read: EXPLAIN ANALYZE says
 CREATE FUNCTION br_read_in(sql text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE

@@ -182,6 +182,9 @@ treestore_stats(PG_FUNCTION_ARGS)
 						 s->memory_bytes, s->write_set_bytes, s->rss_bytes, s->channel_bytes);
 		appendStringInfo(&buf, ", \"limits\": {\"max_transaction_size\": " UINT64_FORMAT "}",
 						 s->max_transaction_size);
+		appendStringInfo(&buf, ", \"readers\": {\"backends\": " UINT64_FORMAT
+						 ", \"oldest_snapshot_lag\": " UINT64_FORMAT "}",
+						 s->backend_readers, s->oldest_snapshot_lag);
 		appendStringInfo(&buf, ", \"sessions\": " UINT64_FORMAT ", \"requests\": " UINT64_FORMAT "}",
 						 s->sessions, s->requests);
 	}
@@ -289,6 +292,11 @@ collect_metrics(MetricList *l)
 		"Engine transactions prepared and not yet resolved.", s->prepared);
 	add(l, "treestore_active_transactions", "gauge",
 		"Engine transactions open.", s->active_transactions);
+	add(l, "treestore_backend_readers", "gauge",
+		"Backends attached to read the engine themselves.", s->backend_readers);
+	add(l, "treestore_oldest_snapshot_lag", "gauge",
+		"Commits since the oldest engine snapshot still read (it pins the pages freed since).",
+		s->oldest_snapshot_lag);
 	add(l, "treestore_cache_hits_total", "counter",
 		"Page lookups answered by the engine's cache.", s->cache_hits);
 	add(l, "treestore_cache_misses_total", "counter",

@@ -1087,6 +1087,8 @@ op_status(Treestore__Response *resp)
 	r->channel_bytes = ts_worker_channel_bytes();
 	r->rss_bytes = resident_bytes();
 	r->max_transaction_size = (uint64) ts_max_transaction_mb * 1024 * 1024;
+	r->backend_readers = st.readers;
+	r->oldest_snapshot_lag = st.txnid > st.oldest_reader ? st.txnid - st.oldest_reader : 0;
 
 	/* rows per table: the trees keep their entry counts */
 	if (ts_txn_begin(ts_worker_env, TS_RDONLY, &txn) == 0)
