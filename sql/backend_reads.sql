@@ -29,6 +29,10 @@ CREATE FUNCTION br_answers() RETURNS TABLE(q text, a text) LANGUAGE sql AS $$
   SELECT 'as_of', string_agg(version_id, ',') FROM treestore.version_as_of('br-doc', '2024-06-01')
   UNION ALL
   SELECT 'search', string_agg(node_id, ',' ORDER BY node_id) FROM treestore.search('coverage', 'br-doc')
+  UNION ALL
+  SELECT 'document', md5(treestore.get_document('br-doc')::text)
+  UNION ALL
+  SELECT 'versions', string_agg(version_id, ',') FROM treestore.list_versions('br-doc')
 $$;
 CREATE TEMP TABLE br_here AS SELECT * FROM br_answers();
 SET treestore.backend_reads = off;

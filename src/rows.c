@@ -18,6 +18,7 @@
 #include "utils/memutils.h"
 
 #include "channel.h"
+#include "local.h"
 #include "rows.h"
 #include "search.h"
 #include "tables.h"
@@ -317,7 +318,6 @@ ts_rows_scan_range(const ts_store *st, const uint8 *lo, size_t lolen,
 	sc->batch_cxt = AllocSetContextCreate(cxt, "treestore row scan batch", ALLOCSET_DEFAULT_SIZES);
 	sc->scratch = MemoryContextAlloc(cxt, TS_MAX_KEY);
 	old = MemoryContextSwitchTo(sc->batch_cxt);
-	ts_xact_request(&req, false);
 	scan.table = (char *) st->name;
 	if (lolen > 0 || hilen > 0)
 	{
@@ -333,8 +333,8 @@ ts_rows_scan_range(const ts_store *st, const uint8 *lo, size_t lolen,
 	scan.limit = limit;
 	req.op_case = TREESTORE__REQUEST__OP_SCAN;
 	req.scan = &scan;
-	take_batch(sc, ts_call(&req));
-	ts_xact_request_sent();
+	/* in the backend unless the transaction wrote (local.c) */
+	take_batch(sc, ts_read_request(&req, false));
 	MemoryContextSwitchTo(old);
 	return sc;
 }
@@ -356,20 +356,13 @@ ts_rows_scan_prefix(const ts_store *st, const ts_colval *vals, int nvals, uint64
 static void
 fetch_more(TsRowScan *sc)
 {
-	Treestore__Request req = TREESTORE__REQUEST__INIT;
-	Treestore__Fetch f = TREESTORE__FETCH__INIT;
 	MemoryContext old;
 
 	MemoryContextReset(sc->batch_cxt);
 	sc->rows = NULL;
 	sc->rows_len = sc->pos = 0;
 	old = MemoryContextSwitchTo(sc->batch_cxt);
-	ts_xact_request(&req, false);
-	f.scan_id = sc->scan_id;
-	req.op_case = TREESTORE__REQUEST__OP_FETCH;
-	req.fetch = &f;
-	take_batch(sc, ts_call(&req));
-	ts_xact_request_sent();
+	take_batch(sc, ts_read_fetch(sc->scan_id, ts_xact_statement()));
 	MemoryContextSwitchTo(old);
 }
 
@@ -401,15 +394,7 @@ void
 ts_rows_scan_end(TsRowScan *sc)
 {
 	if (!sc->done)
-	{
-		Treestore__Request req = TREESTORE__REQUEST__INIT;
-		Treestore__CloseScan cs = TREESTORE__CLOSE_SCAN__INIT;
-
-		cs.scan_id = sc->scan_id;
-		req.op_case = TREESTORE__REQUEST__OP_CLOSE_SCAN;
-		req.close_scan = &cs;
-		ts_send_nowait(&req);
-	}
+		ts_read_close(sc->scan_id);
 	MemoryContextDelete(sc->cxt);
 }
 

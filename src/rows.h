@@ -2,10 +2,12 @@
  *
  * rows.h
  *	  Engine rows for C functions (rows.c): write batches of row operations
- *	  to a store and read key ranges of a store, through the worker, in the
+ *	  to a store through the worker, and read key ranges of a store, in the
  *	  current transaction (the same engine transaction as the foreign
  *	  tables': reads see the transaction's own writes, writes follow its
- *	  COMMIT, ROLLBACK and savepoints).
+ *	  COMMIT, ROLLBACK and savepoints).  Reads of a transaction that has not
+ *	  written run in the backend (local.c); a later write is checked for
+ *	  conflicts from the first of them.
  *
  *	  Rows are given and returned as ts_colval arrays in store column order
  *	  (engine/stores.h): vals[0..nkeys) the key, the rest the record.
