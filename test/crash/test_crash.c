@@ -997,6 +997,29 @@ known_issues(void)
 
 /* ---------- environment lifecycle ---------- */
 
+#ifdef TS_HAVE_WAL
+/* The reader table of product runs: made anew for every open, as PostgreSQL
+ * makes its shared memory anew after a crash. */
+static void *
+product_region(void)
+{
+	static void *mem = NULL;
+	size_t		size = ts_shared_size(4);
+
+	if (mem == NULL && (mem = malloc(size)) == NULL)
+	{
+		fprintf(stderr, "out of memory\n");
+		exit(2);
+	}
+	if (ts_shared_init(mem, size, 4) != 0)
+	{
+		fprintf(stderr, "ts_shared_init: %s\n", ts_last_error());
+		exit(2);
+	}
+	return mem;
+}
+#endif
+
 static void
 set_options(world *w)
 {
@@ -1019,6 +1042,13 @@ set_options(world *w)
 		 */
 		w->opt.background_checkpoints = 1;
 		w->opt.max_dirty_pages = 24 + (size_t) below(&w->r, 64);
+
+		/*
+		 * And with the reader table, as the worker has it: every commit's
+		 * pages are written to the data file at commit, unsynced, so a
+		 * crash loses, tears or garbles them too (engine/shared.c).
+		 */
+		w->opt.shared = product_region();
 	}
 #endif
 }
@@ -1030,6 +1060,10 @@ open_env(world *w)
 	ts_options	o = w->opt;
 
 	o.flags = w->created ? 0 : TS_CREATE;
+#ifdef TS_HAVE_WAL
+	if (o.shared)
+		o.shared = product_region();
+#endif
 	return ts_env_open(DIR, &o, &w->env);
 }
 
