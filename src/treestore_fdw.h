@@ -93,6 +93,13 @@ typedef struct TsShared
 	TimestampTz started_at;
 	char		failure[256];	/* why the worker is not ready */
 	char		worker_fault[32];	/* treestore.debug_fault "worker-*" (tests) */
+	/*
+	 * This postmaster lifetime ("incarnation"), counted in the data
+	 * directory's treestore.incarnation at each start and each crash
+	 * restart; 0 if that file could not be written (xact.c then flushes
+	 * the xid's WAL record before the prepare).  Set before any backend.
+	 */
+	uint64		incarnation;
 	pg_atomic_uint32 channels_changed;
 	pg_atomic_uint32 waiting;	/* backends waiting for a response: one
 								 * alone spins briefly (channel.c) */
@@ -113,5 +120,6 @@ PGDLLEXPORT void ts_worker_main(Datum arg);
 
 /* ---------- xact.c ---------- */
 extern void ts_xact_init(void);
+extern bool ts_gid_parse(const char *gid, uint64 *fxid, uint64 *incarnation, uint64 *lsn);
 
 #endif							/* TREESTORE_FDW_H */

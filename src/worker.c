@@ -70,7 +70,7 @@ typedef struct Orphan
 {
 	struct Orphan *next;
 	ts_txn	   *txn;
-	char		gid[64];
+	char		gid[96];
 } Orphan;
 static Orphan *orphans = NULL;
 

@@ -94,7 +94,7 @@ typedef struct Session
 	TimestampTz ended_at;		/* when its backend was first seen past lxid */
 	uint32		stmt;
 	bool		prepared;
-	char		gid[64];
+	char		gid[96];
 	WMark	   *marks;
 	int			nmarks,
 				maxmarks;

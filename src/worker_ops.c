@@ -19,6 +19,7 @@
 #include "treestore_fdw.h"
 
 #include "access/transam.h"
+#include "access/xlogrecovery.h"
 #include "miscadmin.h"
 #include "storage/procarray.h"
 #include "utils/memutils.h"
@@ -125,23 +126,57 @@ describe_key(const ts_store *st, const uint8 *key, size_t klen)
 /* ---------- PostgreSQL transaction status ---------- */
 
 /*
- * Has the PostgreSQL transaction named by gid ("pg:<full xid>") ended, and
- * how?  false (with why) if it is still running or cannot be known.
+ * Has the PostgreSQL transaction named by gid ended, and how?  false (with
+ * why) if it is still running or cannot be known.
+ *
+ * A gid "pg:<full xid>/<incarnation>/<P>" (xact.c, ATOMICITY) was prepared
+ * in server lifetime <incarnation> after a WAL record carrying the xid,
+ * ending at P, was inserted but maybe not flushed.  Prepared in this
+ * lifetime: the xid was handed out in it and never will be again; the
+ * commit log decides.  In the lifetime before this one: the crash recovery
+ * that began this one replayed the WAL to GetXLogReplayRecPtr() (0 after a
+ * clean shutdown, whose checkpoint flushed all of it); past P, the record
+ * was replayed, the next xid is beyond ours and the commit log decides;
+ * short of P, the record was lost, and the commit record, which comes
+ * after it, too: PostgreSQL did not commit, abort (the xid may belong to
+ * another transaction now).  Earlier still: the commit log's "not
+ * committed" is ours whatever happened (a reused xid means ours never
+ * committed), but its "committed" may be another transaction's: left in
+ * doubt, by hand.  A gid "pg:<full xid>" had its xid record flushed before
+ * the prepare: the commit log decides.
  */
 bool
 ts_ops_xid_status(const char *gid, bool *commit, char *why, size_t whylen)
 {
-	uint64		fxid_value;
+	uint64		fxid_value,
+				inc,
+				lsn;
 	FullTransactionId fxid,
 				next;
 	TransactionId xid;
-	char	   *end;
+	bool		earlier = false,	/* prepared in an earlier lifetime */
+				previous_known = false; /* the one before this, and P survived */
 
-	if (strncmp(gid, "pg:", 3) != 0 ||
-		(fxid_value = strtoull(gid + 3, &end, 10), *end != '\0'))
+	if (!ts_gid_parse(gid, &fxid_value, &inc, &lsn))
 	{
 		snprintf(why, whylen, "not a PostgreSQL transaction id");
 		return false;
+	}
+	if (inc != 0 && inc != ts_shared->incarnation)
+	{
+		XLogRecPtr	replayed = GetXLogReplayRecPtr(NULL);
+
+		earlier = true;
+		if (ts_shared->incarnation != 0 && inc + 1 == ts_shared->incarnation)
+		{
+			if (replayed != InvalidXLogRecPtr && lsn > replayed)
+			{
+				/* the xid's record, and so its commit record, was lost */
+				*commit = false;
+				return true;
+			}
+			previous_known = true;
+		}
 	}
 	fxid = FullTransactionIdFromU64(fxid_value);
 	xid = XidFromFullTransactionId(fxid);
@@ -150,8 +185,7 @@ ts_ops_xid_status(const char *gid, bool *commit, char *why, size_t whylen)
 	{
 		/*
 		 * PostgreSQL never made this xid durable, so it cannot have
-		 * committed (the backend flushes a record carrying the xid before
-		 * it prepares): abort, before the xid is handed out again.
+		 * committed: abort, before the xid is handed out again.
 		 */
 		*commit = false;
 		return true;
@@ -169,6 +203,14 @@ ts_ops_xid_status(const char *gid, bool *commit, char *why, size_t whylen)
 		return false;
 	}
 	*commit = TransactionIdDidCommit(xid);
+	if (*commit && earlier && !previous_known)
+	{
+		snprintf(why, whylen, "transaction %u was prepared before more than one restart of "
+				 "PostgreSQL (lifetime %llu, now %llu): its xid may have been handed out again; "
+				 "resolve it by hand", xid, (unsigned long long) inc,
+				 (unsigned long long) ts_shared->incarnation);
+		return false;
+	}
 	return true;
 }
 

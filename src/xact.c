@@ -61,7 +61,7 @@ typedef struct TsXact
 	bool		prepared;
 	LocalTransactionId lxid;
 	uint32		worker_gen;
-	char		gid[64];
+	char		gid[96];
 	int			nrollbacks,
 				maxrollbacks;
 	uint32	   *rollbacks;		/* aborted subtransactions, not yet sent */
@@ -266,18 +266,28 @@ ts_xact_callback(XactEvent event, void *arg)
 				Treestore__Request req = TREESTORE__REQUEST__INIT;
 				Treestore__Prepare prep = TREESTORE__PREPARE__INIT;
 
+				XLogRecPtr	p;
+				uint64		inc = ts_shared->incarnation;
+
 				/*
-				 * The xid must be durable in PostgreSQL's WAL before the
-				 * engine prepares under it: after a crash it is then below
-				 * the next xid (never handed out again) and the commit log
-				 * answers for it.  The commit record must be flushed before
-				 * COMMIT returns whatever synchronous_commit says: the
-				 * engine's commit is durable, and after a crash the worker
-				 * settles by that record -- an unflushed one would take
-				 * the PostgreSQL side of the transaction away and leave
-				 * ours.
+				 * A WAL record carrying the xid, not flushed: its end P
+				 * and this server lifetime go into the gid, and after a
+				 * crash the worker knows from them whether the record, and
+				 * so the xid, survived (ATOMICITY at the top; the commit
+				 * record comes after P, so one lost means the other was).
+				 * Without a lifetime number, flush it as before.  The
+				 * commit record must be flushed before COMMIT returns
+				 * whatever synchronous_commit says: the engine's prepare
+				 * is durable, and after a crash the worker settles by that
+				 * record -- an unflushed one would take the PostgreSQL side
+				 * of the transaction away and leave ours.
 				 */
-				XLogFlush(LogLogicalMessage("treestore", xact.gid, strlen(xact.gid) + 1, true));
+				p = LogLogicalMessage("treestore", xact.gid, strlen(xact.gid) + 1, true);
+				if (inc == 0)
+					XLogFlush(p);
+				else
+					snprintf(xact.gid, sizeof(xact.gid), "pg:" UINT64_FORMAT "/" UINT64_FORMAT "/" UINT64_FORMAT,
+							 U64FromFullTransactionId(GetTopFullTransactionId()), inc, (uint64) p);
 				ForceSyncCommit();
 				ts_xact_request_continue(&req, last_statement_sent);
 				prep.gid = xact.gid;
@@ -335,6 +345,40 @@ ts_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		xact.maxrollbacks = n;
 	}
 	xact.rollbacks[xact.nrollbacks++] = mySubid;
+}
+
+/*
+ * A gid of ours: "pg:<full xid>" (a prepare whose xid record was flushed
+ * first) or "pg:<full xid>/<incarnation>/<lsn>" (ATOMICITY above; the
+ * two are 0 for the first form).  false for any other gid.
+ */
+bool
+ts_gid_parse(const char *gid, uint64 *fxid, uint64 *incarnation, uint64 *lsn)
+{
+	const char *p = gid + 3;
+	char	   *end;
+	uint64		v[3] = {0, 0, 0};
+
+	if (strncmp(gid, "pg:", 3) != 0)
+		return false;
+	for (int i = 0; i < 3; i++)
+	{
+		if (!isdigit((unsigned char) *p))
+			return false;
+		errno = 0;
+		v[i] = strtoull(p, &end, 10);
+		if (errno != 0)
+			return false;
+		if (*end == '\0' && (i == 0 || i == 2))
+			break;
+		if (*end != '/' || i == 2)
+			return false;
+		p = end + 1;
+	}
+	*fxid = v[0];
+	*incarnation = v[1];
+	*lsn = v[2];
+	return true;
 }
 
 void
