@@ -9,7 +9,8 @@
  *	    shmem.c          shared state: worker status, one channel slot per
  *	                     backend
  *	    worker.c         the background worker: owns the engine, serves
- *	                     sessions (worker_ops.c executes their requests)
+ *	                     sessions (worker_ops.c executes their requests,
+ *	                     worker_pool.c runs the engine's syncs on threads)
  *	    channel.c        a backend's end of the IPC: requests, responses,
  *	                     timeouts, a dead or restarted worker
  *	    wire.c           protobuf-c glue and the row batch format
@@ -58,6 +59,7 @@ extern void ts_settings_init(void);
 extern void ts_fault_point(const char *name);
 /* the same in the worker, for points named "worker-*" (set by any backend) */
 extern void ts_worker_fault_point(const char *name);
+extern void ts_worker_fault_kill(const char *name);
 
 /* ---------- shmem.c ---------- */
 

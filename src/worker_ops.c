@@ -47,11 +47,20 @@ ts_ops_set_error(Treestore__Response *resp, const char *sqlstate,
 	resp->error = e;
 }
 
+static void engine_error(Treestore__Response *resp, int rc, const char *what,
+						 const char *detail);
+
 /* Map an engine error to a SQLSTATE and message. */
 void
 ts_ops_engine_error(Treestore__Response *resp, int rc, const char *what)
 {
-	const char *detail = ts_last_error();
+	engine_error(resp, rc, what, ts_last_error());
+}
+
+/* The same, with the engine's message given (a thread's: worker_pool.c). */
+static void
+engine_error(Treestore__Response *resp, int rc, const char *what, const char *detail)
+{
 
 	switch (rc)
 	{
@@ -968,9 +977,69 @@ op_truncate(Session *s, Treestore__Request *req, Treestore__Response *resp)
 
 /* ---------- two-phase commit ---------- */
 
-static void
-op_prepare(Session *s, Treestore__Prepare *p, Treestore__Response *resp)
+/*
+ * A job for the pool (worker_pool.c): the session is busy until it is
+ * answered (ts_ops_job_done).  NULL if there is no memory for one: the
+ * caller then does the work itself.
+ */
+static TsJob *
+new_job(Session *s, TsJobKind kind, uint64 req_id)
 {
+	TsJob	   *j = calloc(1, sizeof(TsJob));
+
+	if (j == NULL)
+		return NULL;
+	j->kind = kind;
+	j->env = ts_worker_env;
+	j->s = s;
+	j->req_id = req_id;
+	return j;
+}
+
+static void
+submit_job(Session *s, TsJob *j)
+{
+	s->busy = true;
+	s->deferred = true;
+	ts_pool_submit(j);
+}
+
+/*
+ * A job is done (the main thread, from worker.c): bring the session up to
+ * date and fill its answer.
+ */
+void
+ts_ops_job_done(TsJob *j, Treestore__Response *resp)
+{
+	Session    *s = j->s;
+
+	s->busy = false;
+	switch (j->kind)
+	{
+		case TS_JOB_PREPARE:
+			if (j->rc == 0)
+			{
+				s->prepared = true;
+				strlcpy(s->gid, j->gid, sizeof(s->gid));
+			}
+			else
+				engine_error(resp, j->rc, "prepare the transaction", j->err);
+			break;
+		case TS_JOB_COMMIT:
+			if (j->rc != 0)
+				engine_error(resp, j->rc, "commit", j->err);
+			break;
+		case TS_JOB_CHECKPOINT:
+			if (j->rc != 0)
+				engine_error(resp, j->rc, "checkpoint", j->err);
+			break;
+	}
+}
+
+static void
+op_prepare(Session *s, Treestore__Prepare *p, uint64 req_id, Treestore__Response *resp)
+{
+	TsJob	   *j;
 	int			rc;
 
 	if (s->prepared)
@@ -980,6 +1049,14 @@ op_prepare(Session *s, Treestore__Prepare *p, Treestore__Response *resp)
 	}
 	while (s->scans)
 		free_scan(s, s->scans);
+	if (strlen(p->gid) < sizeof(j->gid) && (j = new_job(s, TS_JOB_PREPARE, req_id)) != NULL)
+	{
+		/* durable on a thread, sharing its fdatasync with other sessions' */
+		j->txn = s->txn;
+		strlcpy(j->gid, p->gid, sizeof(j->gid));
+		submit_job(s, j);
+		return;
+	}
 	if ((rc = ts_txn_prepare(s->txn, p->gid)) != 0)
 	{
 		ts_ops_engine_error(resp, rc, "prepare the transaction");
@@ -990,20 +1067,34 @@ op_prepare(Session *s, Treestore__Prepare *p, Treestore__Response *resp)
 }
 
 static void
-op_resolve(Session *s, Treestore__Resolve *r, Treestore__Response *resp)
+op_resolve(Session *s, Treestore__Resolve *r, uint64 req_id, Treestore__Response *resp)
 {
 	int			rc;
 
 	if (s->txn && s->prepared && strcmp(s->gid, r->gid) == 0)
 	{
 		ts_txn	   *txn = s->txn;
+		TsJob	   *j;
 
 		s->txn = NULL;
 		s->prepared = false;
 		s->gid[0] = '\0';
 		s->nmarks = 0;
+
+		/*
+		 * Commit without waiting for the log: the prepare is durable, and
+		 * if a crash loses this record the transaction comes back in doubt
+		 * and is settled by the commit log (xact.c, ATOMICITY).  On a
+		 * thread: it may queue behind a committer that syncs.
+		 */
+		if (r->commit && (j = new_job(s, TS_JOB_COMMIT, req_id)) != NULL)
+		{
+			j->txn = txn;
+			submit_job(s, j);
+			return;
+		}
 		if (r->commit)
-			rc = ts_txn_commit(txn);
+			rc = ts_txn_commit_nosync(txn);
 		else
 		{
 			ts_txn_abort(txn);
@@ -1439,15 +1530,21 @@ ts_ops_execute(Session *s, Treestore__Request *req, Treestore__Response *resp)
 				return;
 			}
 		case TREESTORE__REQUEST__OP_RESOLVE:
-			op_resolve(s, req->resolve, resp);
+			op_resolve(s, req->resolve, req->id, resp);
 			return;
 		case TREESTORE__REQUEST__OP_STATUS:
 			op_status(resp);
 			return;
 		case TREESTORE__REQUEST__OP_CHECKPOINT:
-			if ((rc = ts_env_checkpoint(ts_worker_env)) != 0)
-				ts_ops_engine_error(resp, rc, "checkpoint");
-			return;
+			{
+				TsJob	   *j = new_job(s, TS_JOB_CHECKPOINT, req->id);
+
+				if (j != NULL)
+					submit_job(s, j);	/* its syncs on a thread */
+				else if ((rc = ts_env_checkpoint(ts_worker_env)) != 0)
+					ts_ops_engine_error(resp, rc, "checkpoint");
+				return;
+			}
 		case TREESTORE__REQUEST__OP_IN_DOUBT:
 			op_in_doubt(req->in_doubt, resp);
 			return;
@@ -1488,7 +1585,7 @@ ts_ops_execute(Session *s, Treestore__Request *req, Treestore__Response *resp)
 			break;
 		case TREESTORE__REQUEST__OP_PREPARE:
 			close_cursors(s);
-			op_prepare(s, req->prepare, resp);
+			op_prepare(s, req->prepare, req->id, resp);
 			break;
 		case TREESTORE__REQUEST__OP_TABLE_STATS:
 			op_table_stats(s, req->table_stats, resp);
