@@ -65,6 +65,14 @@ static Size chan_resp_size = 0;
 #define TS_NOERROR_WAIT_MS 5000
 /* spin for a response at most this long (microseconds) before sleeping */
 #define TS_SPIN_USEC 60
+/*
+ * ... and for a Prepare, which waits for the engine's log sync (a few
+ * hundred microseconds): the worker's process is asleep in the sync meanwhile
+ * (or another thread of it is), so the CPU is free, and the wake-up saved is
+ * a large part of a one-row transaction's time (measured: -15-25% latency
+ * with 1 client).  Still only when this backend is the one waiting.
+ */
+#define TS_SPIN_PREPARE_USEC 1000
 #define TS_SPIN_MAX 1000000
 
 static TsSlot *
@@ -391,6 +399,8 @@ round_trip_counted(Treestore__Request *req, bool want_response, bool noerror,
 	int			spins = 0;
 	int			timeout_ms = noerror ? Min(ts_request_timeout_ms, TS_NOERROR_WAIT_MS)
 		: ts_request_timeout_ms;
+	int			spin_usec = req->op_case == TREESTORE__REQUEST__OP_PREPARE
+		? TS_SPIN_PREPARE_USEC : TS_SPIN_USEC;
 
 	if (!sent)
 		treestore__request__pack(req, buf);
@@ -473,7 +483,7 @@ round_trip_counted(Treestore__Request *req, bool want_response, bool noerror,
 				}
 			}
 			spins++;
-			if ((spins & 63) == 0 && GetCurrentTimestamp() - start > TS_SPIN_USEC)
+			if ((spins & 63) == 0 && GetCurrentTimestamp() - start > spin_usec)
 				spins = TS_SPIN_MAX;
 			pg_spin_delay();
 			continue;

@@ -217,6 +217,25 @@ spin_for_next(TimestampTz last_work)
 	return true;
 }
 
+/*
+ * Is s the only session that sent a request lately, with no job running?
+ * Then work that waits for the disk may as well wait on the main loop
+ * (worker_ops.c, op_prepare): nobody else is waiting for it.
+ */
+bool
+ts_worker_alone(Session *s)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (ts_pool_in_flight() > 0)
+		return false;
+	for (int i = 0; i < nsessions; i++)
+		if (&sessions[i] != s && sessions[i].active &&
+			now - sessions[i].last_request < WORKER_SPIN_RECENT_USEC)
+			return false;
+	return true;
+}
+
 static void
 open_tables(void)
 {

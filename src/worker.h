@@ -124,7 +124,6 @@ typedef struct Session
 typedef enum TsJobKind
 {
 	TS_JOB_PREPARE,				/* ts_txn_prepare(txn, gid) */
-	TS_JOB_COMMIT,				/* ts_txn_commit_nosync(txn) of a prepared txn */
 	TS_JOB_CHECKPOINT			/* ts_env_checkpoint(env) */
 } TsJobKind;
 
@@ -148,6 +147,7 @@ extern ts_docindex ts_worker_docindex;
 extern int64 ts_worker_next_id[];
 extern uint64 ts_worker_requests;
 extern int	ts_worker_nsessions(void);
+extern bool ts_worker_alone(Session *s);
 extern char *ts_worker_data_path(void);
 extern void ts_worker_orphan(ts_txn *txn, const char *gid);
 extern void ts_worker_list_in_doubt(Treestore__InDoubtResult *r);

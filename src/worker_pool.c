@@ -3,13 +3,16 @@
  * worker_pool.c
  *	  The engine calls that wait for the disk, on threads of the worker.
  *
- *	  A prepare (ts_txn_prepare: its log record fdatasync'ed), the commit
- *	  of a prepared transaction (ts_txn_commit_nosync: applied, no sync,
- *	  but it may queue behind a committer that syncs) and a checkpoint run
- *	  here, so that the worker's main loop goes on serving the other
- *	  sessions, and so that the prepares of many sessions wait in the
- *	  engine's log at the same time and share one fdatasync (ts_wal_flush
- *	  takes everything appended while the last flush was running).
+ *	  A prepare (ts_txn_prepare: its log record fdatasync'ed) while other
+ *	  sessions are active, and treestore.checkpoint(), run here, so that
+ *	  the worker's main loop goes on serving the other sessions, and so
+ *	  that the prepares of many sessions wait in the engine's log at the
+ *	  same time and share one fdatasync (ts_wal_flush takes everything
+ *	  appended while the last flush was running).  A session alone
+ *	  prepares on the main loop (nobody waits for it; a hand-off to a
+ *	  thread and back costs 100-500 us on the development VM), and the
+ *	  commit of a prepared transaction never syncs (ts_txn_commit_nosync):
+ *	  both in worker_ops.c.
  *
  *	  The threads call the engine only: never palloc, elog, ereport,
  *	  SetLatch or anything else of PostgreSQL's.  A job is malloc'ed by the
@@ -62,9 +65,6 @@ run_job(TsJob *j)
 	{
 		case TS_JOB_PREPARE:
 			j->rc = ts_txn_prepare(j->txn, j->gid);
-			break;
-		case TS_JOB_COMMIT:
-			j->rc = ts_txn_commit_nosync(j->txn);
 			break;
 		case TS_JOB_CHECKPOINT:
 			j->rc = ts_env_checkpoint(j->env);

@@ -34,8 +34,10 @@
  *	  the commit record, the engine's commit-prepared (the last three by the
  *	  single-threaded worker or after it, so that no two sessions' engine
  *	  syncs were ever shared).  Now: two.  (a) The engine's prepare, on a
- *	  thread of the worker (worker_pool.c): the prepares of concurrent
- *	  sessions share one fdatasync of the engine's log.  (b) The commit
+ *	  thread of the worker (worker_pool.c) while other sessions are active:
+ *	  the prepares of concurrent sessions share one fdatasync of the
+ *	  engine's log, and the worker's main loop serves the rest meanwhile
+ *	  (a session alone prepares on the main loop: nobody waits).  (b) The commit
  *	  record, by the backend: PostgreSQL's XLogFlush groups concurrent
  *	  sessions, and flushes R with it (R comes first).  The commit-prepared
  *	  record is written without a sync (ts_txn_commit_nosync): the next

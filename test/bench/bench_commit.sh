@@ -34,7 +34,7 @@ max_connections = 60
 shared_buffers = 256MB
 CONF
 as_pg "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null
-trap 'as_pg "$BIN/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null 2>&1 || true' EXIT
+[ -n "${BENCH_KEEP:-}" ] || trap 'as_pg "$BIN/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null 2>&1 || true' EXIT
 PSQL=("$BIN/psql" -X -q -h "$DIR" -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1)
 as_pg "${PSQL[@]}" <<'SQL'
 CREATE EXTENSION treestore_fdw;
