@@ -67,10 +67,12 @@ static Size chan_resp_size = 0;
 #define TS_SPIN_USEC 60
 /*
  * ... and for a Prepare, which waits for the engine's log sync (a few
- * hundred microseconds): the worker's process is asleep in the sync meanwhile
- * (or another thread of it is), so the CPU is free, and the wake-up saved is
- * a large part of a one-row transaction's time (measured: -15-25% latency
- * with 1 client).  Still only when this backend is the one waiting.
+ * hundred microseconds): the worker is asleep in the sync meanwhile (or one
+ * of its threads is), so the CPU is free, and the latch wake-up saved (a
+ * signal and a trip through the scheduler) is a part of a one-row
+ * transaction's time.  Still only when this backend is the one waiting.
+ * (Not measured apart: the development VM's disk was shared with other
+ * benchmarks at the time, and the syncs varied more than the gain.)
  */
 #define TS_SPIN_PREPARE_USEC 1000
 #define TS_SPIN_MAX 1000000
