@@ -67,6 +67,15 @@
  *	  commit of a prepared transaction: through the commit queue, apply +
  *	  COMMIT_PREPARED, as above.
  *	  abort of a prepared transaction: ABORT_PREPARED, flushed.
+ *	  ts_txn_commit_nosync (NO-SYNC COMMIT): the same, but a batch whose
+ *	  members all asked for it is published and answered without a flush;
+ *	  its records become durable with the next flush of anyone (a prepare,
+ *	  a commit, a checkpoint) or of the background thread within about a
+ *	  second.  Every earlier batch is durable before it becomes visible (a
+ *	  leader holds the lead through its flush), so the states that are
+ *	  visible before they are durable are no-sync commits only.  For a
+ *	  prepared transaction a crash before that flush brings it back in
+ *	  doubt: its caller decides again (in PostgreSQL, by the commit log).
  *	  The log is kept from the first record of the oldest prepared
  *	  transaction, so recovery can bring it back in doubt.
  *
@@ -103,7 +112,7 @@
  *	  ts_env_checkpoint and at close.
  *
  * THE BACKGROUND THREAD
- *	  Flushes async commits and takes the checkpoints that are due (by time,
+ *	  Flushes async and no-sync commits and takes the checkpoints that are due (by time,
  *	  by log size, or asked for by a committer with background_checkpoints).
  *	  It is created with every signal blocked: the engine runs inside
  *	  PostgreSQL processes, whose signal handlers must only ever run on
@@ -500,6 +509,7 @@ typedef struct ts_cwait
 	ts_txn	   *txn;
 	sem_t		wake;
 	int			turn;			/* it leads the next batch */
+	int			nosync;			/* ts_txn_commit_nosync: no flush for it */
 	int			done;			/* its commit has finished with rc */
 	int			rc;
 	uint64_t	pages;			/* page count of the state it committed */
@@ -734,9 +744,9 @@ queue_join(ts_env *env, ts_cwait *me)
 /* Before taking its batch, the leader waits for the committers expected,
  * briefly (GATHER above). */
 static void
-queue_gather(ts_env *env)
+queue_gather(ts_env *env, const ts_cwait *me)
 {
-	if (!env->opt.sync || env->opt.async_commit)
+	if (!env->opt.sync || env->opt.async_commit || me->nosync)
 		return;
 	pthread_mutex_lock(&env->cq_lock);
 	if (env->cq_len < env->cq_expect && env->cq_entries < BATCH_MAX_ENTRIES &&
@@ -799,9 +809,10 @@ lead(ts_env *env, ts_cwait *me)
 	uint64_t	end = 0;
 	size_t		entries = 0;
 	int			n = 0,
+				nosync = 1,
 				rc;
 
-	queue_gather(env);
+	queue_gather(env, me);
 	pthread_mutex_lock(&env->commit_lock);
 	/* taken now rather than before waiting for the lock: more have queued */
 	pthread_mutex_lock(&env->cq_lock);
@@ -823,6 +834,8 @@ lead(ts_env *env, ts_cwait *me)
 
 	commit_batch(env, b, n, &ns, &end);
 	pthread_mutex_unlock(&env->commit_lock);
+	for (int i = 0; i < n; i++)
+		nosync &= b[i]->nosync;
 
 	/*
 	 * Durable, then visible.  The lead passes once the flush is done
@@ -831,6 +844,17 @@ lead(ts_env *env, ts_cwait *me)
 	 */
 	if (ns == NULL || env->opt.async_commit)
 		queue_pass(env, n, 0);
+	else if (nosync)
+	{
+		/*
+		 * Every member asked not to wait for the log (NO-SYNC COMMIT):
+		 * visible now, durable with the next flush.  Every earlier batch is
+		 * durable already (a leader holds the lead through its flush), so
+		 * nothing but no-sync commits becomes visible before it is durable.
+		 */
+		publish(env, ns);
+		queue_pass(env, n, 0);
+	}
 	else
 	{
 		uint64_t	t0 = now_ns();
@@ -911,7 +935,7 @@ maybe_checkpoint(ts_env *env, uint64_t pages)
 }
 
 static int
-do_commit(ts_txn *txn)
+do_commit(ts_txn *txn, int nosync)
 {
 	ts_env	   *env = txn->env;
 	ts_cwait	me;
@@ -922,6 +946,7 @@ do_commit(ts_txn *txn)
 	memset(&me, 0, offsetof(ts_cwait, err));
 	me.err[0] = '\0';
 	me.txn = txn;
+	me.nosync = nosync;
 	if (sem_init(&me.wake, 0, 0) != 0)
 		return ts_error(errno, "cannot initialize a semaphore: %s", strerror(errno));
 	if (!queue_join(env, &me))
@@ -951,7 +976,19 @@ ts_txn_commit(ts_txn *txn)
 
 	if (txn == NULL)
 		return ts_error(TS_INVALID, "no transaction");
-	rc = txn->ws ? do_commit(txn) : 0;
+	rc = txn->ws ? do_commit(txn, 0) : 0;
+	ts_txn_end(txn);
+	return rc;
+}
+
+int
+ts_txn_commit_nosync(ts_txn *txn)
+{
+	int			rc;
+
+	if (txn == NULL)
+		return ts_error(TS_INVALID, "no transaction");
+	rc = txn->ws ? do_commit(txn, 1) : 0;
 	ts_txn_end(txn);
 	return rc;
 }
@@ -1298,7 +1335,10 @@ background(void *arg)
 		ckpt_ms = env->ckpt_ms;
 		pthread_mutex_unlock(&env->lock);
 
-		if (env->opt.async_commit && ts_wal_flush(env->wal, ts_wal_end_lsn(env->wal)) != 0)
+		/* async commits, and no-sync commits no later flush has covered */
+		if ((env->opt.async_commit ||
+			 ts_wal_flushed_lsn(env->wal) < ts_wal_end_lsn(env->wal)) &&
+			ts_wal_flush(env->wal, ts_wal_end_lsn(env->wal)) != 0)
 			env->poisoned = 1;
 		else
 		{

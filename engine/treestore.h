@@ -296,6 +296,18 @@ int			ts_txn_begin(ts_env *env, unsigned flags, ts_txn **txn);
  * and the commit there after a restart.
  */
 int			ts_txn_commit(ts_txn *txn);
+
+/*
+ * As ts_txn_commit, but returns once the commit is applied and visible,
+ * without waiting for its log record to be durable: a later flush (any
+ * commit's or prepare's, a checkpoint's, the background thread's within
+ * about a second, the close) makes it durable.  Meant for a PREPARED
+ * transaction, whose prepare is durable: a crash before that flush brings
+ * it back in doubt (ts_env_prepared), for its owner to decide again.  For an
+ * ACTIVE one a crash may lose it, as with async_commit.  Errors as
+ * ts_txn_commit.
+ */
+int			ts_txn_commit_nosync(ts_txn *txn);
 void		ts_txn_abort(ts_txn *txn);	/* frees the handle */
 
 /*

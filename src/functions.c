@@ -152,18 +152,15 @@ require_superuser(const char *what)
 				 errmsg("must be superuser to %s", what)));
 }
 
-/* The full xid of a gid "pg:<full xid>"; false for any other gid. */
+/* The full xid of a gid "pg:<full xid>[/...]"; false for any other gid. */
 static bool
 gid_fxid(const char *gid, FullTransactionId *fxid)
 {
-	char	   *end;
-	uint64		v;
+	uint64		v,
+				inc,
+				lsn;
 
-	if (strncmp(gid, "pg:", 3) != 0 || !isdigit((unsigned char) gid[3]))
-		return false;
-	errno = 0;
-	v = strtoull(gid + 3, &end, 10);
-	if (errno != 0 || *end != '\0')
+	if (!ts_gid_parse(gid, &v, &inc, &lsn))
 		return false;
 	*fxid = FullTransactionIdFromU64(v);
 	return true;

@@ -57,6 +57,25 @@ ts_worker_fault_point(const char *name)
 		elog(ERROR, "treestore: injected fault at \"%s\"", name);
 }
 
+/* A point where the worker kills itself with SIGKILL (crash tests). */
+void
+ts_worker_fault_kill(const char *name)
+{
+	bool		hit;
+
+	if (ts_shared == NULL)
+		return;
+	SpinLockAcquire(&ts_shared->mutex);
+	hit = ts_shared->worker_fault[0] && strcmp(ts_shared->worker_fault, name) == 0;
+	SpinLockRelease(&ts_shared->mutex);
+	if (hit)
+	{
+		ereport(LOG, (errmsg("treestore worker killing itself at \"%s\"", name)));
+		kill(MyProcPid, SIGKILL);
+		pg_usleep(10 * 1000 * 1000L);
+	}
+}
+
 /*
  * Points named "worker-*" are for the worker, which has settings of its
  * own: a backend that sets one publishes it in shared memory, and clears it

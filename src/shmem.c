@@ -14,7 +14,12 @@
  */
 #include "treestore_fdw.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "miscadmin.h"
+#include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
@@ -44,6 +49,52 @@ ts_shmem_request(void)
 	RequestAddinShmemSpace(ts_reader_region_size());
 }
 
+/*
+ * Count this start (or crash restart) of the postmaster in
+ * $PGDATA/treestore.incarnation: read, add one, write a new file, fsync it,
+ * rename it over the old one, fsync the directory -- durable before the
+ * startup process replays any WAL, so no two lifetimes of the server share a
+ * number.  0 if that fails (logged): backends then keep the xid's WAL flush
+ * before each prepare (xact.c).
+ */
+static uint64
+count_incarnation(void)
+{
+	char		path[MAXPGPATH],
+				tmp[MAXPGPATH],
+				buf[32];
+	uint64		n = 0;
+	int			fd;
+	ssize_t		len;
+
+	snprintf(path, sizeof(path), "%s/treestore.incarnation", DataDir);
+	snprintf(tmp, sizeof(tmp), "%s/treestore.incarnation.tmp", DataDir);
+	if ((fd = open(path, O_RDONLY, 0)) >= 0)
+	{
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len > 0)
+		{
+			buf[len] = '\0';
+			n = strtoull(buf, NULL, 10);
+		}
+	}
+	n++;
+	snprintf(buf, sizeof(buf), UINT64_FORMAT "\n", n);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, S_IRUSR | S_IWUSR)) < 0 ||
+		write(fd, buf, strlen(buf)) != (ssize_t) strlen(buf) ||
+		pg_fsync(fd) != 0 || close(fd) != 0 ||
+		rename(tmp, path) != 0 || fsync_fname_ext(DataDir, true, true, LOG) != 0)
+	{
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("treestore could not count this start in \"%s\": %m", path),
+				 errdetail("Every treestore commit flushes PostgreSQL's WAL once more until a start succeeds.")));
+		return 0;
+	}
+	return n;
+}
+
 static void
 ts_shmem_startup(void)
 {
@@ -62,6 +113,8 @@ ts_shmem_startup(void)
 		pg_atomic_init_u32(&ts_shared->channels_changed, 0);
 		pg_atomic_init_u32(&ts_shared->waiting, 0);
 		ts_shared->nslots = MaxBackends;
+		/* the postmaster (or a single-user backend): a new lifetime */
+		ts_shared->incarnation = IsUnderPostmaster ? 0 : count_incarnation();
 		for (int i = 0; i < MaxBackends; i++)
 			SpinLockInit(&ts_shared->slots[i].mutex);
 	}

@@ -9,7 +9,8 @@
  *	    shmem.c          shared state: worker status, one channel slot per
  *	                     backend, the engine's reader table
  *	    worker.c         the background worker: owns the engine, serves
- *	                     sessions (worker_ops.c executes their requests)
+ *	                     sessions (worker_ops.c executes their requests,
+ *	                     worker_pool.c runs the engine's syncs on threads)
  *	    local.c          reads in the backend: scans and document queries on
  *	                     the engine's published snapshot, without the worker
  *	    docquery.c       one document query on an engine transaction (worker
@@ -64,6 +65,7 @@ extern void ts_settings_init(void);
 extern void ts_fault_point(const char *name);
 /* the same in the worker, for points named "worker-*" (set by any backend) */
 extern void ts_worker_fault_point(const char *name);
+extern void ts_worker_fault_kill(const char *name);
 
 /* ---------- shmem.c ---------- */
 
@@ -99,6 +101,13 @@ typedef struct TsShared
 	TimestampTz started_at;
 	char		failure[256];	/* why the worker is not ready */
 	char		worker_fault[32];	/* treestore.debug_fault "worker-*" (tests) */
+	/*
+	 * This postmaster lifetime ("incarnation"), counted in the data
+	 * directory's treestore.incarnation at each start and each crash
+	 * restart; 0 if that file could not be written (xact.c then flushes
+	 * the xid's WAL record before the prepare).  Set before any backend.
+	 */
+	uint64		incarnation;
 	pg_atomic_uint32 channels_changed;
 	pg_atomic_uint32 waiting;	/* backends waiting for a response: one
 								 * alone spins briefly (channel.c) */
@@ -119,5 +128,6 @@ PGDLLEXPORT void ts_worker_main(Datum arg);
 
 /* ---------- xact.c ---------- */
 extern void ts_xact_init(void);
+extern bool ts_gid_parse(const char *gid, uint64 *fxid, uint64 *incarnation, uint64 *lsn);
 
 #endif							/* TREESTORE_FDW_H */

@@ -65,13 +65,15 @@ uint64		ts_worker_requests = 0;
 static Session *sessions = NULL;
 static int	nsessions = 0;
 static uint32 seen_changes = 0;
+static bool slots_deferred = false; /* a busy session's slot moved */
+static MemoryContext jobcxt = NULL;	/* answers of finished jobs */
 
 /* prepared transactions whose backend went away: settled by xid status */
 typedef struct Orphan
 {
 	struct Orphan *next;
 	ts_txn	   *txn;
-	char		gid[64];
+	char		gid[96];
 } Orphan;
 static Orphan *orphans = NULL;
 
@@ -135,7 +137,7 @@ ts_worker_write_set_bytes(void)
 	Size		n = 0;
 
 	for (int i = 0; i < nsessions; i++)
-		if (sessions[i].active && sessions[i].txn)
+		if (sessions[i].active && sessions[i].txn && !sessions[i].busy)
 			n += ts_txn_write_bytes(sessions[i].txn);
 	for (Orphan *o = orphans; o; o = o->next)
 		n += ts_txn_write_bytes(o->txn);
@@ -212,6 +214,25 @@ spin_for_next(TimestampTz last_work)
 	for (int i = 0; i < nsessions; i++)
 		if (sessions[i].active && now - sessions[i].last_request < WORKER_SPIN_RECENT_USEC &&
 			++recent > 1)
+			return false;
+	return true;
+}
+
+/*
+ * Is s the only session that sent a request lately, with no job running?
+ * Then work that waits for the disk may as well wait on the main loop
+ * (worker_ops.c, op_prepare): nobody else is waiting for it.
+ */
+bool
+ts_worker_alone(Session *s)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (ts_pool_in_flight() > 0)
+		return false;
+	for (int i = 0; i < nsessions; i++)
+		if (&sessions[i] != s && sessions[i].active &&
+			now - sessions[i].last_request < WORKER_SPIN_RECENT_USEC)
 			return false;
 	return true;
 }
@@ -346,7 +367,7 @@ settle_in_doubt(bool at_start)
 			continue;
 		}
 		if (commit)
-			rc = ts_txn_commit(o->txn);
+			rc = ts_txn_commit_nosync(o->txn);	/* prepared: no sync (xact.c) */
 		else
 		{
 			ts_txn_abort(o->txn);
@@ -643,6 +664,12 @@ scan_slots(void)
 		dsm_handle	handle;
 		uint32		req_size;
 
+		if (s->busy)
+		{
+			/* its job holds the session: looked at once it is answered */
+			slots_deferred = true;
+			continue;
+		}
 		SpinLockAcquire(&slot->mutex);
 		gen = slot->generation;
 		pid = slot->pid;
@@ -742,7 +769,7 @@ serve_one(Session *s, MemoryContext reqcxt)
 	MemoryContext old;
 	bool		want_response;
 
-	if (s->seg == NULL || !flush_pending(s))
+	if (s->busy || s->seg == NULL || !flush_pending(s))
 		return false;
 	ts_ops_shrink_buffers(s);	/* between requests: nothing is using them */
 	r = shm_mq_receive(s->inq, &len, &data, true);
@@ -789,8 +816,9 @@ serve_one(Session *s, MemoryContext reqcxt)
 	PG_END_TRY();
 
 	/* the payload (rows) stays where the engine's bytes were put */
-	if (want_response)
+	if (want_response && !s->deferred)
 		(void) ts_worker_respond(s, &resp, resp.error ? NULL : s->payload, s->payload_len);
+	s->deferred = false;		/* a job answers it (complete_jobs) */
 	s->payload = NULL;
 	s->payload_len = 0;
 	ts_ops_shrink_buffers(s);
@@ -814,6 +842,57 @@ serve_guarded(void *arg)
 	ServeArgs  *a = arg;
 
 	a->worked = serve_one(a->s, a->reqcxt);
+}
+
+/* ---------- jobs done on the pool's threads (worker_pool.c) ---------- */
+
+static void
+complete_guarded(void *arg)
+{
+	TsJob	   *j = arg;
+	Treestore__Response resp = TREESTORE__RESPONSE__INIT;
+	MemoryContext old = MemoryContextSwitchTo(jobcxt);
+
+	resp.id = j->req_id;
+	ts_ops_job_done(j, &resp);
+	(void) ts_worker_respond(j->s, &resp, NULL, 0);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Answer the sessions whose jobs finished.  "worker-kill-prepared" (tests):
+ * the worker is killed with SIGKILL here, once a prepare is durable and
+ * before it is answered, while another prepare is durable in the same round
+ * or still in flight: a kill between the phases of a group commit.
+ */
+static bool
+complete_jobs(void)
+{
+	TsJob	   *j = ts_pool_take_done();
+	int			prepared = 0;
+
+	if (j == NULL)
+		return false;
+	for (TsJob *k = j; k; k = k->next)
+		prepared += (k->kind == TS_JOB_PREPARE && k->rc == 0);
+	if (prepared >= 2 || (prepared == 1 && ts_pool_prepares_in_flight() > 0))
+		ts_worker_fault_kill("worker-kill-prepared");
+	while (j)
+	{
+		TsJob	   *next = j->next;
+
+		(void) run_guarded(complete_guarded, j, session_fail, j->s, "answer a commit");
+		j->s->busy = false;
+		free(j);
+		j = next;
+	}
+	MemoryContextReset(jobcxt);
+	if (slots_deferred)
+	{
+		slots_deferred = false;
+		scan_slots();
+	}
+	return true;
 }
 
 static void
@@ -844,7 +923,7 @@ reap_ended_transactions(TimestampTz now)
 		Session    *s = &sessions[i];
 		LocalTransactionId lxid;
 
-		if (!s->active || s->txn == NULL)
+		if (!s->active || s->txn == NULL || s->busy)
 			continue;
 		lxid = ((volatile PGPROC *) &ProcGlobal->allProcs[s->procno])->lxid;
 		if (lxid == s->lxid)
@@ -948,6 +1027,7 @@ ts_worker_main(Datum arg)
 	TimestampTz last_reap = 0;
 	TimestampTz last_work = 0;
 	TimestampTz last_poison_check = 0;
+	WaitEventSet *wes;
 
 	pqsignal(SIGTERM, handle_sigterm);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -972,6 +1052,13 @@ ts_worker_main(Datum arg)
 								   ALLOCSET_DEFAULT_SIZES);
 
 	open_engine();
+	jobcxt = AllocSetContextCreate(TopMemoryContext, "treestore jobs", ALLOCSET_SMALL_SIZES);
+	ts_pool_start();
+	wes = CreateWaitEventSet(TopMemoryContext, 3);
+	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	if (ts_pool_fd() >= 0)
+		AddWaitEventToSet(wes, WL_SOCKET_READABLE, ts_pool_fd(), NULL, NULL);
 	set_state(TS_WORKER_READY, NULL);
 	/* backends that attached while we started: look at every slot */
 	seen_changes = pg_atomic_read_u32(&ts_shared->channels_changed);
@@ -1011,6 +1098,7 @@ ts_worker_main(Datum arg)
 					worked = true;
 				}
 			}
+		worked |= complete_jobs();
 		{
 			TimestampTz now = GetCurrentTimestamp();
 
@@ -1047,9 +1135,16 @@ ts_worker_main(Datum arg)
 		else if (spin_for_next(last_work))
 			pg_spin_delay();
 		else
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 REAP_INTERVAL_MS, PG_WAIT_EXTENSION);
+		{
+			WaitEvent	ev;
+
+			/* a request (the latch) or a finished job (the pool's eventfd) */
+			(void) WaitEventSetWait(wes, REAP_INTERVAL_MS, &ev, 1, PG_WAIT_EXTENSION);
+		}
 	}
+	/* the jobs given to the threads finish; their sessions are answered */
+	ts_pool_stop();
+	(void) complete_jobs();
 	shutdown_engine();
 
 	/*

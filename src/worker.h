@@ -94,7 +94,7 @@ typedef struct Session
 	TimestampTz ended_at;		/* when its backend was first seen past lxid */
 	uint32		stmt;
 	bool		prepared;
-	char		gid[64];
+	char		gid[96];
 	WMark	   *marks;
 	int			nmarks,
 				maxmarks;
@@ -109,7 +109,36 @@ typedef struct Session
 	 */
 	bool		txn_lost;
 	uint32		lost_lxid;
+
+	/*
+	 * A job of this session runs on a thread (worker_pool.c): its requests
+	 * wait, its channel and slot are looked at again afterwards, and nothing
+	 * touches its transaction until the job is answered.  deferred: the
+	 * request being served is answered by the job, not by serve_one.
+	 */
+	bool		busy;
+	bool		deferred;
 } Session;
+
+/* An engine call that may wait for the disk, run on a thread (worker_pool.c). */
+typedef enum TsJobKind
+{
+	TS_JOB_PREPARE,				/* ts_txn_prepare(txn, gid) */
+	TS_JOB_CHECKPOINT			/* ts_env_checkpoint(env) */
+} TsJobKind;
+
+typedef struct TsJob
+{
+	struct TsJob *next;
+	TsJobKind	kind;
+	ts_env	   *env;
+	ts_txn	   *txn;
+	char		gid[96];
+	Session    *s;				/* whose request (main thread only) */
+	uint64		req_id;
+	int			rc;				/* set by the thread */
+	char		err[512];		/* ts_last_error() of the thread, if rc != 0 */
+} TsJob;
 
 /* worker.c */
 extern ts_env *ts_worker_env;
@@ -118,6 +147,7 @@ extern ts_docindex ts_worker_docindex;
 extern int64 ts_worker_next_id[];
 extern uint64 ts_worker_requests;
 extern int	ts_worker_nsessions(void);
+extern bool ts_worker_alone(Session *s);
 extern char *ts_worker_data_path(void);
 extern void ts_worker_orphan(ts_txn *txn, const char *gid);
 extern void ts_worker_list_in_doubt(Treestore__InDoubtResult *r);
@@ -138,5 +168,15 @@ extern void ts_ops_set_error(Treestore__Response *resp, const char *sqlstate,
 			pg_attribute_printf(5, 6);
 extern void ts_ops_engine_error(Treestore__Response *resp, int rc, const char *what);
 extern bool ts_ops_xid_status(const char *gid, bool *commit, char *why, size_t whylen);
+extern void ts_ops_job_done(TsJob *j, Treestore__Response *resp);
+
+/* worker_pool.c */
+extern void ts_pool_start(void);
+extern void ts_pool_stop(void);
+extern void ts_pool_submit(TsJob *j);
+extern TsJob *ts_pool_take_done(void);
+extern int	ts_pool_fd(void);
+extern int	ts_pool_in_flight(void);
+extern int	ts_pool_prepares_in_flight(void);
 
 #endif							/* TS_WORKER_H */

@@ -6,27 +6,91 @@
  *	  One PostgreSQL transaction that touches TreeStore is one engine
  *	  transaction in the worker (worker_ops.c), named by the backend's
  *	  local transaction id.  Atomic commit follows the prepare-at-pre-commit
- *	  design:
- *	    PRE_COMMIT  if it wrote: flush a WAL record carrying the xid (so the
- *	                xid survives a crash and the commit is synchronous),
- *	                then PREPARE in the engine, durable, under gid
- *	                "pg:<full xid>" (the xid was forced at the first write).
- *	                A failure here (conflict: 40001) aborts the PostgreSQL
- *	                transaction normally.
- *	                The commit record is then flushed whatever
+ *	  design, PostgreSQL's commit record deciding:
+ *	    PRE_COMMIT  if it wrote: insert (not flush) a WAL record R carrying
+ *	                the xid, ending at P; then PREPARE in the engine,
+ *	                durable, under gid "pg:<full xid>/<lifetime>/<P>" (the
+ *	                xid was forced at the first write; <lifetime> is this
+ *	                postmaster lifetime's number, shmem.c).  A failure here
+ *	                (conflict: 40001) aborts the PostgreSQL transaction
+ *	                normally.  The commit record is then flushed whatever
  *	                synchronous_commit says (ForceSyncCommit).
- *	    COMMIT      RESOLVE commit and wait for it (at most a few seconds),
- *	                so that the client's next statement sees its writes.
- *	                Nothing here raises (an ERROR after the commit record
- *	                is a PANIC): only the existing channel is used, and an
- *	                error is caught and logged as a WARNING; the worker
- *	                settles the transaction by the xid's status (committed
- *	                in clog -> commit) when the resolve does not come.
+ *	    COMMIT      RESOLVE commit and wait for it (at most a few seconds)
+ *	                to be applied -- not for it to be durable -- so that the
+ *	                client's next statement sees its writes.  Nothing here
+ *	                raises (an ERROR after the commit record is a PANIC):
+ *	                only the existing channel is used, and an error is
+ *	                caught and logged as a WARNING; the worker settles the
+ *	                transaction by the xid's status (committed in clog ->
+ *	                commit) when the resolve does not come.
  *	    ABORT       tell the worker without waiting (it would also see our
  *	                lxid move on, like after a read-only COMMIT, which sends
  *	                nothing).
  *	    PREPARE     refused for a transaction that wrote: the engine
  *	                transaction cannot outlive this session's callbacks.
+ *
+ * SYNCS ON A WRITING TRANSACTION'S CRITICAL PATH
+ *	  Before: four, one after another: R flushed, the engine's prepare,
+ *	  the commit record, the engine's commit-prepared (the last three by the
+ *	  single-threaded worker or after it, so that no two sessions' engine
+ *	  syncs were ever shared).  Now: two.  (a) The engine's prepare, on a
+ *	  thread of the worker (worker_pool.c) while other sessions are active:
+ *	  the prepares of concurrent sessions share one fdatasync of the
+ *	  engine's log, and the worker's main loop serves the rest meanwhile
+ *	  (a session alone prepares on the main loop: nobody waits).  (b) The commit
+ *	  record, by the backend: PostgreSQL's XLogFlush groups concurrent
+ *	  sessions, and flushes R with it (R comes first).  The commit-prepared
+ *	  record is written without a sync (ts_txn_commit_nosync): the next
+ *	  prepare's flush, or the engine's background thread within about a
+ *	  second, makes it durable.  Two is the fewest for two logs: the
+ *	  prepare must be durable before the commit record is (a crash between
+ *	  them would otherwise leave PostgreSQL committed and the engine
+ *	  without the writes), and the commit record must be durable before
+ *	  COMMIT returns.
+ *
+ * ATOMICITY (the engine transaction commits iff the xid commits)
+ *	  Before the prepare is durable a crash leaves nothing of it in the
+ *	  engine, and PostgreSQL has no commit record: both sides abort.  After
+ *	  it, the worker decides an in-doubt prepare (one whose resolve never
+ *	  came: a crash, a dead session, a failed commit callback) by
+ *	  ts_ops_xid_status (worker_ops.c):
+ *	  - Prepared in this postmaster lifetime (only the worker restarted):
+ *	    the xid was handed out in it and will not be again; once it is no
+ *	    longer running the commit log says committed exactly when the
+ *	    commit record was written.
+ *	  - Prepared in the lifetime before this one: the crash recovery that
+ *	    began this one replayed the WAL to E = GetXLogReplayRecPtr()
+ *	    (0 when the server was shut down cleanly, which flushes all of it:
+ *	    PerformWalRecovery does not run then).  If P > E, R was lost, and
+ *	    the commit record, which follows it in the WAL, was lost too:
+ *	    PostgreSQL did not commit; abort.  If P <= E, R was replayed, and
+ *	    replay moved the next xid past ours (ApplyWalRecord:
+ *	    AdvanceNextFullTransactionIdPastXid), so the xid is never handed
+ *	    out again and the commit log decides, as above.
+ *	  - Earlier: the commit log's "did not commit" is right for us in any
+ *	    case (had ours committed, R would be durable and the xid never
+ *	    reused), but its "committed" could be a later transaction's that
+ *	    got the same xid: left in doubt, "resolve it by hand"
+ *	    (treestore.prepared_transactions()).  Only two restarts before the
+ *	    worker settles (it does at start, before it takes requests) leave
+ *	    one there.
+ *	  The lifetimes are counted by the postmaster before the startup
+ *	  process replays anything (shmem.c), durably, so two lifetimes never
+ *	  share a number -- but only those started with the library in
+ *	  shared_preload_libraries: a server started without it after a crash
+ *	  and written to is a lifetime the worker cannot see (README, Caveats).
+ *	  Without a number (treestore.incarnation could not be written) R is
+ *	  flushed before the prepare and the gid is "pg:<full xid>", decided
+ *	  by the commit log alone, as before.
+ *	  The commit-prepared record may be lost in a crash after COMMIT
+ *	  returned: the prepare is then in doubt, its commit record durable,
+ *	  so R is too (P <= E) and the commit log says committed: the worker
+ *	  commits it again before it takes requests.  Other sessions may read
+ *	  a commit-prepared before it is durable; it is decided already.
+ *	  A worker killed after a durable prepare and before its answer (the
+ *	  new crash test, "worker-kill-prepared"): the backend never gets its
+ *	  prepare back, so its commit record is never written; the prepare is
+ *	  in doubt and aborted by the commit log, whichever case above applies.
  *	  Subtransactions: an aborted one is remembered and sent with the next
  *	  request; the worker rolls its writes back to their savepoint.
  *	  Snapshots: a statement counter (ExecutorStart) lets the worker renew a
@@ -62,7 +126,7 @@ typedef struct TsXact
 	bool		prepared;
 	LocalTransactionId lxid;
 	uint32		worker_gen;
-	char		gid[64];
+	char		gid[96];
 	int			nrollbacks,
 				maxrollbacks;
 	uint32	   *rollbacks;		/* aborted subtransactions, not yet sent */
@@ -274,18 +338,28 @@ ts_xact_callback(XactEvent event, void *arg)
 				Treestore__Request req = TREESTORE__REQUEST__INIT;
 				Treestore__Prepare prep = TREESTORE__PREPARE__INIT;
 
+				XLogRecPtr	p;
+				uint64		inc = ts_shared->incarnation;
+
 				/*
-				 * The xid must be durable in PostgreSQL's WAL before the
-				 * engine prepares under it: after a crash it is then below
-				 * the next xid (never handed out again) and the commit log
-				 * answers for it.  The commit record must be flushed before
-				 * COMMIT returns whatever synchronous_commit says: the
-				 * engine's commit is durable, and after a crash the worker
-				 * settles by that record -- an unflushed one would take
-				 * the PostgreSQL side of the transaction away and leave
-				 * ours.
+				 * A WAL record carrying the xid, not flushed: its end P
+				 * and this server lifetime go into the gid, and after a
+				 * crash the worker knows from them whether the record, and
+				 * so the xid, survived (ATOMICITY at the top; the commit
+				 * record comes after P, so one lost means the other was).
+				 * Without a lifetime number, flush it as before.  The
+				 * commit record must be flushed before COMMIT returns
+				 * whatever synchronous_commit says: the engine's prepare
+				 * is durable, and after a crash the worker settles by that
+				 * record -- an unflushed one would take the PostgreSQL side
+				 * of the transaction away and leave ours.
 				 */
-				XLogFlush(LogLogicalMessage("treestore", xact.gid, strlen(xact.gid) + 1, true));
+				p = LogLogicalMessage("treestore", xact.gid, strlen(xact.gid) + 1, true);
+				if (inc == 0)
+					XLogFlush(p);
+				else
+					snprintf(xact.gid, sizeof(xact.gid), "pg:" UINT64_FORMAT "/" UINT64_FORMAT "/" UINT64_FORMAT,
+							 U64FromFullTransactionId(GetTopFullTransactionId()), inc, (uint64) p);
 				ForceSyncCommit();
 				ts_xact_request_continue(&req, last_statement_sent);
 				prep.gid = xact.gid;
@@ -343,6 +417,40 @@ ts_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		xact.maxrollbacks = n;
 	}
 	xact.rollbacks[xact.nrollbacks++] = mySubid;
+}
+
+/*
+ * A gid of ours: "pg:<full xid>" (a prepare whose xid record was flushed
+ * first) or "pg:<full xid>/<incarnation>/<lsn>" (ATOMICITY above; the
+ * two are 0 for the first form).  false for any other gid.
+ */
+bool
+ts_gid_parse(const char *gid, uint64 *fxid, uint64 *incarnation, uint64 *lsn)
+{
+	const char *p = gid + 3;
+	char	   *end;
+	uint64		v[3] = {0, 0, 0};
+
+	if (strncmp(gid, "pg:", 3) != 0)
+		return false;
+	for (int i = 0; i < 3; i++)
+	{
+		if (!isdigit((unsigned char) *p))
+			return false;
+		errno = 0;
+		v[i] = strtoull(p, &end, 10);
+		if (errno != 0)
+			return false;
+		if (*end == '\0' && (i == 0 || i == 2))
+			break;
+		if (*end != '/' || i == 2)
+			return false;
+		p = end + 1;
+	}
+	*fxid = v[0];
+	*incarnation = v[1];
+	*lsn = v[2];
+	return true;
 }
 
 void

@@ -847,10 +847,76 @@ TEST(test_read_only_open_writes_nothing)
 	th_rmdir(dir);
 }
 
+/*
+ * ts_txn_commit_nosync: a prepared transaction committed without a flush is
+ * visible at once; a process that dies before any flush brings it back in
+ * doubt (or committed, had the background thread flushed it); a sync
+ * commit after it makes it durable too (one log, flushed in order).
+ */
+static void
+child_nosync(const char *dir)
+{
+	ts_options	o = opts();
+	ts_env	   *env;
+	ts_txn	   *t1,
+			   *t2,
+			   *r;
+	ts_tree		tr;
+	ts_slice	s;
+
+	if (ts_env_open(dir, &o, &env) != 0 || commit_range(env, 0, 5, "a") != 0)
+		_exit(1);
+	/* n1: no-sync commit, then a durable commit: both durable */
+	if (ts_txn_begin(env, 0, &t1) || ts_tree_open(t1, "data", 0, &tr) ||
+		ts_put(t1, tr, "n1", 2, "one", 3, 0) || ts_txn_prepare(t1, "gid-n1") ||
+		ts_txn_commit_nosync(t1) || commit_range(env, 5, 1, "b") != 0)
+		_exit(2);
+	/* n2: no-sync commit, visible at once; the process dies right after */
+	if (ts_txn_begin(env, 0, &t2) || ts_put(t2, tr, "n2", 2, "two", 3, 0) ||
+		ts_txn_prepare(t2, "gid-n2") || ts_txn_commit_nosync(t2))
+		_exit(3);
+	if (ts_txn_begin(env, TS_RDONLY, &r) || ts_get(r, tr, "n2", 2, &s) ||
+		s.len != 3 || memcmp(s.data, "two", 3) != 0)
+		_exit(4);
+	ts_txn_abort(r);
+}
+
+TEST(test_nosync_commit_prepared)
+{
+	const char *dir = th_tmpdir("rec-nosync");
+	ts_options	o = opts();
+	ts_env	   *env;
+	char	   *gids;
+	size_t		n;
+	ts_txn	   *t;
+	ts_tree		tr;
+	ts_slice	s;
+
+	in_dying_child(child_nosync, dir);
+	env = open_dir(dir, &o);
+	CHECK_OK(ts_env_prepared(env, &gids, &n));
+	CHECK_MSG(n == 0 || (n == 1 && strcmp(gids, "gid-n2") == 0),
+			  "%zu transactions in doubt (first: %s)", n, n ? gids : "");
+	free(gids);
+	if (n == 1)
+		CHECK_OK(ts_env_resolve(env, "gid-n2", 1));
+	CHECK_OK(ts_txn_begin(env, TS_RDONLY, &t));
+	CHECK_OK(ts_tree_open(t, "data", 0, &tr));
+	CHECK_OK(ts_get(t, tr, "n1", 2, &s));
+	CHECK(s.len == 3 && memcmp(s.data, "one", 3) == 0);
+	CHECK_OK(ts_get(t, tr, "n2", 2, &s));
+	CHECK(s.len == 3 && memcmp(s.data, "two", 3) == 0);
+	ts_txn_abort(t);
+	expect_range(env, 5, 1, "b", 8);
+	CHECK_OK(ts_env_check(env));
+	CHECK_OK(ts_env_close(env));
+	th_rmdir(dir);
+}
+
 TEST_MAIN(test_commits_survive_exit_without_close, test_accept_wal_loss, test_read_only_open_replays_in_memory,
 		  test_read_only_open_writes_nothing, test_replay_after_checkpoint,
 		  test_prepared_come_back_in_doubt, test_prepared_empty_write_set_recovers,
 		  test_segments_removed_behind_checkpoints,
 		  test_dirty_pages_checkpoint_in_background,
 		  test_checkpoint_on_wal_size_and_dirty_bound, test_async_commit_durable_at_close,
-		  test_group_commit_shares_fsyncs)
+		  test_group_commit_shares_fsyncs, test_nosync_commit_prepared)

@@ -21,7 +21,11 @@ Each round lets the load run, waits a random 0.2-2 s, and then does one of:
               (every process whose working directory is the data directory)
               to exit, then pg_ctl start;
   immediate   pg_ctl -m immediate stop, then pg_ctl start;
-  fast        pg_ctl -m fast stop (clean shutdown), then pg_ctl start.
+  fast        pg_ctl -m fast stop (clean shutdown), then pg_ctl start;
+  group       the worker kills itself (SIGKILL, treestore.debug_fault
+              'worker-kill-prepared') between the phases of a group commit:
+              an engine prepare durable, not yet answered, while another
+              session's prepare is durable with it or still in flight.
 It waits for treestore.health()->>'status' = 'ok', lets the clients commit a
 little more (they must make progress again), stops them, and checks -- each
 one a test case:
@@ -88,6 +92,8 @@ Environment (defaults give ~2-3 minutes):
   TS_PGCRASH_POSTMASTER_ROUNDS  rounds killing the postmaster      (5)
   TS_PGCRASH_IMMEDIATE_ROUNDS   rounds of pg_ctl -m immediate stop (3)
   TS_PGCRASH_FAST_ROUNDS        rounds of pg_ctl -m fast stop      (1)
+  TS_PGCRASH_GROUP_ROUNDS       rounds killing the worker between
+                                group-commit phases                (3)
   TS_PGCRASH_CLIENTS            client threads                     (6)
   TS_PGCRASH_SEED               random seed (default 20261207; printed)
   TS_PGCRASH_PORT               port of the private cluster        (5491)
@@ -144,6 +150,7 @@ ROUNDS = {
     "postmaster": env_int("TS_PGCRASH_POSTMASTER_ROUNDS", 5),
     "immediate": env_int("TS_PGCRASH_IMMEDIATE_ROUNDS", 3),
     "fast": env_int("TS_PGCRASH_FAST_ROUNDS", 1),
+    "group": env_int("TS_PGCRASH_GROUP_ROUNDS", 3),
 }
 SEED = env_int("TS_PGCRASH_SEED", 20261207)
 KEEP = os.environ.get("TS_PGCRASH_KEEP", "") not in ("", "0")
@@ -554,6 +561,30 @@ def inject(cluster, kind):
                                + describe_procs(left))
         cluster.start(attempts=5)
         return "killed postmaster pid %d" % pid
+    if kind == "group":
+        # the worker kills itself (SIGKILL) once an engine prepare is
+        # durable and before it is answered, while another session's
+        # prepare is durable in the same round or still in flight
+        # (treestore.debug_fault 'worker-kill-prepared', src/worker.c)
+        pid = worker_pid(cluster)
+        log_from = cluster.log_size()
+        conn = cluster.connect(timeout=5, autocommit=True)
+        try:
+            conn.execute("SET treestore.debug_fault = 'worker-kill-prepared'")
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                if 'killing itself at "worker-kill-prepared"' in cluster.log_since(log_from):
+                    break
+                time.sleep(0.05)
+            else:
+                conn.execute("RESET treestore.debug_fault")
+                raise RuntimeError("the worker did not reach worker-kill-prepared in 30 s")
+        finally:
+            try:
+                conn.close()
+            except psycopg.Error:
+                pass
+        return "worker pid %s killed itself between a durable prepare and its answer" % pid
     if kind in ("immediate", "fast"):
         cluster.stop(kind)
         left = wait_gone(cluster, 30)
@@ -703,7 +734,7 @@ def explain_ids(cluster, ids, xids, ledger_xmin):
             i, x, "; that xid is also the xmin of ledger id(s) %s (xid reused)" % fmt_ids(others)
             if others else "")
         for l in log:
-            if '"pg:%d"' % x in l or "transaction %d " % x in l:
+            if '"pg:%d"' % x in l or '"pg:%d/' % x in l or "transaction %d " % x in l:
                 out += "    " + l + "\n"
     return out
 
@@ -1030,7 +1061,7 @@ def run_lost_xid(cluster, label, seq, attempts=10):
                              "commit record: it committed asynchronously (see "
                              "durable-commit)\n")
                 for l in cluster.log_since(log_from).splitlines():
-                    if '"pg:%d"' % xid in l or "transaction %d " % xid in l:
+                    if '"pg:%d"' % xid in l or '"pg:%d/' % xid in l or "transaction %d " % xid in l:
                         diag += "    " + l + "\n"
             report("%s: lost-xid (commit record lost: document follows PostgreSQL's "
                    "verdict '%s')" % (label, verdict), ok, diag)
@@ -1245,15 +1276,18 @@ def run_admin_cases(cluster):
     # ---- in-doubt, part 2: the worker cannot decide them; by hand
     cluster.start()
     ok, status = wait_healthy(cluster, RECOVERY_TIMEOUT)
-    gid_c, gid_a = "pg:%d" % xids["commit"], "pg:%d" % xids["abort"]
+    # gids: "pg:<xid>/<server lifetime>/<LSN>" (src/xact.c)
+    gid_of = {}
     with cluster.connect(timeout=5, autocommit=True) as conn:
         def listed():
             time.sleep(2.5)     # the worker tries to settle every second
             rows = conn.execute("SELECT gid, xid::text, status, origin, reason "
                                 "FROM treestore.prepared_transactions() ORDER BY xid").fetchall()
-            want = {gid_c: str(xids["commit"]), gid_a: str(xids["abort"])}
+            for r in rows:
+                gid_of[r[1]] = r[0]
             ok = (len(rows) == 2 and all(
-                want.get(r[0]) == r[1] and r[2] is None and r[3] == "recovery"
+                r[1] in (str(xids["commit"]), str(xids["abort"]))
+                and r[0].startswith("pg:%s/" % r[1]) and r[2] is None and r[3] == "recovery"
                 and "resolve it by hand" in (r[4] or "") for r in rows))
             logged = "resolve it by hand" in cluster.log_since(log_from)
             return ok and logged, "rows %r, server log says 'resolve it by hand': %s" % (
@@ -1262,6 +1296,8 @@ def run_admin_cases(cluster):
                    listed)
 
         def resolved():
+            gid_c = gid_of.get(str(xids["commit"]), "pg:%d" % xids["commit"])
+            gid_a = gid_of.get(str(xids["abort"]), "pg:%d" % xids["abort"])
             before = conn.execute("SELECT count(*) FROM treestore.documents "
                                   "WHERE policy_id LIKE 'indoubt-%'").fetchone()[0]
             conn.execute("SELECT treestore.resolve_prepared(%s, true)", (gid_c,))
