@@ -1435,7 +1435,7 @@ TEST(crash_simulation)
 	printf("  crash: parked prepared %ld, in doubt after recovery %ld, resolved commit %ld / "
 		   "abort %ld, checkpoints %ld\n",
 		   S.parked, S.in_doubt, S.resolved_commit, S.resolved_abort, S.checkpoints);
-	printf("  crash: %ld runs with the PostgreSQL worker's options (background_checkpoints), "
+	printf("  crash: %ld runs with the PostgreSQL worker's options (background_checkpoints, a reader table), "
 		   "%ld with the engine's defaults; %ld crash points armed at a checkpoint, %ld hit in it\n",
 		   S.product_runs, S.runs - S.product_runs, S.ckpt_armed, S.ckpt_hits);
 #endif
