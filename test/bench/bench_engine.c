@@ -1092,18 +1092,18 @@ main(int argc, char **argv)
 	if (made_dir)
 		rmdir(cfg.dir);
 
-	printf("%-10s %-12s %14s %10s\n", "system", "workload", "ops/s", "seconds");
+	printf("%-16s %-12s %14s %10s\n", "system", "workload", "ops/s", "seconds");
 	for (size_t s = 0; s < NSYS; s++)
 		for (int w = 0; w < W_COUNT; w++)
-			printf("%-10s %-12s %14.0f %10.3f\n", systems[s]->name, wl_name[w],
+			printf("%-16s %-12s %14.0f %10.3f\n", systems[s]->name, wl_name[w],
 				   res[s].ops[w], res[s].secs[w]);
 	printf("(overwrite: ops = N x rounds)\n\n");
 
 	live = (double) cfg.keys * (KEY_LEN + cfg.vsize);
-	printf("%-10s %16s %8s %20s %8s\n", "system", "MB after fillrand", "amp",
+	printf("%-16s %16s %8s %20s %8s\n", "system", "MB after fillrand", "amp",
 		   "MB after overwrite", "amp");
 	for (size_t s = 0; s < NSYS; s++)
-		printf("%-10s %16.1f %8.3f %20.1f %8.3f\n", systems[s]->name,
+		printf("%-16s %16.1f %8.3f %20.1f %8.3f\n", systems[s]->name,
 			   res[s].size_fill / 1e6, res[s].size_fill / live,
 			   res[s].size_over / 1e6, res[s].size_over / live);
 	printf("(amp = bytes on disk / live data N*(16+V) = %.0f bytes)\n", live);
