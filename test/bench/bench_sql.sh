@@ -45,7 +45,7 @@
 #                       the extension is built and installed for it
 #   BENCH_SQL_DIR       cluster directory (default /tmp/treestore-bench-sql)
 #   BENCH_SQL_PORT      port (default 5487)
-#   BENCH_SQL_SECONDS   seconds per measurement (default 5)
+#   BENCH_SQL_SECONDS   seconds per measurement (default 4)
 #   BENCH_SQL_ROUNDS    rounds (default 3)
 #   BENCH_SQL_ROWS      rows (default 100000; a multiple of 10)
 #   BENCH_SQL_CLIENTS   client counts of the reads (default "1 2 4 8")
@@ -56,7 +56,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 DIR=${BENCH_SQL_DIR:-/tmp/treestore-bench-sql}
 PORT=${BENCH_SQL_PORT:-5487}
-SECS=${BENCH_SQL_SECONDS:-5}
+SECS=${BENCH_SQL_SECONDS:-4}
 ROUNDS=${BENCH_SQL_ROUNDS:-3}
 ROWS=${BENCH_SQL_ROWS:-100000}
 CLIENTS=(${BENCH_SQL_CLIENTS:-1 2 4 8})
@@ -72,7 +72,7 @@ PGDATA_DIR=$DIR/data
 . "$ROOT/test/bench/bench_lib.sh"
 LIB_AREA=sql
 start_time=$SECONDS
-log() { echo "bench-sql: $*" >&2; }
+log() { echo "bench-sql: [$((SECONDS - start_time))s] $*" >&2; }
 
 make -C "$ROOT" --no-print-directory PG_CONFIG="$PG_CONFIG" treestore_fdw.so >/dev/null
 make -C "$ROOT" --no-print-directory PG_CONFIG="$PG_CONFIG" install >/dev/null
