@@ -17,7 +17,7 @@
 #            before the second reading).
 # A run's CPU is the difference of a reading before pgbench starts and one
 # after it has ended and its backends are gone (lib_pgb waits until the
-# postmaster has as many children as before).  pgbench's own CPU is not the
+# postmaster has as many children as before, then reads again).  pgbench's own CPU is not the
 # cluster's and is in neither figure.
 
 CLK_TCK=$(getconf CLK_TCK)
@@ -69,11 +69,16 @@ lib_pgb() {
 	out=$("${AS_PG[@]}" "$PGBIN/pgbench" -h "$SOCK" -p "$PORT" -U postgres -n -M prepared \
 		-c "$clients" -j "$clients" -T "$secs" -r "$@" -f "$script" postgres 2>&1) || {
 		printf '%s\n' "$out" >&2; echo "pgbench $script failed" >&2; return 1; }
-	for ((i = 0; i < 100; i++)); do	# until its backends are gone (at most 5 s)
+	# Until its backends are gone (at most 5 s), then a reading of its own: a
+	# reading taken while a backend exits can miss it (read before the
+	# postmaster reaped it, gone when its own stat is read).
+	for ((i = 0; i < 100; i++)); do
 		c1=$(lib_cpu_snap)
 		[ "${c1##* }" -le "${c0##* }" ] && break
 		sleep 0.05
 	done
+	sleep 0.05
+	c1=$(lib_cpu_snap)
 	printf '%s\n' "$out" | awk -v c0="$c0" -v c1="$c1" -v hz="$CLK_TCK" -v script="$script" '
 		/^tps = / { tps = $3 }
 		/^latency average = / { lat = $4 }
