@@ -580,6 +580,7 @@ subtree_rows=$(psql_b -At -c "SELECT round(avg((SELECT count(*) FROM treestore.g
 ancestor_rows=$(psql_b -At -c "SELECT round(avg((SELECT count(*) FROM treestore.get_ancestors(p, n))), 1) FROM bench.picks_ancestors WHERE i <= 200")
 ts_mb=$(du -sm "$DIR/data/treestore/treestore.db" | cut -f1)
 cache_mb=$(psql_b -At -c "SELECT pg_size_bytes('$CACHE') / 1048576")
+ts_settings=$(psql_b -At -c "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ', ' ORDER BY name) FROM pg_settings WHERE name LIKE 'treestore.%' AND name <> 'treestore.debug_fault'")
 if [ "$native_mb" -le "$cache_mb" ] && [ "$ts_mb" -le "$cache_mb" ]; then fits="both fit"; else fits="NOT both fit: not all reads are from the caches"; fi
 elapsed=$((SECONDS - start_time))
 
@@ -589,6 +590,7 @@ bench-docs: $n_versions versions of $POLICIES policies, $ts_nodes nodes (gen_cor
 durability: fsync=on, synchronous_commit=on, treestore.synchronous_commit=on (both sides durable per commit)
 memory: shared_buffers = treestore.cache_size = $CACHE ($cache_mb MB;
         native tables and indexes $native_mb MB, treestore.db $ts_mb MB: $fits); other settings default
+treestore settings: $ts_settings
 layout: native.nodes $layout
 warmth: warm: native tables and indexes prewarmed (pg_prewarm), treestore.nodes scanned whole (no prewarm of
         treestore's search index but the warm-up), then a warm-up pass of every script on both sides (${WARM}s each)

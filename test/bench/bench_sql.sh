@@ -212,6 +212,7 @@ fig() {
 		else printf "%.3f\n", ($5 + $6) * 1e6 / $4 }')
 }
 rows_per_scan=$(psql_b -At -c "SELECT count(*) FROM treestore.nodes WHERE policy_id = 'pol3'")
+ts_settings=$(psql_b -At -c "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ', ' ORDER BY name) FROM pg_settings WHERE name LIKE 'treestore.%' AND name <> 'treestore.debug_fault'")
 elapsed=$((SECONDS - start_time))
 
 f3() { awk -v a="$1" 'BEGIN { printf "%.3f", a }'; }
@@ -223,6 +224,7 @@ bench-sql: $ROWS rows in treestore.nodes and in native_nodes (primary key on the
         tool_results: treestore.tool_results / native_tool_results (identity bigint primary key, as treestore keys it)
 durability: fsync=on, synchronous_commit=on, treestore.synchronous_commit=on (both sides durable per commit)
 memory: shared_buffers = treestore.cache_size = 256MB (the data fits both)
+treestore settings: $ts_settings
 warmth: warm (a 2s warm-up pass of every script on both sides before timing)
 pgbench: -M prepared, -c C -j C, ${SECS}s per measurement, $ROUNDS rounds (native then treestore per workload and
         client count), median round; latency = pgbench's latency per transaction (the script's one statement,
