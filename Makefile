@@ -38,15 +38,19 @@
 #	    asan           the sanitizer build only
 #	    tsan           the ThreadSanitizer build only
 #	    bench          every target in BENCH_TARGETS
-#	    bench-engine   engine benchmark against LMDB and SQLite (RESULT lines)
+#	    bench-engine   engine benchmark against LMDB and SQLite, the engine
+#	                   also with the worker's options (RESULT lines)
 #	    bench-wal      durable-commit, group-commit and recovery benchmark
 #	                   (test/bench/bench_wal.c; RESULT wal lines)
-#	    bench-sql      treestore.nodes against a native table with pgbench
-#	                   (test/bench/bench_sql.sh; RESULT sql lines)
+#	    bench-sql      treestore.nodes and tool_results against native tables
+#	                   with pgbench: point lookups at 1-8 clients, one-row
+#	                   write transactions at 1 and 16, CPU per request
+#	                   (test/bench/bench_sql.sh; TARGET and RESULT sql lines)
 #	    bench-docs     the document functions (get_subtree, get_ancestors,
 #	                   version_as_of, search, store_document) against the
-#	                   same corpus in native tables (test/bench/bench_docs.sh;
-#	                   RESULT sql lines)
+#	                   same corpus in native tables at 1-8 clients, p99 of
+#	                   point lookups under searches, CPU per request
+#	                   (test/bench/bench_docs.sh; TARGET and RESULT sql lines)
 #	    bench-python   the Python client's overhead over raw psycopg, and a
 #	                   reasoning case through treestore.compat against the
 #	                   legacy tables (test/bench/bench_python.py; RESULT
@@ -508,6 +512,16 @@ fuzz:
 # directory emptied first) and prints "RESULT wal <name> <value>" lines; it
 # is in BENCH_TARGETS once test/bench/bench_wal.c exists.  `make bench` runs
 # every target in BENCH_TARGETS, one after another.
+#
+# bench-sql and bench-docs start a private PostgreSQL of $(PG_CONFIG) (they
+# build and install the extension for it) as user postgres, load the same
+# data into treestore and into native tables (same indexes, primary-key
+# order), and compare them with pgbench at several client counts, with
+# fsync, synchronous_commit and treestore.synchronous_commit on, warm.  They
+# print "TARGET sql <name> <value> <op> <goal> ok|MISS" per issue target and
+# "RESULT sql <name> <value>" lines; settings (BENCH_SQL_*, BENCH_DOCS_*:
+# size, seconds, rounds, client counts, port, directory) in the scripts'
+# headers.  Both together take about 15 minutes at the default sizes.
 #-------------------------------------------------------------------------
 
 BENCH_DIR ?= $(CURDIR)/build/bench-data
@@ -517,18 +531,19 @@ BENCH_TARGETS = bench-engine $(if $(wildcard test/bench/bench_wal.c),bench-wal) 
 	bench-python
 
 .PHONY: bench bench-engine bench-wal bench-sql bench-docs bench-python
-# bench-sql: treestore.nodes against a native table with pgbench
-# (test/bench/bench_sql.sh; RESULT sql lines).
+# bench-sql: treestore.nodes and tool_results against native tables with
+# pgbench (test/bench/bench_sql.sh; TARGET and RESULT sql lines).
 bench-sql: deps
 	@$(MAKE) --no-print-directory engine
-	bash test/bench/bench_sql.sh
+	PG_CONFIG="$(PG_CONFIG)" bash test/bench/bench_sql.sh
 
 # bench-docs: the document functions against the same corpus in native
 # tables (test/bench/bench_docs.sh, corpus by test/bench/gen_corpus.py;
-# RESULT sql lines).  BENCH_DOCS_* variables in the script's header.
+# TARGET and RESULT sql lines).  BENCH_DOCS_* variables in the script's
+# header.
 bench-docs: deps
 	@$(MAKE) --no-print-directory engine
-	bash test/bench/bench_docs.sh
+	PG_CONFIG="$(PG_CONFIG)" bash test/bench/bench_docs.sh
 
 # bench-python: the Python client (test/bench/bench_python.py; RESULT python
 # lines).  BENCH_PY_* variables in the script's header.

@@ -3,14 +3,20 @@
 # bench_docs.sh -- `make bench-docs`: the treestore document functions
 # against the same corpus in ordinary PostgreSQL tables (schema native, with
 # the indexes a careful DBA would add), side by side in one run on one
-# private cluster, with pgbench.  Targets (speedup = native latency /
-# treestore latency; ingestion: treestore nodes/s / native nodes/s):
-#   get_subtree of a top-level section           >= 3
-#   get_ancestors of a deep node                 >= 2
-#   version_as_of                                >= 1
-#   search within one policy (top 10, snippets)  >= 3
-#   search across all policies                   >= 20
+# private cluster, with pgbench.  Targets (issue 13; speedup = native
+# request latency / treestore request latency (below), at 1, 2, 4 and 8
+# clients each; ingestion: treestore nodes/s / native nodes/s):
+#   get_subtree of a top-level section           >= 5
+#   get_ancestors of a deep node                 >= 3
+#   version_as_of                                >= 2
+#   search within one policy (top 10, snippets)  >= 5
+#   search across all policies                   >= 50
 #   ingestion of the corpus                      >= 1
+#   get_subtree throughput, 2 clients / 1 client (treestore)      >= 1.7
+#   point lookup (treestore.nodes by the full key) p99 latency at 4
+#     clients while one more session runs searches across all
+#     policies back to back / its p99 without them (treestore)    <= 1.5
+# A "TARGET sql <name> <value> <op> <goal> ok|MISS" line per target.
 #
 # Corpus: test/bench/gen_corpus.py (deterministic, --seed): about 200
 # policies x 2 versions (v2 supersedes v1) x ~875 nodes = ~350,000 nodes of
@@ -44,10 +50,19 @@
 #              AND with the GIN index); all policies: the GIN index joined
 #              with the resolved versions (skipped, and no RESULT lines, while
 #              treestore.search does not exist)
+# Search: before timing, both sides must find the same SET of matching nodes
+# (all matches: treestore.search with top_k above the corpus's node count,
+# against the native query without its LIMIT; EXCEPT both ways) for every
+# query across all policies and for the first BENCH_DOCS_SET_CHECKS
+# (policy, query) picks within a policy; any difference fails the run.
+# Then the top-10 queries are timed.
 # Random choices (policy, node, date, query) come from tables of picks that
 # gen_corpus.py writes: each pgbench script draws i, fetches pick i (\gset),
-# then runs the measured statement; the latency reported is that statement's
-# own (pgbench -r), the same picks on both sides.
+# then runs the measured statement, the same picks on both sides.  The
+# request latency reported is pgbench's latency per transaction less the
+# pick lookup's own (pgbench -r): the measured statement and whatever
+# follows it before the next transaction (its commit; the client waiting
+# for a CPU), which its -r latency alone would leave out.
 #
 # Settings, the same for both: fsync=on, synchronous_commit=on,
 # treestore.synchronous_commit=on (every commit durable); shared_buffers =
@@ -57,9 +72,25 @@
 # tables and indexes are read into shared_buffers (pg_prewarm) and
 # treestore.nodes is scanned whole (nothing reads treestore's search index
 # whole but the warm-up); then a warm-up pass of every script on both sides.
-# pgbench -M prepared, 1 client, BENCH_DOCS_SECONDS (default 10) per
-# measurement, BENCH_DOCS_ROUNDS (default 3) rounds alternating native and
-# treestore; the median round is reported.
+# pgbench -M prepared, -c C -j C for C in BENCH_DOCS_CLIENTS (default
+# 1 2 4 8), BENCH_DOCS_SECONDS (default 4) per measurement,
+# BENCH_DOCS_ROUNDS (default 2) rounds, each measuring every workload and
+# client count on native then treestore; the median round is reported.
+# Native tables are laid out as a DBA would: native.nodes's heap in
+# primary-key order (the run counts heap rows out of key order after the
+# load and CLUSTERs native.nodes on its primary key if there are any; the
+# output says which).
+# Point lookup p99: pgbench --log (per-transaction latency, all clients),
+# 4 clients, BENCH_DOCS_SECONDS, without and then with one more pgbench
+# session running the all-policies search script back to back (started a
+# second before, ending after); BENCH_DOCS_ROUNDS rounds, median p99;
+# native the same for comparison.
+# CPU per request (bench_lib.sh): the treestore worker's CPU and the other
+# cluster processes' (backends; their \gset pick lookup included) per
+# transaction, from /proc/<pid>/stat before and after each run; native:
+# all of the cluster's.  Projection to N cores from the figures at the most
+# clients: treestore min(N / backend_cpu_per_req, 1 / worker_cpu_per_req)
+# (one worker process), native N / native_cpu_per_req.
 # Ingestion: one client program (/usr/bin/python3 + psycopg 3, autocommit:
 # one call and one durable transaction per version), the corpus in halves
 # alternating native, treestore, native, treestore; rate = nodes / seconds of
@@ -68,9 +99,14 @@
 #   BENCH_DOCS_DIR         cluster and corpus directory
 #                          (default /tmp/treestore-bench-docs)
 #   BENCH_DOCS_PORT        port (default 5486)
-#   BENCH_DOCS_SECONDS     seconds per measurement (default 10)
-#   BENCH_DOCS_WARMUP      seconds of each warm-up pass (default 3)
-#   BENCH_DOCS_ROUNDS      rounds (default 3)
+#   PG_CONFIG              the server's pg_config (default: pg_config on
+#                          PATH); the extension is built and installed for it
+#   BENCH_DOCS_SECONDS     seconds per measurement (default 4)
+#   BENCH_DOCS_WARMUP      seconds of each warm-up pass (default 2)
+#   BENCH_DOCS_ROUNDS      rounds (default 2)
+#   BENCH_DOCS_CLIENTS     client counts (default "1 2 4 8")
+#   BENCH_DOCS_SET_CHECKS  (policy, query) picks whose match sets are
+#                          compared (default 40)
 #   BENCH_DOCS_POLICIES    policies (default 200; e.g. 20 for a smoke run)
 #   BENCH_DOCS_NODES_PER_VERSION  (default 875)
 #   BENCH_DOCS_SEED        corpus seed (default 1)
@@ -83,30 +119,38 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 DIR=${BENCH_DOCS_DIR:-/tmp/treestore-bench-docs}
 PORT=${BENCH_DOCS_PORT:-5486}
-SECS=${BENCH_DOCS_SECONDS:-10}
-WARM=${BENCH_DOCS_WARMUP:-3}
-ROUNDS=${BENCH_DOCS_ROUNDS:-3}
+SECS=${BENCH_DOCS_SECONDS:-4}
+WARM=${BENCH_DOCS_WARMUP:-2}
+ROUNDS=${BENCH_DOCS_ROUNDS:-2}
+CLIENTS=(${BENCH_DOCS_CLIENTS:-1 2 4 8})
+SET_CHECKS=${BENCH_DOCS_SET_CHECKS:-40}
 POLICIES=${BENCH_DOCS_POLICIES:-200}
 NPV=${BENCH_DOCS_NODES_PER_VERSION:-875}
 SEED=${BENCH_DOCS_SEED:-1}
 CACHE=${BENCH_DOCS_CACHE:-2GB}
 PY=/usr/bin/python3
-PGBIN=$(pg_config --bindir)
+PG_CONFIG=${PG_CONFIG:-pg_config}
+PGBIN=$("$PG_CONFIG" --bindir)
 AS_PG=()
 if [ "$(id -u)" -eq 0 ]; then AS_PG=(runuser -u postgres --); fi
 case "$DIR" in ""|/) echo "refusing BENCH_DOCS_DIR='$DIR'" >&2; exit 1;; esac
+SOCK=$DIR
+PGDATA_DIR=$DIR/data
+# shellcheck source=bench_lib.sh
+. "$ROOT/test/bench/bench_lib.sh"
+LIB_AREA=sql
 start_time=$SECONDS
 
 if [ "${BENCH_DOCS_NO_INSTALL:-0}" != 1 ]; then
-	make -C "$ROOT" --no-print-directory treestore_fdw.so >/dev/null
-	make -C "$ROOT" --no-print-directory install >/dev/null
+	make -C "$ROOT" --no-print-directory PG_CONFIG="$PG_CONFIG" treestore_fdw.so >/dev/null
+	make -C "$ROOT" --no-print-directory PG_CONFIG="$PG_CONFIG" install >/dev/null
 fi
 
 stop() { [ -f "$DIR/data/postmaster.pid" ] && "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$DIR/data" -m fast stop >/dev/null 2>&1 || true; }
 stop
 rm -rf "$DIR"
 mkdir -p "$DIR/corpus" "$DIR/scripts"
-log() { echo "bench-docs: $*" >&2; }
+log() { echo "bench-docs: [$((SECONDS - start_time))s] $*" >&2; }
 
 log "generating the corpus ($POLICIES policies, ~$NPV nodes per version, seed $SEED)"
 "$PY" "$ROOT/test/bench/gen_corpus.py" --out "$DIR/corpus" --policies "$POLICIES" \
@@ -125,8 +169,11 @@ fsync = on
 synchronous_commit = on
 treestore.synchronous_commit = on
 treestore.cache_size = $CACHE
+max_connections = 100
 CONF
 "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null
+WORKER_PID=$(lib_worker_pid)
+[ -n "$WORKER_PID" ] || { echo "bench-docs: no treestore worker in pg_stat_activity" >&2; exit 1; }
 
 psql_b() { "${AS_PG[@]}" "$PGBIN/psql" -X -q -h "$DIR" -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
 
@@ -264,6 +311,20 @@ if [ "$native_nodes" != "$ts_nodes" ]; then
 	exit 1
 fi
 
+# Laid out as a DBA would: the heap in primary-key order.  Versions are
+# loaded one after another, but a version's rows go in level by level (the
+# recursive CTE) and autovacuum's free-space map sends some rows back to
+# earlier pages; count the rows out of key order and CLUSTER if there are
+# any.
+out_of_order=$(psql_b -At -c "SELECT count(*) FILTER (WHERE back) FROM (SELECT ROW(policy_id, version_id, node_id) < lag(ROW(policy_id, version_id, node_id)) OVER (ORDER BY ctid) AS back FROM native.nodes) s")
+if [ "$out_of_order" != 0 ]; then
+	log "native.nodes: $out_of_order heap rows out of primary-key order: CLUSTER"
+	psql_b -c "CLUSTER native.nodes USING nodes_pkey"
+	layout="CLUSTERed on the primary key ($out_of_order heap rows were out of key order after loading)"
+else
+	layout="loaded in primary-key order (0 heap rows out of key order)"
+fi
+
 log "VACUUM ANALYZE, checkpoints, prewarm"
 psql_b <<'SQL' >/dev/null
 VACUUM ANALYZE native.versions, native.nodes;
@@ -398,83 +459,259 @@ for k in "${kinds[@]}"; do
 done
 [ $bad -eq 0 ] || exit 1
 
-pgb() {	# pgb SCRIPT SECONDS -> the measured (last) statement's latency in ms
-	local out
-	out=$("${AS_PG[@]}" "$PGBIN/pgbench" -h "$DIR" -p "$PORT" -U postgres -n -M prepared -c 1 -T "$2" -r -f "$1" postgres 2>&1) || {
-		printf '%s\n' "$out" >&2; echo "bench-docs: pgbench $1 failed" >&2; return 1; }
-	printf '%s\n' "$out" |
-		awk '/^statement latencies/ { s = 1; next } s && $1 ~ /^[0-9.]+$/ { last = $1 } END { if (last == "") exit 1; print last }'
-}
 
-log "warm-up pass (${WARM}s per script)"
-for k in "${kinds[@]}"; do
-	pgb "$S/${k}_native.sql" "$WARM" >/dev/null
-	pgb "$S/${k}_ts.sql" "$WARM" >/dev/null
+# --- search: the same SET of matches on both sides, for every query across
+# all policies and the first SET_CHECKS (policy, query) picks
+if [ "$has_search" = t ]; then
+	log "checking that both sides find the same set of matching nodes (all matches, EXCEPT both ways)"
+	all_nodes=$(psql_b -At -c "SELECT count(*) FROM native.nodes")
+	set_sql() {	# set_sql QUERY [POLICY] -> a query of "q|p|ts|native|ts_only|native_only"
+		local q=$1 p=${2:-} tsp="" np=""
+		if [ -n "$p" ]; then tsp=", policy_id => '$p'"; np=" AND n.policy_id = '$p'"; fi
+		cat <<SQL
+WITH t AS MATERIALIZED (SELECT policy_id, version_id, node_id FROM treestore.search('$q'$tsp, top_k => $((all_nodes + 1)))),
+n AS MATERIALIZED (SELECT n.policy_id, n.version_id, n.node_id
+	FROM native.nodes n JOIN native.resolved_versions rv ON rv.policy_id = n.policy_id AND rv.version_id = n.version_id
+	WHERE n.tsv @@ replace(plainto_tsquery('english', '$q')::text, ' & ', ' | ')::tsquery$np)
+SELECT '$q', '$p', (SELECT count(*) FROM t), (SELECT count(*) FROM n),
+	(SELECT count(*) FROM (TABLE t EXCEPT TABLE n) x), (SELECT count(*) FROM (TABLE n EXCEPT TABLE t) x);
+SQL
+	}
+	# two sessions, each half of the checks (this machine has 2 cores)
+	: >"$S/check_sets_0.sql"
+	: >"$S/check_sets_1.sql"
+	i=0
+	while IFS='|' read -r p q; do
+		set_sql "$q" "$p" >>"$S/check_sets_$((i % 2)).sql"
+		i=$((i + 1))
+	done < <(cut -f2 "$DIR/corpus/picks_search_all.tsv" | sort -u | sed 's/^/|/'
+			 head -n "$SET_CHECKS" "$DIR/corpus/picks_search_policy.tsv" | cut -f2,3 | sort -u | tr '\t' '|')
+	chmod 644 "$S"/check_sets_*.sql
+	psql_b -At -f "$S/check_sets_0.sql" >"$S/check_sets_0.out" &
+	set_pid=$!
+	psql_b -At -f "$S/check_sets_1.sql" >"$S/check_sets_1.out"
+	wait "$set_pid"
+	cat "$S/check_sets_0.out" "$S/check_sets_1.out" >"$S/check_sets.out"
+	set_summary=$(awk -F'|' '
+		{ if ($2 == "") { na++; ma += $3 } else { np++; mp += $3 } if ($5 != 0 || $6 != 0 || $3 != $4) bad++ }
+		END { printf "%d queries across all policies (%d matches), %d (policy, query) picks (%d matches): %s\n",
+			  na, ma, np, mp, bad ? bad " DIFFER" : "the same sets" }' "$S/check_sets.out")
+	log "search match sets: $set_summary"
+	if awk -F'|' '$5 != 0 || $6 != 0 || $3 != $4 { exit 1 }' "$S/check_sets.out"; then :; else
+		echo "bench-docs: search: treestore and native find different sets of matching nodes:" >&2
+		awk -F'|' '$5 != 0 || $6 != 0 || $3 != $4 { printf "  query \"%s\" policy \"%s\": treestore %d, native %d, treestore only %d, native only %d\n", $1, $2, $3, $4, $5, $6 }' \
+			"$S/check_sets.out" >&2
+		exit 1
+	fi
+fi
+
+# --- point lookups by the full key (for the p99 under searches): no pick
+# table, the key from random numbers (node ids are pre-order from 0000)
+min_nodes=$(psql_b -At -c "SELECT min(node_count) FROM native.versions")
+cat >"$S/point_ts.sql" <<SQL
+\\set p random(1, $POLICIES)
+\\set v random(1, 2)
+\\set n random(0, $((min_nodes - 1)))
+SELECT title FROM treestore.nodes WHERE policy_id = 'POL-' || lpad(:p::text, 5, '0') AND version_id = 'v' || :v AND node_id = lpad(:n::text, 4, '0');
+SQL
+sed 's/treestore\.nodes/native.nodes/' "$S/point_ts.sql" >"$S/point_native.sql"
+chmod 644 "$S"/point_*.sql
+for side in ts native; do
+	t=treestore.nodes; [ $side = native ] && t=native.nodes
+	got=$(psql_b -At -c "SELECT count(*) FROM $t WHERE policy_id = 'POL-' || lpad($POLICIES::text, 5, '0') AND version_id = 'v2' AND node_id = lpad('$((min_nodes - 1))', 4, '0')")
+	[ "$got" = 1 ] || { echo "bench-docs: point lookup key not found in $t" >&2; exit 1; }
 done
 
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-declare -A lat_native lat_ts
-for k in "${kinds[@]}"; do
-	log "measuring $k ($ROUNDS rounds x ${SECS}s per side)"
-	nat=() tsl=()
-	for ((r = 1; r <= ROUNDS; r++)); do
-		nat+=("$(pgb "$S/${k}_native.sql" "$SECS")")
-		tsl+=("$(pgb "$S/${k}_ts.sql" "$SECS")")
+log "warm-up pass (${WARM}s per script and side)"
+for k in "${kinds[@]}" point; do
+	lib_pgb "$S/${k}_native.sql" "$WARM" 1 >/dev/null
+	lib_pgb "$S/${k}_ts.sql" "$WARM" 1 >/dev/null
+done
+
+# --- measurements: KEY -> "tps lat stmt xacts worker_s others_s" per round
+declare -A M P99
+for ((r = 1; r <= ROUNDS; r++)); do
+	for k in "${kinds[@]}"; do
+		log "round $r of $ROUNDS: $k at ${CLIENTS[*]} clients (${SECS}s per side)"
+		for c in "${CLIENTS[@]}"; do
+			M[${k}_native_$c]+="$(lib_pgb "$S/${k}_native.sql" "$SECS" "$c")"$'\n'
+			M[${k}_ts_$c]+="$(lib_pgb "$S/${k}_ts.sql" "$SECS" "$c")"$'\n'
+		done
 	done
-	lat_native[$k]=$(median "${nat[@]}")
-	lat_ts[$k]=$(median "${tsl[@]}")
 done
+# point lookups at 4 clients: p99 alone, then p99 while one more session
+# runs searches across all policies back to back
+if [ "$has_search" = t ]; then
+	for ((r = 1; r <= ROUNDS; r++)); do
+		log "round $r of $ROUNDS: point lookup p99 at 4 clients, without and with a session searching all policies"
+		for side in ts native; do
+			P99[${side}_alone]+="$(lib_pgb_p99 "$DIR/lat" "$S/point_$side.sql" "$SECS" 4)"$'\n'
+			"${AS_PG[@]}" "$PGBIN/pgbench" -h "$SOCK" -p "$PORT" -U postgres -n -M prepared -c 1 -T $((SECS + 2)) \
+				-f "$S/search_all_$side.sql" postgres >"$DIR/bg_search.out" 2>&1 &
+			bg=$!
+			sleep 1
+			P99[${side}_search]+="$(lib_pgb_p99 "$DIR/lat" "$S/point_$side.sql" "$SECS" 4)"$'\n'
+			wait "$bg" || { cat "$DIR/bg_search.out" >&2; echo "bench-docs: background search failed" >&2; exit 1; }
+			P99[${side}_bg_tps]+="$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$DIR/bg_search.out")"$'\n'
+		done
+	done
+fi
+
+# fig KEY FIELD -> the median over the rounds of field FIELD (1 tps, 2 lat,
+# 3 stmt, 4 xacts, 5 worker_s, 6 others_s of lib_pgb; 7 worker CPU us per
+# transaction, 8 others' CPU us per transaction, 9 all CPU us per
+# transaction, 10 request latency ms: the transaction's latency less the
+# commands before the measured statement (the pick lookup))
+fig() {
+	# shellcheck disable=SC2046
+	lib_median $(printf '%s' "${M[$1]}" | awk -v f="$2" 'NF >= 7 {
+		if (f <= 6) print $f
+		else if (f == 10) printf "%.4f\n", $2 - $7
+		else if (f == 7) printf "%.3f\n", $5 * 1e6 / $4
+		else if (f == 8) printf "%.3f\n", $6 * 1e6 / $4
+		else printf "%.3f\n", ($5 + $6) * 1e6 / $4 }')
+}
+p99() {	# p99 KEY FIELD (1 p99 ms, 2 p50 ms, 3 transactions) -> median over rounds
+	# shellcheck disable=SC2046
+	lib_median $(printf '%s' "${P99[$1]}" | awk -v f="$2" 'NF { print $f }')
+}
 
 subtree_rows=$(psql_b -At -c "SELECT round(avg((SELECT count(*) FROM treestore.get_subtree(p, n))), 1) FROM bench.picks_subtree WHERE i <= 200")
 ancestor_rows=$(psql_b -At -c "SELECT round(avg((SELECT count(*) FROM treestore.get_ancestors(p, n))), 1) FROM bench.picks_ancestors WHERE i <= 200")
 ts_mb=$(du -sm "$DIR/data/treestore/treestore.db" | cut -f1)
 cache_mb=$(psql_b -At -c "SELECT pg_size_bytes('$CACHE') / 1048576")
+ts_settings=$(psql_b -At -c "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ', ' ORDER BY name) FROM pg_settings WHERE name LIKE 'treestore.%' AND name <> 'treestore.debug_fault'")
 if [ "$native_mb" -le "$cache_mb" ] && [ "$ts_mb" -le "$cache_mb" ]; then fits="both fit"; else fits="NOT both fit: not all reads are from the caches"; fi
 elapsed=$((SECONDS - start_time))
 
-f3() { awk -v a="$1" 'BEGIN { printf "%.3f", a }'; }
+f1() { awk -v a="$1" 'BEGIN { printf "%.1f", a }'; }
 cat <<OUT
 bench-docs: $n_versions versions of $POLICIES policies, $ts_nodes nodes (gen_corpus.py seed $SEED), in treestore and in native tables
 durability: fsync=on, synchronous_commit=on, treestore.synchronous_commit=on (both sides durable per commit)
 memory: shared_buffers = treestore.cache_size = $CACHE ($cache_mb MB;
         native tables and indexes $native_mb MB, treestore.db $ts_mb MB: $fits); other settings default
+treestore settings: $ts_settings
+layout: native.nodes $layout
 warmth: warm: native tables and indexes prewarmed (pg_prewarm), treestore.nodes scanned whole (no prewarm of
         treestore's search index but the warm-up), then a warm-up pass of every script on both sides (${WARM}s each)
-pgbench: -M prepared, 1 client, ${SECS}s per measurement, $ROUNDS rounds alternating native and treestore, median
-        round; latency = the measured statement's own (pgbench -r), the pick lookup (\\gset) before it excluded;
-        random picks from $npicks per script, the same for both sides
+pgbench: -M prepared, -c C -j C, ${SECS}s per measurement, $ROUNDS rounds (native then treestore per workload and
+        client count), median round; request latency = pgbench's latency per transaction less the pick lookup's
+        (\\gset, its pgbench -r latency); tps = whole transactions (pick lookup included); random picks from
+        $npicks per script, the same for both sides
+CPU per request: utime+stime from /proc/<pid>/stat before/after each run: worker = the treestore background worker,
+        backends = every other process of the cluster (postmaster, its live children and the exited ones it reaped:
+        pgbench's backends), pick lookups included; native: all of the cluster's; pgbench's own CPU not counted;
+        microseconds per transaction
 ingestion: /usr/bin/python3 + psycopg 3, autocommit, one call (one durable transaction) per version:
         native.load_document / treestore.store_document; corpus halves alternating native, treestore, native, treestore
+machine: $(nproc) CPUs, shared with other work: timings are noisy
 OUT
-row() { printf '%-46s %-16s %s\n' "$@"; }
-row "" native treestore
-row "ingestion (nodes/s)" "$(awk -v n="$native_nodes" -v s="$native_secs" 'BEGIN { printf "%.0f", n / s }')" \
-	"$(awk -v n="$ts_nodes" -v s="$ts_secs" 'BEGIN { printf "%.0f", n / s }')"
-row "get_subtree, top-level node (~$subtree_rows rows)" "${lat_native[subtree]} ms" "${lat_ts[subtree]} ms"
-row "get_ancestors, deep node (~$ancestor_rows rows)" "${lat_native[ancestors]} ms" "${lat_ts[ancestors]} ms"
-row "version_as_of" "${lat_native[asof]} ms" "${lat_ts[asof]} ms"
 if [ "$has_search" = t ]; then
-	echo "search: treestore.search (ANY query word, its ranking) / native: OR tsquery (plainto_tsquery, & -> |), ts_rank; top 10 with snippets (ts_headline)"
-	row "search, one policy, top 10" "${lat_native[search_policy]} ms" "${lat_ts[search_policy]} ms"
-	row "search, all policies, top 10" "${lat_native[search_all]} ms" "${lat_ts[search_all]} ms"
+	echo "search: treestore.search (ANY query word, its ranking) / native: OR tsquery (plainto_tsquery, & -> |), ts_rank;"
+	echo "        top 10 with snippets (ts_headline); match sets compared first: $set_summary"
 else
 	echo "search: treestore.search not installed, skipped"
 fi
+printf '\n%-46s %-16s %s\n' "" native treestore
+printf '%-46s %-16s %s\n' "ingestion (nodes/s)" "$(awk -v n="$native_nodes" -v s="$native_secs" 'BEGIN { printf "%.0f", n / s }')" \
+	"$(awk -v n="$ts_nodes" -v s="$ts_secs" 'BEGIN { printf "%.0f", n / s }')"
+declare -A label=([subtree]="get_subtree, top-level node (~$subtree_rows rows)" [ancestors]="get_ancestors, deep node (~$ancestor_rows rows)"
+	[asof]="version_as_of" [search_policy]="search, one policy, top 10" [search_all]="search, all policies, top 10")
+echo
+echo "request latency (ms), throughput (transactions/s), CPU per request (us)"
+printf '%-14s %7s %10s %10s %8s %11s %11s %10s %10s %10s\n' workload clients "native ms" "ts ms" speedup "native tps" "ts tps" "native cpu" "ts worker" "ts backend"
+for k in "${kinds[@]}"; do
+	for c in "${CLIENTS[@]}"; do
+		printf '%-14s %7s %10s %10s %8s %11s %11s %10s %10s %10s\n' "$k" "$c" "$(fig "${k}_native_$c" 10)" "$(fig "${k}_ts_$c" 10)" \
+			"$(lib_div "$(fig "${k}_native_$c" 10)" "$(fig "${k}_ts_$c" 10)")" "$(f1 "$(fig "${k}_native_$c" 1)")" "$(f1 "$(fig "${k}_ts_$c" 1)")" \
+			"$(fig "${k}_native_$c" 9)" "$(fig "${k}_ts_$c" 7)" "$(fig "${k}_ts_$c" 8)"
+	done
+done
+for k in "${kinds[@]}"; do echo "  $k: ${label[$k]}"; done
+echo
+cmax=${CLIENTS[${#CLIENTS[@]} - 1]}
+echo "projection to N cores (requests/s): treestore = min(N / backend_cpu_per_req, 1 / worker_cpu_per_req) (one worker"
+echo "        process: at most one core); native = N / native_cpu_per_req; CPU per request from the ${cmax}-client runs"
+declare -A PR
+for k in "${kinds[@]}"; do
+	wk=$(fig "${k}_ts_$cmax" 7); be=$(fig "${k}_ts_$cmax" 8); na=$(fig "${k}_native_$cmax" 9)
+	for n in 16 64; do
+		read -r t bound <<<"$(awk -v n="$n" -v w="$wk" -v b="$be" 'BEGIN { x = (b > 0) ? n * 1e6 / b : 1e12; y = (w > 0) ? 1e6 / w : 1e12; printf "%.0f %s\n", (x < y) ? x : y, (x <= y) ? "backends-bound" : "worker-bound" }')"
+		v=$(awk -v n="$n" -v a="$na" 'BEGIN { printf "%.0f", (a > 0) ? n * 1e6 / a : 1e12 }')
+		PR[${k}_${n}_ts]=$t PR[${k}_${n}_native]=$v
+		printf '  %-14s %2s cores: treestore %9s/s (%s)  native %9s/s  ratio %s\n' "$k" "$n" "$t" "$bound" "$v" "$(lib_div "$t" "$v")"
+	done
+done
+if [ "$has_search" = t ]; then
+	echo
+	echo "point lookup (treestore.nodes / native.nodes by the full key), 4 clients, p99 / p50 of per-transaction latency"
+	echo "        (pgbench --log, all clients' transactions), alone and while one more session searches all policies"
+	for side in ts native; do
+		printf '  %-9s alone p99 %s ms (p50 %s, %s xacts); with searches p99 %s ms (p50 %s, %s xacts, %s searches/s): ratio %s\n' \
+			"$([ $side = ts ] && echo treestore || echo native)" "$(p99 ${side}_alone 1)" "$(p99 ${side}_alone 2)" "$(p99 ${side}_alone 3)" \
+			"$(p99 ${side}_search 1)" "$(p99 ${side}_search 2)" "$(p99 ${side}_search 3)" \
+			"$(lib_median $(printf '%s' "${P99[${side}_bg_tps]}"))" "$(lib_div "$(p99 ${side}_search 1)" "$(p99 ${side}_alone 1)")"
+	done
+fi
 echo "run time: ${elapsed}s"
+echo
+
+has() { local x; for x in "${@:2}"; do [ "$x" = "$1" ] && return 0; done; return 1; }
+declare -A goal=([subtree]=5 [ancestors]=3 [asof]=2 [search_policy]=5 [search_all]=50)
+declare -A rname=([subtree]=subtree [ancestors]=ancestors [asof]=version_as_of [search_policy]=search_policy [search_all]=search_all)
+lib_target ingest_speedup "$(lib_div "$native_secs" "$ts_secs")" ">=" 1
+for k in "${kinds[@]}"; do
+	for c in "${CLIENTS[@]}"; do
+		lib_target "${rname[$k]}_c${c}_speedup" "$(lib_div "$(fig "${k}_native_$c" 10)" "$(fig "${k}_ts_$c" 10)")" ">=" "${goal[$k]}"
+	done
+done
+if has 1 "${CLIENTS[@]}" && has 2 "${CLIENTS[@]}"; then
+	lib_target subtree_scaling_2v1_treestore "$(lib_div "$(fig subtree_ts_2 1)" "$(fig subtree_ts_1 1)")" ">=" 1.7
+	echo "(native subtrees scale $(lib_div "$(fig subtree_native_2 1)" "$(fig subtree_native_1 1)")x from 1 to 2 clients)"
+fi
+if [ "$has_search" = t ]; then
+	lib_target point_lookup_p99_with_search_ratio_treestore "$(lib_div "$(p99 ts_search 1)" "$(p99 ts_alone 1)")" "<=" 1.5
+fi
+echo "targets: $LIB_TARGETS, missed: $LIB_MISSES"
+echo
 
 result() { echo "RESULT sql $1 $2"; }
-speed() {	# speed NAME KIND
-	result "$1_native_ms" "${lat_native[$2]}"
-	result "$1_treestore_ms" "${lat_ts[$2]}"
-	result "$1_speedup" "$(f3 "$(awk -v a="${lat_native[$2]}" -v b="${lat_ts[$2]}" 'BEGIN { print a / b }')")"
-}
 result ingest_native_nodes_per_s "$(awk -v n="$native_nodes" -v s="$native_secs" 'BEGIN { printf "%.0f", n / s }')"
 result ingest_treestore_nodes_per_s "$(awk -v n="$ts_nodes" -v s="$ts_secs" 'BEGIN { printf "%.0f", n / s }')"
-result ingest_speedup "$(awk -v a="$native_secs" -v b="$ts_secs" 'BEGIN { printf "%.3f", a / b }')"
-speed subtree subtree
-speed ancestors ancestors
-speed version_as_of asof
+result ingest_speedup "$(lib_div "$native_secs" "$ts_secs")"
+for k in "${kinds[@]}"; do
+	n=${rname[$k]}
+	for c in "${CLIENTS[@]}"; do
+		result "${n}_c${c}_native_ms" "$(fig "${k}_native_$c" 10)"
+		result "${n}_c${c}_treestore_ms" "$(fig "${k}_ts_$c" 10)"
+		result "${n}_c${c}_native_tps" "$(f1 "$(fig "${k}_native_$c" 1)")"
+		result "${n}_c${c}_treestore_tps" "$(f1 "$(fig "${k}_ts_$c" 1)")"
+		result "${n}_c${c}_speedup" "$(lib_div "$(fig "${k}_native_$c" 10)" "$(fig "${k}_ts_$c" 10)")"
+		result "${n}_c${c}_native_cpu_us" "$(fig "${k}_native_$c" 9)"
+		result "${n}_c${c}_worker_cpu_us" "$(fig "${k}_ts_$c" 7)"
+		result "${n}_c${c}_backend_cpu_us" "$(fig "${k}_ts_$c" 8)"
+	done
+	if has 1 "${CLIENTS[@]}" && has 2 "${CLIENTS[@]}"; then
+		result "${n}_scaling_2v1_treestore" "$(lib_div "$(fig "${k}_ts_2" 1)" "$(fig "${k}_ts_1" 1)")"
+		result "${n}_scaling_2v1_native" "$(lib_div "$(fig "${k}_native_2" 1)" "$(fig "${k}_native_1" 1)")"
+	fi
+	for p in 16 64; do
+		result "${n}_projected_${p}cores_treestore_rps" "${PR[${k}_${p}_ts]}"
+		result "${n}_projected_${p}cores_native_rps" "${PR[${k}_${p}_native]}"
+	done
+	# the 1-client figures under the names earlier runs used
+	if has 1 "${CLIENTS[@]}"; then
+		result "${n}_native_ms" "$(fig "${k}_native_1" 10)"
+		result "${n}_treestore_ms" "$(fig "${k}_ts_1" 10)"
+		result "${n}_speedup" "$(lib_div "$(fig "${k}_native_1" 10)" "$(fig "${k}_ts_1" 10)")"
+	fi
+done
 if [ "$has_search" = t ]; then
-	speed search_policy search_policy
-	speed search_all search_all
+	for side in ts native; do
+		sn=$([ $side = ts ] && echo treestore || echo native)
+		result "point_lookup_c4_p99_${sn}_ms" "$(p99 ${side}_alone 1)"
+		result "point_lookup_c4_p99_with_search_${sn}_ms" "$(p99 ${side}_search 1)"
+		result "point_lookup_c4_p99_with_search_ratio_${sn}" "$(lib_div "$(p99 ${side}_search 1)" "$(p99 ${side}_alone 1)")"
+	done
 fi
+result targets_missed "$LIB_MISSES"
