@@ -11,6 +11,50 @@
 #include "docquery.h"
 #include "stores.h"
 
+static int
+collect_row(TsQueryRows *qr, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+			double score)
+{
+	qr->total += klen + vlen + 8;
+	if (qr->total > TS_QUERY_MAX_PAYLOAD)
+		return TS_QUERY_TOO_BIG;
+	ts_batch_add(qr->rows, key, klen, val, vlen);
+	qr->nrows++;
+	if (qr->nscores == qr->capscores)
+	{
+		qr->capscores = qr->capscores ? qr->capscores * 2 : 16;
+		qr->scores = qr->scores ? repalloc(qr->scores, sizeof(double) * qr->capscores)
+			: palloc(sizeof(double) * qr->capscores);
+	}
+	qr->scores[qr->nscores++] = score;
+	if (qr->row_added)
+		qr->row_added(qr);
+	return 0;
+}
+
+int
+ts_docquery_collect(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+					double score)
+{
+	TsQueryRows *qr = arg;
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile int rc = 0;
+
+	PG_TRY();
+	{
+		rc = collect_row(qr, key, klen, val, vlen, score);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		qr->error = CopyErrorData();
+		FlushErrorState();
+		rc = TS_QUERY_FAILED;
+	}
+	PG_END_TRY();
+	return rc;
+}
+
 int
 ts_docquery_run(ts_txn *txn, const ts_docindex *ix, const ts_tree *trees,
 				const Treestore__Query *q, Treestore__QueryResult *res,

@@ -60,9 +60,6 @@ void	   *ts_reader_region = NULL;
 bool		ts_local_last_served = false;
 
 #define LOCAL_SCAN_ID	(UINT64CONST(1) << 63)	/* ids of scans served here */
-#define QUERY_MAX_PAYLOAD ((Size) 512 * 1024 * 1024)	/* as the worker's */
-#define EMIT_TOO_BIG	(-1)
-#define EMIT_FAILED		(-2)
 
 typedef struct LocalSnap
 {
@@ -123,13 +120,20 @@ raise_engine_error(int rc, const char *what)
 
 /* ---------- attaching and snapshots ---------- */
 
+static void release_all(void);
+
+/*
+ * Process exit.  This runs before PostgreSQL aborts a transaction still
+ * open (a FATAL: before_shmem_exit callbacks run newest first), so the
+ * scans and snapshots go here, and the transaction's abort finds none.
+ */
 static void
 local_exit(int code, Datum arg)
 {
+	release_all();
 	if (local_env)
 	{
-		/* transactions ended at transaction end; the slot goes now */
-		(void) ts_env_close(local_env);
+		(void) ts_env_close(local_env);	/* the slot goes with it */
 		local_env = NULL;
 	}
 }
@@ -437,85 +441,31 @@ local_scan(LocalSnap *snap, const Treestore__Scan *req)
 
 /* ---------- document queries ---------- */
 
-typedef struct LocalOut
-{
-	StringInfoData rows;
-	uint32		nrows;
-	Size		total;
-	double	   *scores;
-	size_t		nscores,
-				capscores;
-	ErrorData  *error;
-} LocalOut;
-
-static int
-emit_row(LocalOut *o, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
-		 double score)
-{
-	o->total += klen + vlen + 8;
-	if (o->total > QUERY_MAX_PAYLOAD)
-		return EMIT_TOO_BIG;
-	ts_batch_add(&o->rows, key, klen, val, vlen);
-	o->nrows++;
-	if (o->nscores == o->capscores)
-	{
-		o->capscores = o->capscores ? o->capscores * 2 : 16;
-		o->scores = o->scores ? repalloc(o->scores, sizeof(double) * o->capscores)
-			: palloc(sizeof(double) * o->capscores);
-	}
-	o->scores[o->nscores++] = score;
-	return 0;
-}
-
-/* Called by the engine with its cursors open: an ERROR must not longjmp
- * through it (see ERRORS). */
-static int
-emit(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen, double score)
-{
-	LocalOut   *o = arg;
-	MemoryContext cxt = CurrentMemoryContext;
-	volatile int rc = 0;
-
-	PG_TRY();
-	{
-		rc = emit_row(o, key, klen, val, vlen, score);
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		o->error = CopyErrorData();
-		FlushErrorState();
-		rc = EMIT_FAILED;
-	}
-	PG_END_TRY();
-	return rc;
-}
-
 static Treestore__Response *
 local_query(LocalSnap *snap, const Treestore__Query *q)
 {
 	Treestore__Response *resp = palloc(sizeof(Treestore__Response));
 	Treestore__QueryResult *res = palloc(sizeof(Treestore__QueryResult));
-	LocalOut	out = {0};
+	TsQueryRows out = {0};
 	int			rc;
 
 	treestore__response__init(resp);
 	treestore__query_result__init(res);
-	initStringInfo(&out.rows);
-	rc = ts_docquery_run(snap->txn, &local_ix, local_trees, q, res, emit, &out);
+	out.rows = makeStringInfo();
+	rc = ts_docquery_run(snap->txn, &local_ix, local_trees, q, res, ts_docquery_collect, &out);
 	if (rc == TS_INVALID)
 		return NULL;			/* not a query this build knows: the worker says so */
-	if (rc == EMIT_FAILED && out.error)
+	if (rc == TS_QUERY_FAILED && out.error)
 		ReThrowError(out.error);
-	if (rc == EMIT_TOO_BIG)
+	if (rc == TS_QUERY_TOO_BIG)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("result of the treestore query exceeds %zu MB",
-						(size_t) (QUERY_MAX_PAYLOAD >> 20))));
+						(size_t) (TS_QUERY_MAX_PAYLOAD >> 20))));
 	if (rc == TS_DOCINDEX_IRREGULAR)
 	{
 		res->fallback = true;
-		resetStringInfo(&out.rows);
+		resetStringInfo(out.rows);
 		out.nrows = 0;
 		out.nscores = 0;
 		rc = 0;
@@ -530,8 +480,8 @@ local_query(LocalSnap *snap, const Treestore__Query *q)
 	}
 	resp->body_case = TREESTORE__RESPONSE__BODY_QUERY;
 	resp->query = res;
-	ts_response_payload = (const uint8 *) out.rows.data;
-	ts_response_payload_len = out.rows.len;
+	ts_response_payload = (const uint8 *) out.rows->data;
+	ts_response_payload_len = out.rows->len;
 	return resp;
 }
 
@@ -652,12 +602,32 @@ ts_read_close(uint64 scan_id)
 	ts_send_nowait(&req);
 }
 
-/* Transaction end: every scan and snapshot goes (nothing here raises). */
+/* Every scan and snapshot goes, and the conflict base (nothing raises). */
 static void
-local_xact_callback(XactEvent event, void *arg)
+release_all(void)
 {
 	dlist_mutable_iter it;
 
+	dlist_foreach_modify(it, &scans)
+		scan_free(dlist_container(LocalScan, node, it.cur));
+	dlist_foreach_modify(it, &snaps)
+	{
+		LocalSnap  *s = dlist_container(LocalSnap, node, it.cur);
+
+		dlist_delete(&s->node);
+		ts_txn_abort(s->txn);
+		pfree(s);
+	}
+	cur_snap = NULL;
+	if (xact_base != 0 && local_env != NULL)
+		(void) ts_env_set_base(local_env, 0);
+	xact_base = 0;
+}
+
+/* Transaction end: everything of the transaction goes. */
+static void
+local_xact_callback(XactEvent event, void *arg)
+{
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
@@ -665,20 +635,7 @@ local_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
-			dlist_foreach_modify(it, &scans)
-				scan_free(dlist_container(LocalScan, node, it.cur));
-			dlist_foreach_modify(it, &snaps)
-			{
-				LocalSnap  *s = dlist_container(LocalSnap, node, it.cur);
-
-				dlist_delete(&s->node);
-				ts_txn_abort(s->txn);
-				pfree(s);
-			}
-			cur_snap = NULL;
-			if (xact_base != 0 && local_env != NULL)
-				(void) ts_env_set_base(local_env, 0);
-			xact_base = 0;
+			release_all();
 			break;
 		default:
 			break;

@@ -1249,25 +1249,14 @@ op_status(Treestore__Response *resp)
 
 /* ---------- document queries ---------- */
 
-/* Rows past this make a query fail (54000) rather than the worker run out of memory. */
-#define QUERY_MAX_PAYLOAD ((Size) 512 * 1024 * 1024)
-#define QUERY_TOO_BIG (-1)
-/* an ERROR in the row callback: the engine unwinds normally, then we report it */
-#define QUERY_FAILED (-2)
-
+/* A query's rows (docquery.h) and where they go. */
 typedef struct QueryOut
 {
+	TsQueryRows qr;				/* first: the collector's callbacks get it */
 	Session    *s;
 	uint64		id;				/* the request's */
 	bool		stream;			/* send parts while reading (Query.stream) */
 	uint32		parts;			/* parts sent */
-	Size		total;			/* bytes of rows so far */
-	StringInfo	rows;			/* rows not sent yet */
-	uint32		nrows;
-	double	   *scores;
-	size_t		nscores,
-				capscores;
-	ErrorData  *error;			/* QUERY_FAILED: what was raised */
 } QueryOut;
 
 /*
@@ -1281,19 +1270,19 @@ query_send_part(QueryOut *q)
 	Treestore__Response resp = TREESTORE__RESPONSE__INIT;
 	Treestore__QueryResult res = TREESTORE__QUERY_RESULT__INIT;
 
-	res.nrows = q->nrows;
-	res.scores = q->scores;
-	res.n_scores = q->nscores;
+	res.nrows = q->qr.nrows;
+	res.scores = q->qr.scores;
+	res.n_scores = q->qr.nscores;
 	resp.id = q->id;
 	resp.more = true;
 	resp.body_case = TREESTORE__RESPONSE__BODY_QUERY;
 	resp.query = &res;
 	q->parts++;
-	q->nrows = 0;
-	q->nscores = 0;
-	if (ts_worker_respond(q->s, &resp, q->rows->data, q->rows->len))
+	q->qr.nrows = 0;
+	q->qr.nscores = 0;
+	if (ts_worker_respond(q->s, &resp, q->qr.rows->data, q->qr.rows->len))
 	{
-		resetStringInfo(q->rows);
+		resetStringInfo(q->qr.rows);
 		return;
 	}
 	if (q->s->out_spill.data == NULL)
@@ -1304,58 +1293,19 @@ query_send_part(QueryOut *q)
 		MemoryContextSwitchTo(old);
 	}
 	resetStringInfo(&q->s->out_spill);
-	q->rows = &q->s->out_spill;
+	q->qr.rows = &q->s->out_spill;
 	q->stream = false;
 }
 
-static int
-query_emit_row(QueryOut *q, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
-			   double score)
+/* After each row (ts_docquery_collect catches what this raises). */
+static void
+query_row_added(TsQueryRows *qr)
 {
+	QueryOut   *q = (QueryOut *) qr;
+
 	ts_worker_fault_point("worker-query-row");
-	q->total += klen + vlen + 8;
-	if (q->total > QUERY_MAX_PAYLOAD)
-		return QUERY_TOO_BIG;
-	ts_batch_add(q->rows, key, klen, val, vlen);
-	q->nrows++;
-	if (q->nscores == q->capscores)
-	{
-		q->capscores = q->capscores ? q->capscores * 2 : 16;
-		q->scores = q->scores ? repalloc(q->scores, sizeof(double) * q->capscores)
-			: palloc(sizeof(double) * q->capscores);
-	}
-	q->scores[q->nscores++] = score;
-	if (q->stream && q->rows->len >= TS_QUERY_PART_BYTES)
+	if (q->stream && qr->rows->len >= TS_QUERY_PART_BYTES)
 		query_send_part(q);
-	return 0;
-}
-
-/*
- * The engine calls this for every row while it holds cursors and pages: an
- * ERROR must not longjmp through it.  Caught here, it stops the walk with
- * QUERY_FAILED and op_query reports it once the engine has unwound.
- */
-static int
-query_emit(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
-		   double score)
-{
-	QueryOut   *q = arg;
-	MemoryContext cxt = CurrentMemoryContext;
-	volatile int rc = 0;
-
-	PG_TRY();
-	{
-		rc = query_emit_row(q, key, klen, val, vlen, score);
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		q->error = CopyErrorData();
-		FlushErrorState();
-		rc = QUERY_FAILED;
-	}
-	PG_END_TRY();
-	return rc;
 }
 
 static void
@@ -1375,12 +1325,13 @@ op_query(Session *s, Treestore__Query *q, Treestore__Response *resp)
 		MemoryContextSwitchTo(old);
 	}
 	resetStringInfo(&s->out_rows);
-	out.rows = &s->out_rows;
+	out.qr.rows = &s->out_rows;
+	out.qr.row_added = query_row_added;
 	out.s = s;
 	out.id = resp->id;
 	out.stream = q->stream;
 
-	rc = ts_docquery_run(s->txn, ix, ts_worker_trees, q, res, query_emit, &out);
+	rc = ts_docquery_run(s->txn, ix, ts_worker_trees, q, res, ts_docquery_collect, &out.qr);
 	if (rc == TS_INVALID)
 	{
 		ts_ops_set_error(resp, "XX000", NULL, NULL, "unknown treestore query %d", (int) q->kind);
@@ -1392,21 +1343,21 @@ op_query(Session *s, Treestore__Query *q, Treestore__Response *resp)
 	{
 		res->fallback = true;
 		resetStringInfo(&s->out_rows);
-		out.nrows = 0;
-		out.nscores = 0;
+		out.qr.nrows = 0;
+		out.qr.nscores = 0;
 		rc = 0;
 	}
-	if (rc == QUERY_FAILED && out.error)
+	if (rc == TS_QUERY_FAILED && out.qr.error)
 	{
-		ts_ops_set_error(resp, unpack_sql_state(out.error->sqlerrcode), NULL, NULL,
-						 "treestore worker: %s", out.error->message);
+		ts_ops_set_error(resp, unpack_sql_state(out.qr.error->sqlerrcode), NULL, NULL,
+						 "treestore worker: %s", out.qr.error->message);
 		return;
 	}
-	if (rc == QUERY_TOO_BIG)
+	if (rc == TS_QUERY_TOO_BIG)
 	{
 		ts_ops_set_error(resp, "54000", NULL, NULL,
 						 "result of the treestore query exceeds %zu MB",
-						 (size_t) (QUERY_MAX_PAYLOAD >> 20));
+						 (size_t) (TS_QUERY_MAX_PAYLOAD >> 20));
 		return;
 	}
 	if (rc != 0)
@@ -1414,14 +1365,14 @@ op_query(Session *s, Treestore__Query *q, Treestore__Response *resp)
 		ts_ops_engine_error(resp, rc, "query");
 		return;
 	}
-	res->nrows = out.nrows;
+	res->nrows = out.qr.nrows;
 	if (q->kind == TREESTORE__QUERY__KIND__SEARCH)
 	{
-		res->scores = out.scores;
-		res->n_scores = out.nscores;
+		res->scores = out.qr.scores;
+		res->n_scores = out.qr.nscores;
 	}
-	s->payload = out.rows->data;
-	s->payload_len = out.rows->len;
+	s->payload = out.qr.rows->data;
+	s->payload_len = out.qr.rows->len;
 	resp->body_case = TREESTORE__RESPONSE__BODY_QUERY;
 	resp->query = res;
 }

@@ -1423,6 +1423,39 @@ def run_backend_kill_case(cluster):
     with cluster.connect(timeout=5, autocommit=True) as w:
         w.execute("INSERT INTO treestore.trajectories (case_id, trajectory_id, step_number, action) "
                   "SELECT 'bk', 't', g, 'v0 ' || repeat('x', 2000) FROM generate_series(1, 300) g")
+
+    # a session ended by FATAL (pg_terminate_backend: what an unexpected
+    # postmaster exit does too) while its transaction holds an open cursor
+    # and snapshots read in the backend: it exits cleanly, nothing restarts
+    log_from = cluster.log_size()
+    victim = cluster.connect(timeout=5)
+    vpid = victim.execute("SELECT pg_backend_pid()").fetchone()[0]
+    victim.execute("SELECT count(*) FROM treestore.trajectories WHERE case_id = 'bk'")
+    victim.execute("DECLARE v CURSOR FOR SELECT step_number FROM treestore.trajectories "
+                   "WHERE case_id = 'bk'")
+    victim.execute("FETCH 1 FROM v")
+
+    def terminated_cleanly():
+        with cluster.connect(timeout=5, autocommit=True) as c:
+            c.execute("SELECT pg_terminate_backend(%s)", (vpid,))
+            deadline = time.time() + 10
+            while time.time() < deadline and c.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (vpid,)).fetchone()[0]:
+                time.sleep(0.05)
+            gone = not c.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s",
+                                 (vpid,)).fetchone()[0]
+            n = c.execute("SELECT count(*) FROM treestore.trajectories WHERE case_id = 'bk'"
+                          ).fetchone()[0]
+        bad = [l for l in cluster.log_since(log_from).splitlines()
+               if "double free" in l or "Assertion" in l or "terminated by signal" in l]
+        return gone and n == 300 and not bad, "gone %r, rows %r, log %r" % (gone, n, bad[:5])
+    check_case("backend-kill: a session ended by FATAL in a transaction that read in the "
+               "backend exits cleanly", terminated_cleanly)
+    try:
+        victim.close()
+    except Exception:
+        pass
+
     reader = cluster.connect(timeout=5)
     rpid = reader.execute("SELECT pg_backend_pid()").fetchone()[0]
     reader.execute("DECLARE c CURSOR FOR SELECT step_number, left(action, 3) "
