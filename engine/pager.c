@@ -14,8 +14,12 @@
  *	     see it has ended.
  *	  3. A dirty frame (a page made since the last checkpoint: in memory and
  *	     in the write-ahead log only) is never evicted; the checkpoint writes
- *	     it (ts_pager_flush).  Pages are written to the data file only there
- *	     and, for overflow chains, into pages that no checkpoint references.
+ *	     it (ts_pager_flush).  Pages are written to the data file only there,
+ *	     for overflow chains into pages that no checkpoint references, and,
+ *	     with readers in other processes, at commit into pages no checkpoint
+ *	     references either (ts_pager_write_through: still dirty, not written
+ *	     again by the checkpoint).  Every page written then goes to the
+ *	     ring of rewritten pages (shared.c).
  *	     A checkpoint writes while commits go on (commit.c, CHECKPOINT): no
  *	     page it writes is reused meanwhile, it leaves dirty any frame made
  *	     after the state it writes (born > upto), and a page of that state

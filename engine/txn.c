@@ -39,13 +39,14 @@
  * commit_lock)
  *	  1. Conflict check against the conflict table (below) and the batch's
  *	     earlier members, and the reuse horizon: the oldest snapshot of any
- *	     live transaction.
+ *	     live transaction, or of any reader in another process (shared.c).
  *	  2. Apply the write sets in (tree, key) order to the newest trees,
  *	     copy-on-write; update the catalog entries of the trees changed.
  *	  3. Save the freelist (freed pages + pool leftovers).
  *	  4. Log each transaction's writes and COMMIT record; write the log and
  *	     fdatasync it, once for the batch (with sync off, no fdatasync).
- *	     Pages reach the data file only at checkpoints.
+ *	     Pages reach the data file at checkpoints (and, with readers in
+ *	     other processes, at commit: apply_n writes them through).
  *	  5. Publish the new snapshot.
  *	  A failure in steps 2-3 leaves nothing behind: the new pages are dropped
  *	  and the committed state was never modified.  A failed write or sync in
@@ -59,10 +60,12 @@
  *	  committing transaction conflicts if an entry it wrote has a later
  *	  txnid than its snapshot or is reserved by another prepared transaction.
  *	  Entries are recorded only while some other write transaction is open
- *	  (no later writer can conflict with a commit its snapshot includes) and
- *	  pruned once older than every open writer's snapshot (an older entry
- *	  conflicts with nothing; with no writer open, every entry not reserved
- *	  by a prepared transaction goes).  "Snapshot" here is always the
+ *	  (no later writer can conflict with a commit its snapshot includes), and
+ *	  always when readers in other processes may write later (their conflict
+ *	  bases: shared.c, 5; ts_txn_rebase); they are pruned once older than
+ *	  every open writer's snapshot and every such reader's base (an older
+ *	  entry conflicts with nothing; with no writer or reader, every entry
+ *	  not reserved by a prepared transaction goes).  "Snapshot" here is always the
  *	  conflict base (txn->base, the snapshot it began with), which
  *	  ts_txn_renew does not move.
  *
