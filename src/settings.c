@@ -43,17 +43,24 @@ ts_fault_point(const char *name)
 		elog(ERROR, "treestore: injected fault at \"%s\"", name);
 }
 
-void
-ts_worker_fault_point(const char *name)
+/* Is the worker's fault point `name` armed (treestore.debug_fault)? */
+static bool
+worker_fault_armed(const char *name)
 {
 	bool		hit;
 
 	if (ts_shared == NULL)
-		return;
+		return false;
 	SpinLockAcquire(&ts_shared->mutex);
 	hit = ts_shared->worker_fault[0] && strcmp(ts_shared->worker_fault, name) == 0;
 	SpinLockRelease(&ts_shared->mutex);
-	if (hit)
+	return hit;
+}
+
+void
+ts_worker_fault_point(const char *name)
+{
+	if (worker_fault_armed(name))
 		elog(ERROR, "treestore: injected fault at \"%s\"", name);
 }
 
@@ -61,14 +68,7 @@ ts_worker_fault_point(const char *name)
 void
 ts_worker_fault_kill(const char *name)
 {
-	bool		hit;
-
-	if (ts_shared == NULL)
-		return;
-	SpinLockAcquire(&ts_shared->mutex);
-	hit = ts_shared->worker_fault[0] && strcmp(ts_shared->worker_fault, name) == 0;
-	SpinLockRelease(&ts_shared->mutex);
-	if (hit)
+	if (worker_fault_armed(name))
 	{
 		ereport(LOG, (errmsg("treestore worker killing itself at \"%s\"", name)));
 		kill(MyProcPid, SIGKILL);
